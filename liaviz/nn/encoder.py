@@ -1,0 +1,85 @@
+"""LIA's encoder E: appearance features at every scale, a latent code, and motion magnitudes."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from .config import LIAConfig
+from .layers import Blur, EqualConv2d, EqualLinear, FusedLeakyReLU
+
+
+def _conv_act(in_channels: int, out_channels: int, kernel_size: int) -> nn.Sequential:
+    # the activation holds the bias, so the conv has none (official layout: `N.0.weight`, `N.1.bias`)
+    return nn.Sequential(
+        EqualConv2d(in_channels, out_channels, kernel_size, padding=kernel_size // 2, bias=False),
+        FusedLeakyReLU(out_channels),
+    )
+
+
+class ResBlock(nn.Module):
+    """Residual 2x downsampling block: (3x3 conv, blur, 3x3 stride-2 conv) + blurred 1x1 skip."""
+
+    def __init__(self, in_channels: int, out_channels: int) -> None:
+        super().__init__()
+        self.conv1 = _conv_act(in_channels, in_channels, 3)
+        self.conv2 = nn.Sequential(
+            Blur(pad=(2, 2)),
+            EqualConv2d(in_channels, out_channels, 3, stride=2, bias=False),
+            FusedLeakyReLU(out_channels),
+        )
+        self.skip = nn.Sequential(
+            Blur(pad=(1, 1)),
+            EqualConv2d(in_channels, out_channels, 1, stride=2, bias=False),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (self.conv2(self.conv1(x)) + self.skip(x)) / math.sqrt(2.0)
+
+
+class AppearanceEncoder(nn.Module):
+    """Image (B,3,S,S) -> latent (B,D) and features (coarse to fine, 8x8 up to SxS)."""
+
+    def __init__(self, config: LIAConfig) -> None:
+        super().__init__()
+        size = config.size
+        convs: list[nn.Module] = [_conv_act(3, config.channels(size), 1)]
+        resolution = size
+        while resolution > 4:
+            convs.append(ResBlock(config.channels(resolution), config.channels(resolution // 2)))
+            resolution //= 2
+        convs.append(EqualConv2d(config.channels(4), config.latent_dim, 4, bias=False))
+        self.convs = nn.ModuleList(convs)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        features = []
+        for conv in self.convs:
+            x = conv(x)
+            features.append(x)
+        latent = features.pop().flatten(1)
+        features.pop()  # the 4x4 map only feeds the latent
+        return latent, features[::-1]
+
+
+class MotionMLP(nn.Sequential):
+    """Magnitudes A = fc(latent). Linear layers without activations, as in the official model."""
+
+    def __init__(self, config: LIAConfig) -> None:
+        d = config.latent_dim
+        out = config.motion_dim if config.motion_dictionary else d
+        super().__init__(*[EqualLinear(d, d) for _ in range(config.motion_layers)], EqualLinear(d, out))
+
+
+class Encoder(nn.Module):
+    """`net_app` (appearance and latent) plus `fc` (motion magnitudes), named as in the official."""
+
+    def __init__(self, config: LIAConfig) -> None:
+        super().__init__()
+        self.net_app = AppearanceEncoder(config)
+        self.fc = MotionMLP(config)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
+        latent, features = self.net_app(x)
+        return latent, self.fc(latent), features

@@ -1,0 +1,233 @@
+"""Building blocks of LIA's StyleGAN2-style networks: equalized layers, FIR filters, modulation.
+
+Parameter and buffer names follow the official LIA layout so its checkpoints load unchanged.
+Equalized learning rate: weights are stored N(0, 1) and scaled by 1/sqrt(fan_in) at every call.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+SQRT2 = math.sqrt(2.0)
+
+
+def make_fir_kernel(taps: tuple[float, ...] = (1, 3, 3, 1), gain: float = 1.0) -> torch.Tensor:
+    """2-D separable FIR kernel (outer product of `taps`), normalized to sum to `gain`."""
+    k1 = torch.tensor(taps, dtype=torch.float32)
+    k = torch.outer(k1, k1)
+    return k / k.sum() * gain
+
+
+def _depthwise(kernel: torch.Tensor, channels: int, like: torch.Tensor) -> torch.Tensor:
+    # A (C, 1, kh, kw) weight makes the FIR a depthwise conv: one pass over all channels,
+    # far faster than a 1-channel conv over stacked channels, and the same sums.
+    return kernel.to(like.dtype).flip(0, 1).expand(channels, 1, *kernel.shape)
+
+
+def fir_filter(x: torch.Tensor, kernel: torch.Tensor, pad: tuple[int, int]) -> torch.Tensor:
+    """Pad by `pad` (before, after) on both spatial axes, then convolve each channel with `kernel`."""
+    channels = x.shape[1]
+    if pad[0] == pad[1]:
+        return F.conv2d(x, _depthwise(kernel, channels, x), padding=pad[0], groups=channels)
+    x = F.pad(x, (pad[0], pad[1], pad[0], pad[1]))
+    return F.conv2d(x, _depthwise(kernel, channels, x), groups=channels)
+
+
+def fir_upsample2x(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
+    """Zero-insertion 2x upsampling, padding (2, 1), then FIR (StyleGAN2's `upfirdn2d(up=2)`).
+
+    Written as a depthwise transposed conv with stride 2, which skips the multiplications by the
+    inserted zeros; for a 4-tap kernel it is index-for-index the same sum.
+    """
+    if kernel.shape[0] != 4 or kernel.shape[1] != 4:
+        raise ValueError("fir_upsample2x expects a 4x4 kernel")
+    channels = x.shape[1]
+    # conv_transpose2d does not flip its weight, upfirdn2d does: flip twice = as stored.
+    weight = kernel.to(x.dtype).expand(channels, 1, *kernel.shape)
+    return F.conv_transpose2d(x, weight, stride=2, padding=1, groups=channels)
+
+
+class Blur(nn.Module):
+    """FIR low-pass filter with fixed padding (anti-aliasing around resampling convs)."""
+
+    def __init__(self, pad: tuple[int, int], gain: float = 1.0) -> None:
+        super().__init__()
+        self.register_buffer("kernel", make_fir_kernel(gain=gain))
+        self.pad = pad
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return fir_filter(x, self.kernel, self.pad)
+
+
+class Upsample(nn.Module):
+    """Anti-aliased 2x upsampling, used for the skip connections of RGB and flow outputs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("kernel", make_fir_kernel(gain=4.0))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return fir_upsample2x(x, self.kernel)
+
+
+class EqualConv2d(nn.Module):
+    """Conv2d with equalized learning rate (weight scaled by 1/sqrt(fan_in) at run time)."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        stride: int = 1,
+        padding: int = 0,
+        bias: bool = True,
+    ) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size))
+        self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
+        self.scale = 1.0 / math.sqrt(in_channels * kernel_size * kernel_size)
+        self.stride = stride
+        self.padding = padding
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(
+            x, self.weight * self.scale, self.bias, stride=self.stride, padding=self.padding
+        )
+
+    def extra_repr(self) -> str:
+        out_c, in_c, k, _ = self.weight.shape
+        return f"{in_c}, {out_c}, kernel_size={k}, stride={self.stride}, padding={self.padding}"
+
+
+class EqualLinear(nn.Module):
+    """Linear layer with equalized learning rate; `bias_init` sets the initial bias value."""
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, bias_init: float = 0.0):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(out_features, in_features))
+        self.bias = nn.Parameter(torch.full((out_features,), float(bias_init))) if bias else None
+        self.scale = 1.0 / math.sqrt(in_features)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x, self.weight * self.scale, self.bias)
+
+    def extra_repr(self) -> str:
+        out_f, in_f = self.weight.shape
+        return f"{in_f}, {out_f}, bias={self.bias is not None}"
+
+
+class FusedLeakyReLU(nn.Module):
+    """leaky_relu(x + b, 0.2) * sqrt(2): bias and gain-preserving activation in one step."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.bias = nn.Parameter(torch.zeros(1, channels, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.leaky_relu(x + self.bias, 0.2) * SQRT2
+
+
+class NoiseInjection(nn.Module):
+    """Per-pixel noise scaled by a learned weight; a no-op unless noise is passed (inference)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(1))
+
+    def forward(self, x: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
+        return x if noise is None else x + self.weight * noise
+
+
+class ConstantInput(nn.Module):
+    """The learned 4x4 constant that starts the synthesis network."""
+
+    def __init__(self, channels: int, size: int = 4) -> None:
+        super().__init__()
+        self.input = nn.Parameter(torch.randn(1, channels, size, size))
+
+    def forward(self, batch: int) -> torch.Tensor:
+        return self.input.expand(batch, -1, -1, -1)
+
+
+class ModulatedConv2d(nn.Module):
+    """StyleGAN2 modulated convolution, optionally demodulated and 2x upsampling.
+
+    The official code folds the style into a per-sample weight and runs a grouped conv, which gets
+    slower per sample as the batch grows. Here the style scales the *input* channels and the
+    demodulation scales the *output* channels around one shared-weight conv: the same linear map,
+    batched as a plain convolution.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        style_dim: int,
+        demodulate: bool = True,
+        upsample: bool = False,
+    ) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(
+            torch.randn(1, out_channels, in_channels, kernel_size, kernel_size)
+        )
+        if upsample:
+            # transposed conv (k=3, stride 2) gives 2H+1; blurring with pad (1, 1) brings it to 2H
+            self.blur = Blur(pad=(1, 1), gain=4.0)
+        self.modulation = EqualLinear(style_dim, in_channels, bias_init=1.0)
+        self.scale = 1.0 / math.sqrt(in_channels * kernel_size * kernel_size)
+        self.demodulate = demodulate
+        self.upsample = upsample
+        self.padding = kernel_size // 2
+
+    def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        style = self.modulation(style)  # (B, in)
+        weight = self.weight[0] * self.scale  # (out, in, k, k)
+        x = x * style.to(x.dtype)[:, :, None, None]
+        if self.upsample:
+            x = F.conv_transpose2d(x, weight.transpose(0, 1).to(x.dtype), stride=2)
+        else:
+            x = F.conv2d(x, weight.to(x.dtype), padding=self.padding)
+        if self.demodulate:
+            # ||w * s||^2 per (sample, out channel) = (s^2) @ (sum_k w^2)^T
+            with torch.autocast(x.device.type, enabled=False):  # keep this reduction in fp32
+                energy = style.float().square() @ weight.float().square().sum((2, 3)).t()
+            x = x * torch.rsqrt(energy + 1e-8).to(x.dtype)[:, :, None, None]
+        if self.upsample:
+            x = self.blur(x)
+        return x
+
+    def extra_repr(self) -> str:
+        _, out_c, in_c, k, _ = self.weight.shape
+        return (
+            f"{in_c}, {out_c}, kernel_size={k}, demodulate={self.demodulate}, "
+            f"upsample={self.upsample}"
+        )
+
+
+class StyledConv(nn.Module):
+    """Modulated conv -> optional noise -> fused leaky ReLU."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        style_dim: int,
+        upsample: bool = False,
+    ) -> None:
+        super().__init__()
+        self.conv = ModulatedConv2d(
+            in_channels, out_channels, kernel_size, style_dim, upsample=upsample
+        )
+        self.noise = NoiseInjection()
+        self.activate = FusedLeakyReLU(out_channels)
+
+    def forward(
+        self, x: torch.Tensor, style: torch.Tensor, noise: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        return self.activate(self.noise(self.conv(x, style), noise))

@@ -1,0 +1,157 @@
+"""LIA = encoder E + motion dictionary D_m + decoder G, with the paper's latent-code formulas.
+
+Notation (paper, Sec. 3): for a source image s the encoder gives z_{s->r} (``latent``, the code
+of the source's canonical *reference* pose) and magnitudes A_s (``alpha``). The latent path of a
+driving frame d is w_{r->d} = sum_i A_d,i d_i. Codes are decoded together with the source's
+appearance features, which the decoder's flow fields warp.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from .config import LIAConfig
+from .encoder import Encoder
+from .synthesis import Synthesis, SynthesisOutput
+
+
+@dataclass
+class SourceState:
+    """Everything the decoder needs from a source image, computed once by ``encode_source``."""
+
+    latent: torch.Tensor  # z_{s->r} (B, D)
+    alpha: torch.Tensor  # A_s (B, M): the source's own motion magnitudes
+    features: list[torch.Tensor]  # appearance features, coarse (8x8) to fine (SxS)
+
+    @property
+    def batch_size(self) -> int:
+        return self.latent.shape[0]
+
+    def to(self, *args, **kwargs) -> SourceState:
+        return SourceState(
+            self.latent.to(*args, **kwargs),
+            self.alpha.to(*args, **kwargs),
+            [f.to(*args, **kwargs) for f in self.features],
+        )
+
+    def select(self, index: int) -> SourceState:
+        """The batch-1 state of sample ``index``."""
+        sl = slice(index, index + 1)
+        return SourceState(self.latent[sl], self.alpha[sl], [f[sl] for f in self.features])
+
+
+class LIA(nn.Module):
+    """Latent Image Animator (Wang et al., ICLR 2022). Build with ``LIA(LIAConfig(...))``.
+
+    Submodules ``enc`` and ``dec`` carry the official parameter names, so an official generator
+    state_dict loads with ``load_state_dict`` as it is.
+    """
+
+    def __init__(self, config: LIAConfig | None = None) -> None:
+        super().__init__()
+        self.config = config or LIAConfig()
+        self.enc = Encoder(self.config)
+        self.dec = Synthesis(self.config)
+
+    # ---- encoding ---------------------------------------------------------------------------
+    def encode_source(self, x: torch.Tensor) -> SourceState:
+        """Source images (B, 3, S, S) in [-1, 1] -> latent z_{s->r}, magnitudes A_s, features."""
+        self._check_images(x)
+        latent, alpha, features = self.enc(x)
+        return SourceState(latent, alpha, features)
+
+    def encode_motion(self, frames: torch.Tensor) -> torch.Tensor:
+        """Driving frames (T, 3, S, S) -> motion magnitudes A (T, M). The features are skipped."""
+        self._check_images(frames)
+        latent, _ = self.enc.net_app(frames)
+        return self.enc.fc(latent)
+
+    def directions(self) -> torch.Tensor:
+        """The orthonormal motion directions as columns of Q (D, M), recomputed by QR (Sec. 3.3)."""
+        if not self.config.motion_dictionary:
+            raise RuntimeError("this model was built without a motion dictionary (motion_dictionary=False)")
+        return self.dec.direction.directions()
+
+    def motion_path(self, alpha: torch.Tensor) -> torch.Tensor:
+        """w = sum_i alpha_i d_i (eq. 6): magnitudes (..., M) -> latent path (..., D)."""
+        return self.dec.direction(alpha)
+
+    # ---- latent codes (paper, Sec. 3.4) -----------------------------------------------------
+    def reference_latent(self, state: SourceState) -> torch.Tensor:
+        """z_{s->r}: decoding it gives the reference image x_r, the source in canonical pose."""
+        return state.latent
+
+    def self_latent(self, state: SourceState) -> torch.Tensor:
+        """z_{s->s} = z_{s->r} + w_{r->s}: decodes to the reconstruction of the source itself."""
+        return state.latent + self.motion_path(state.alpha)
+
+    def absolute_latent(self, state: SourceState, alpha_driving: torch.Tensor) -> torch.Tensor:
+        """Absolute transfer (eq. 11): z_{s->d} = z_{s->r} + w_{r->d}. Returns (T, D)."""
+        return state.latent + self.motion_path(alpha_driving)
+
+    def relative_latent(
+        self, state: SourceState, alpha_driving: torch.Tensor, alpha_start: torch.Tensor
+    ) -> torch.Tensor:
+        """Relative transfer (eq. 12): z_{s->t} = z_{s->s} + (w_{r->t} - w_{r->1}).
+
+        ``alpha_start`` is the magnitude vector of the driving frame matched to the source (the
+        first frame, usually), (1, M) or (M,). Returns (T, D).
+        """
+        delta = self.motion_path(alpha_driving) - self.motion_path(alpha_start.reshape(1, -1))
+        return self.self_latent(state) + delta
+
+    def edit_latent(self, state: SourceState, magnitudes: torch.Tensor) -> torch.Tensor:
+        """Linear manipulation (paper Fig. 6): z = z_{s->s} + sum_i e_i d_i.
+
+        ``magnitudes`` (..., M) are the offsets e_i along each direction; ``e = delta * one_hot(i)``
+        moves along d_i alone, as the official manipulation script does.
+        """
+        return self.self_latent(state) + self.motion_path(magnitudes)
+
+    # ---- decoding ---------------------------------------------------------------------------
+    def decode(
+        self, state: SourceState, z: torch.Tensor, return_flows: bool = False
+    ) -> torch.Tensor | SynthesisOutput:
+        """Decode latent codes z (T, D) with the source's features -> images (T, 3, S, S).
+
+        A batch-1 state broadcasts over all T codes; otherwise the batches must match. With
+        ``return_flows`` a ``SynthesisOutput`` also holds each level's flow field and mask.
+        """
+        if z.dim() != 2 or z.shape[1] != self.config.latent_dim:
+            raise ValueError(f"z must be (T, {self.config.latent_dim}), got {tuple(z.shape)}")
+        features = state.features
+        if state.batch_size == 1 and z.shape[0] != 1:
+            features = [f.expand(z.shape[0], -1, -1, -1) for f in features]
+        elif state.batch_size != z.shape[0]:
+            raise ValueError(
+                f"source batch {state.batch_size} and {z.shape[0]} latent codes do not match "
+                "(a batch-1 source broadcasts)"
+            )
+        return self.dec(z, features, return_flows=return_flows)
+
+    def forward(
+        self,
+        source: torch.Tensor,
+        driving: torch.Tensor,
+        start: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """The training step of the paper: reconstruct ``driving`` from ``source``.
+
+        Absolute transfer when ``start`` is None, relative (eq. 12) from ``start`` otherwise.
+        """
+        state = self.encode_source(source)
+        alpha_d = self.encode_motion(driving)
+        if start is None:
+            z = self.absolute_latent(state, alpha_d)
+        else:
+            alpha_start = self.encode_motion(start)
+            z = self.self_latent(state) + self.motion_path(alpha_d) - self.motion_path(alpha_start)
+        return self.decode(state, z)
+
+    def _check_images(self, x: torch.Tensor) -> None:
+        s = self.config.size
+        if x.dim() != 4 or x.shape[1] != 3 or x.shape[2] != s or x.shape[3] != s:
+            raise ValueError(f"expected images of shape (B, 3, {s}, {s}), got {tuple(x.shape)}")
