@@ -8,6 +8,7 @@ appearance features, which the decoder's flow fields warp.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import torch
@@ -150,6 +151,12 @@ class LIA(nn.Module):
             alpha_start = self.encode_motion(start)
             z = self.self_latent(state) + self.motion_path(alpha_d) - self.motion_path(alpha_start)
         return self.decode(state, z)
+
+    def save(self, path: str | os.PathLike, metadata: dict[str, str] | None = None) -> None:
+        """Write safetensors with the config in the metadata (see ``liaviz.checkpoint``)."""
+        from ..checkpoint import save_model  # the I/O lives outside nn; imported on use only
+
+        save_model(self, path, metadata)
 
     def _check_images(self, x: torch.Tensor) -> None:
         s = self.config.size

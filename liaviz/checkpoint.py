@@ -1,0 +1,274 @@
+"""Loading and saving LIA generators: liaviz safetensors files and official LIA ``.pt`` files.
+
+Nothing here unpickles arbitrary objects: ``.pt`` files go through ``torch.load(weights_only=True)``
+with ``argparse.Namespace`` as the only extra type allowed (official training checkpoints hold
+their arguments in one). Every failure is a ``CheckpointError`` with a one-line message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pickle
+import re
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import load_file, save_file
+
+from .errors import UserError
+from .nn import LIA, LIAConfig
+
+FORMAT_NAME = "liaviz"
+FORMAT_VERSION = "1"
+PRETRAINED_DIR = Path(__file__).parent / "pretrained"
+# Keys whose presence identifies a LIA generator state_dict.
+_SIGNATURE_KEYS = ("enc.net_app.convs.0.0.weight", "dec.input.input", "enc.fc.0.weight")
+
+
+class CheckpointError(UserError, ValueError):
+    """A checkpoint could not be read or does not fit; the message says why in one line."""
+
+
+@dataclass
+class Checkpoint:
+    """A generator state_dict with its architecture and where it came from."""
+
+    path: Path
+    format: str  # "liaviz-safetensors", "official", "official-training" or "state_dict"
+    config: LIAConfig
+    state_dict: dict[str, torch.Tensor]
+    metadata: dict[str, str] = field(default_factory=dict)
+    other_keys: list[str] = field(default_factory=list)  # e.g. 'dis', 'g_optim' in training files
+
+
+def pretrained_names() -> list[str]:
+    """Names of the models that ship inside the package (usable wherever a path is)."""
+    return sorted(p.name.removesuffix(".safetensors") for p in PRETRAINED_DIR.glob("*.safetensors"))
+
+
+def resolve_path(name_or_path: str | os.PathLike) -> Path:
+    """A file path, or the bundled file for a pretrained name such as ``synthetic-faces-64``."""
+    path = Path(name_or_path).expanduser()
+    if path.exists():
+        return path
+    bundled = PRETRAINED_DIR / f"{name_or_path}.safetensors"
+    if bundled.exists():
+        return bundled
+    known = ", ".join(pretrained_names()) or "none in this install"
+    raise CheckpointError(f"{name_or_path}: no such file, and not a bundled model name ({known})")
+
+
+def save_model(model: LIA, path: str | os.PathLike, metadata: dict[str, str] | None = None) -> Path:
+    """Write the generator as safetensors with its config in the metadata. Atomic: the file is
+    written next to the target and renamed, so an interrupted save never leaves a partial file."""
+    path = Path(path)
+    if not path.parent.exists():
+        raise CheckpointError(f"{path}: folder {path.parent} does not exist")
+    tensors = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in model.state_dict().items()}
+    meta = {str(k): str(v) for k, v in (metadata or {}).items()}
+    meta.update(format=FORMAT_NAME, format_version=FORMAT_VERSION, config=json.dumps(model.config.to_dict()))
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        save_file(tensors, tmp, metadata=meta)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def load_checkpoint(name_or_path: str | os.PathLike) -> Checkpoint:
+    """Read a checkpoint (liaviz safetensors, official ``{'gen': ...}`` .pt, or a bare state_dict)."""
+    path = resolve_path(name_or_path)
+    if path.is_dir():
+        raise CheckpointError(f"{path}: is a folder, not a checkpoint file")
+    with open(path, "rb") as f:
+        head = f.read(9)
+    if head[:2] == b"PK" or head[:1] == b"\x80":
+        return _load_torch(path)
+    if len(head) == 9 and head[8:9] == b"{":  # safetensors: u64 header length, then JSON
+        return _load_safetensors(path)
+    raise CheckpointError(
+        f"{path}: not a checkpoint (neither a torch .pt archive nor a safetensors file)"
+    )
+
+
+def load_model(
+    name_or_path: str | os.PathLike,
+    device: str | torch.device | None = None,
+    size: int | None = None,
+    motion_dim: int | None = None,
+) -> LIA:
+    """Build a LIA from a checkpoint file or bundled name, in eval mode.
+
+    ``size`` / ``motion_dim``, when given, must match the checkpoint (a clear error otherwise).
+    """
+    ckpt = load_checkpoint(name_or_path)
+    cfg = ckpt.config
+    if (size is not None and size != cfg.size) or (
+        motion_dim is not None and motion_dim != cfg.motion_dim
+    ):
+        raise CheckpointError(
+            f"{ckpt.path}: this is a size-{cfg.size}, M={cfg.motion_dim} model, but "
+            f"size={size or cfg.size}, M={motion_dim or cfg.motion_dim} was asked for"
+        )
+    model = LIA(cfg)
+    _load_into(model, ckpt)
+    return model.to(device or "cpu").eval()
+
+
+# ---- internals ----------------------------------------------------------------------------------
+
+
+def _load_torch(path: Path) -> Checkpoint:
+    try:
+        with torch.serialization.safe_globals([argparse.Namespace]):
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        for line in str(e).splitlines():
+            if "Unsupported global" in line or "GLOBAL" in line:
+                reason = line.strip()
+                break
+        raise CheckpointError(
+            f"{path}: refused to unpickle, the file holds objects other than tensors "
+            f"(it could run code when loaded): {reason}"
+        ) from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CheckpointError(f"{path}: truncated or corrupt checkpoint ({first})") from None
+
+    fmt = "state_dict"
+    other: list[str] = []
+    if isinstance(obj, dict) and "gen" in obj:
+        other = [str(k) for k in obj if k != "gen"]
+        fmt = "official-training" if {"dis", "g_optim"} & set(obj) else "official"
+        state = obj["gen"]
+    else:
+        state = obj
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        keys = list(obj)[:5] if isinstance(obj, dict) else type(obj).__name__
+        raise CheckpointError(
+            f"{path}: not a LIA checkpoint: expected {{'gen': state_dict}} or a state_dict, "
+            f"found {keys}"
+        )
+    state = {k.removeprefix("module."): v for k, v in state.items()}  # DDP-saved files
+    config = _config_from_state_dict(path, state)
+    meta = {}
+    if isinstance(obj, dict) and isinstance(obj.get("args"), argparse.Namespace):
+        meta["args"] = json.dumps(vars(obj["args"]), default=str)
+    return Checkpoint(path, fmt, config, state, meta, other)
+
+
+def _load_safetensors(path: Path) -> Checkpoint:
+    try:
+        state = load_file(path)
+        with safe_open(path, framework="pt") as f:
+            meta = dict(f.metadata() or {})
+    except (SafetensorError, OSError, ValueError) as e:
+        raise CheckpointError(f"{path}: truncated or corrupt safetensors file ({e})") from None
+    if "config" in meta:
+        try:
+            config = LIAConfig.from_dict(json.loads(meta["config"]))
+        except (ValueError, TypeError) as e:
+            raise CheckpointError(f"{path}: invalid config in metadata ({e})") from None
+    else:
+        config = _config_from_state_dict(path, state)
+    return Checkpoint(path, "liaviz-safetensors", config, state, meta)
+
+
+def _config_from_state_dict(path: Path, state: dict[str, torch.Tensor]) -> LIAConfig:
+    """Recover the architecture from tensor shapes (official files carry no config)."""
+    missing = [k for k in _SIGNATURE_KEYS if k not in state]
+    if missing:
+        sample = ", ".join(list(state)[:3]) or "no tensors"
+        raise CheckpointError(
+            f"{path}: not a LIA generator: missing {', '.join(missing)} (found {sample}, ...)"
+        )
+    levels = sum(1 for k in state if re.fullmatch(r"dec\.to_flows\.\d+\.bias", k))
+    fc_layers = sum(1 for k in state if re.fullmatch(r"enc\.fc\.\d+\.weight", k))
+    fc_out = state[f"enc.fc.{fc_layers - 1}.weight"].shape[0]
+    latent_dim = state["enc.fc.0.weight"].shape[1]
+    size = 2 ** (levels + 2)
+    if "dec.direction.weight" in state:
+        motion_dim, dictionary = state["dec.direction.weight"].shape[1], True
+    else:
+        motion_dim, dictionary = fc_out, False
+    finest = state["enc.net_app.convs.0.0.weight"].shape[0]
+    base = min(512, 16384 // size)
+    try:
+        return LIAConfig(
+            size=size,
+            latent_dim=latent_dim,
+            motion_dim=motion_dim,
+            channel_multiplier=finest / base,
+            channel_max=state["dec.input.input"].shape[1],
+            motion_layers=fc_layers - 1,
+            motion_dictionary=dictionary,
+        )
+    except ValueError as e:
+        raise CheckpointError(f"{path}: tensor shapes describe no valid LIA ({e})") from None
+
+
+def _load_into(model: LIA, ckpt: Checkpoint) -> None:
+    cfg = ckpt.config
+    expected = model.state_dict()
+    state = ckpt.state_dict
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    if missing or unexpected:
+        parts = []
+        if missing:
+            parts.append(f"missing keys {_first(missing)}")
+        if unexpected:
+            parts.append(f"unexpected keys {_first(unexpected)}")
+        raise CheckpointError(f"{ckpt.path}: not a LIA generator of this layout: {'; '.join(parts)}")
+    bad = [k for k in expected if expected[k].shape != state[k].shape]
+    if bad:
+        k = bad[0]
+        raise CheckpointError(
+            f"{ckpt.path}: this looks like a size-{cfg.size}, M={cfg.motion_dim} model but "
+            f"{len(bad)} tensor(s) have other shapes, e.g. {k}: {tuple(state[k].shape)} in the "
+            f"file, {tuple(expected[k].shape)} expected"
+        )
+    model.load_state_dict(state)
+
+
+def _first(keys: list[str], n: int = 3) -> str:
+    more = f" (and {len(keys) - n} more)" if len(keys) > n else ""
+    return ", ".join(keys[:n]) + more
+
+
+def describe(ckpt: Checkpoint) -> dict[str, Any]:
+    """A summary for ``liaviz info``: config, parameter counts and provenance."""
+    model = LIA(ckpt.config)
+    counts = {
+        "encoder (appearance)": _count(model.enc.net_app),
+        "motion MLP": _count(model.enc.fc),
+        "motion dictionary": _count(model.dec.direction),
+        "decoder": _count(model.dec) - _count(model.dec.direction),
+    }
+    counts["total"] = sum(counts.values())
+    return {
+        "path": str(ckpt.path),
+        "format": ckpt.format,
+        "config": ckpt.config.to_dict(),
+        "official_widths": ckpt.config.is_official_width,
+        "parameters": counts,
+        "metadata": {k: v for k, v in ckpt.metadata.items() if k != "config"},
+        "other_keys": ckpt.other_keys,
+    }
+
+
+def _count(module: torch.nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())

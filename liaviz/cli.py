@@ -1,0 +1,45 @@
+"""`liaviz` command line. Each subcommand lives in `liaviz/commands/<name>.py` and provides
+`register(subparsers)`, which adds its parser and sets `func(args) -> int`."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import traceback
+
+from .errors import UserError
+
+# Subcommand modules, in the order `liaviz --help` lists them.
+COMMANDS = ("info",)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="liaviz",
+        description="Latent Image Animator: animate, train and explore motion directions.",
+    )
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMANDS:
+        importlib.import_module(f"liaviz.commands.{name}").register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except UserError as e:
+        if args.debug:
+            traceback.print_exc()
+        print(f"liaviz {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"liaviz {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Subcommands of the `liaviz` command line (see `liaviz.cli`)."""

@@ -1,0 +1,1 @@
+"""Datasets: FOMM-layout video folders and the procedural talking faces."""
