@@ -71,9 +71,13 @@ def save_model(model: LIA, path: str | os.PathLike, metadata: dict[str, str] | N
     path = Path(path)
     if not path.parent.exists():
         raise CheckpointError(f"{path}: folder {path.parent} does not exist")
-    tensors = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in model.state_dict().items()}
+    tensors = {
+        k: v.detach().to("cpu", torch.float32).contiguous() for k, v in model.state_dict().items()
+    }
     meta = {str(k): str(v) for k, v in (metadata or {}).items()}
-    meta.update(format=FORMAT_NAME, format_version=FORMAT_VERSION, config=json.dumps(model.config.to_dict()))
+    meta.update(
+        format=FORMAT_NAME, format_version=FORMAT_VERSION, config=json.dumps(model.config.to_dict())
+    )
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
@@ -232,7 +236,9 @@ def _load_into(model: LIA, ckpt: Checkpoint) -> None:
             parts.append(f"missing keys {_first(missing)}")
         if unexpected:
             parts.append(f"unexpected keys {_first(unexpected)}")
-        raise CheckpointError(f"{ckpt.path}: not a LIA generator of this layout: {'; '.join(parts)}")
+        raise CheckpointError(
+            f"{ckpt.path}: not a LIA generator of this layout: {'; '.join(parts)}"
+        )
     bad = [k for k in expected if expected[k].shape != state[k].shape]
     if bad:
         k = bad[0]

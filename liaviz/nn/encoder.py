@@ -69,7 +69,9 @@ class MotionMLP(nn.Sequential):
     def __init__(self, config: LIAConfig) -> None:
         d = config.latent_dim
         out = config.motion_dim if config.motion_dictionary else d
-        super().__init__(*[EqualLinear(d, d) for _ in range(config.motion_layers)], EqualLinear(d, out))
+        super().__init__(
+            *[EqualLinear(d, d) for _ in range(config.motion_layers)], EqualLinear(d, out)
+        )
 
 
 class Encoder(nn.Module):

@@ -73,7 +73,9 @@ class LIA(nn.Module):
     def directions(self) -> torch.Tensor:
         """The orthonormal motion directions as columns of Q (D, M), recomputed by QR (Sec. 3.3)."""
         if not self.config.motion_dictionary:
-            raise RuntimeError("this model was built without a motion dictionary (motion_dictionary=False)")
+            raise RuntimeError(
+                "this model was built without a motion dictionary (motion_dictionary=False)"
+            )
         return self.dec.direction.directions()
 
     def motion_path(self, alpha: torch.Tensor) -> torch.Tensor:

@@ -82,7 +82,11 @@ class ToFlow(nn.Module):
         mask = torch.sigmoid(logits[:, 2:3])
         # align_corners=False makes a zero flow a slight zoom, but it is what checkpoints expect.
         sampled = F.grid_sample(
-            features.to(flow.dtype), flow, mode="bilinear", padding_mode="zeros", align_corners=False
+            features.to(flow.dtype),
+            flow,
+            mode="bilinear",
+            padding_mode="zeros",
+            align_corners=False,
         )
         warped = sampled * mask
         merged = warped + x * (1 - mask)
@@ -128,7 +132,7 @@ class Synthesis(nn.Module):
         x = self.conv1(self.input(z.shape[0]), z)
         rgb = logits = None
         flows, masks = [], []
-        for level, (to_flow, to_rgb) in enumerate(zip(self.to_flows, self.to_rgbs)):
+        for level, (to_flow, to_rgb) in enumerate(zip(self.to_flows, self.to_rgbs, strict=True)):
             x = self.convs[2 * level](x, z)
             x = self.convs[2 * level + 1](x, z)
             out = to_flow(x, z, features[level], logits)
