@@ -78,18 +78,18 @@ class ToFlow(nn.Module):
         logits = self.conv(x, style) + self.bias
         if skip is not None:
             logits = logits + self.upsample(skip)
-        flow = torch.tanh(logits[:, :2]).permute(0, 2, 3, 1) + self.grid.to(logits.dtype)
-        mask = torch.sigmoid(logits[:, 2:3])
-        # align_corners=False makes a zero flow a slight zoom, but it is what checkpoints expect.
-        sampled = F.grid_sample(
-            features.to(flow.dtype),
-            flow,
-            mode="bilinear",
-            padding_mode="zeros",
-            align_corners=False,
-        )
-        warped = sampled * mask
-        merged = warped + x * (1 - mask)
+        # Sampling positions need float32 even under autocast: in bfloat16 a coordinate near 1.0
+        # is only good to 1/128, a quarter pixel at 64x64 and two pixels at 256x256.
+        with torch.autocast(x.device.type, enabled=False):
+            logits = logits.to(torch.promote_types(logits.dtype, torch.float32))
+            flow = torch.tanh(logits[:, :2]).permute(0, 2, 3, 1) + self.grid.to(logits.dtype)
+            mask = torch.sigmoid(logits[:, 2:3])
+            # align_corners=False makes a zero flow a slight zoom, as the checkpoints expect
+            sampled = F.grid_sample(
+                features.to(flow.dtype), flow, "bilinear", "zeros", align_corners=False
+            )
+            warped = sampled * mask
+            merged = warped + x.to(mask.dtype) * (1 - mask)
         return FlowOutput(warped, merged, logits, flow, mask)
 
 

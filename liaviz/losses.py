@@ -1,0 +1,145 @@
+"""Training losses of LIA: pixel L1, the VGG19 pyramid perceptual loss, and the GAN losses.
+
+The generator minimizes ``perceptual + l1 + softplus(-D(fake))`` (the official recipe); the
+discriminator minimizes ``softplus(-D(real)) + softplus(D(fake))``, optionally plus R1.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .errors import UserError
+from .nn.vgg import VGG19Features, VGGWeightsError
+
+PAPER_SCALES = (1.0, 0.5, 0.25, 0.125)
+PAPER_LAYER_WEIGHTS = (10.0, 10.0, 10.0, 10.0, 10.0)
+
+
+class PerceptualWeightsError(UserError):
+    """The VGG19 weights file is missing, unreadable or not VGG19."""
+
+
+def l1_loss(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean absolute pixel difference."""
+    return (prediction - target).abs().mean()
+
+
+def g_nonsaturating_loss(fake_logits: torch.Tensor) -> torch.Tensor:
+    """Non-saturating generator loss: mean softplus(-D(G(z)))."""
+    return F.softplus(-fake_logits).mean()
+
+
+def d_logistic_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """Logistic discriminator loss: mean softplus(-D(x)) + mean softplus(D(G(z)))."""
+    return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
+
+
+def r1_penalty(real_logits: torch.Tensor, real_images: torch.Tensor) -> torch.Tensor:
+    """R1 (Mescheder et al. 2018): mean over samples of ||d D(x) / d x||^2 on real images.
+
+    ``real_images`` must have had ``requires_grad_(True)`` before the discriminator saw them.
+    """
+    (grad,) = torch.autograd.grad(real_logits.sum(), real_images, create_graph=True)
+    return grad.float().square().flatten(1).sum(1).mean()
+
+
+def gaussian_downsample(x: torch.Tensor, scale: float) -> torch.Tensor:
+    """Anti-aliased downsampling by ``scale`` (1/2, 1/4, ...), as FOMM's image pyramid does it.
+
+    A Gaussian with sigma = (1/scale - 1) / 2 and a kernel of 2*round(4*sigma)+1 taps, zero
+    padding, then every (1/scale)-th pixel is kept.
+    """
+    if scale == 1.0:
+        return x
+    step = round(1.0 / scale)
+    if step < 2 or abs(step * scale - 1.0) > 1e-6:
+        raise ValueError(f"scale must be 1/n for an integer n >= 2, got {scale}")
+    sigma = (1.0 / scale - 1.0) / 2.0
+    taps = 2 * round(sigma * 4) + 1
+    axis = torch.arange(taps, dtype=torch.float32, device=x.device) - (taps - 1) / 2
+    g = torch.exp(-(axis**2) / (2 * sigma**2))
+    kernel = torch.outer(g, g)
+    kernel = (kernel / kernel.sum()).to(x.dtype)
+    channels = x.shape[1]
+    weight = kernel.expand(channels, 1, taps, taps)
+    out = F.conv2d(F.pad(x, [taps // 2] * 4), weight, groups=channels)
+    return out[:, :, ::step, ::step]
+
+
+class PerceptualPyramidLoss(nn.Module):
+    """VGG19 perceptual loss over an image pyramid (FOMM / LIA): for each scale s and layer l,
+    ``weight_l * mean |phi_l(pyr_s(prediction)) - phi_l(pyr_s(target))|``, summed.
+
+    Needs a ``VGG19Features`` with ImageNet weights loaded; random weights are refused.
+    """
+
+    def __init__(
+        self,
+        vgg: VGG19Features,
+        scales: Sequence[float] = PAPER_SCALES,
+        layer_weights: Sequence[float] = PAPER_LAYER_WEIGHTS,
+    ) -> None:
+        super().__init__()
+        if not getattr(vgg, "weights_loaded", False):
+            raise ValueError(
+                "the perceptual loss needs VGG19 with ImageNet weights "
+                "(VGG19Features.from_state_dict); random weights measure nothing perceptual"
+            )
+        if len(layer_weights) != 5:
+            raise ValueError(f"need 5 layer weights (relu1_1..relu5_1), got {len(layer_weights)}")
+        self.vgg = vgg.eval()
+        self.scales = tuple(float(s) for s in scales)
+        self.layer_weights = tuple(float(w) for w in layer_weights)
+
+    def train(self, mode: bool = True) -> PerceptualPyramidLoss:
+        super().train(mode)
+        self.vgg.eval()  # a fixed feature extractor, whatever mode the caller is in
+        return self
+
+    def forward(self, prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        total = prediction.new_zeros(())
+        for scale in self.scales:
+            pred_feats = self.vgg(gaussian_downsample(prediction, scale))
+            with torch.no_grad():  # the target side is a constant
+                target_feats = self.vgg(gaussian_downsample(target, scale))
+            for weight, p, t in zip(self.layer_weights, pred_feats, target_feats, strict=True):
+                if weight:
+                    total = total + weight * (p - t).abs().mean()
+        return total
+
+
+def load_vgg19(path: str | os.PathLike) -> VGG19Features:
+    """Read a torchvision-style VGG19 state_dict file (e.g. ``vgg19-dcbb9e9d.pth``) safely.
+
+    Loaded with ``torch.load(weights_only=True)``; a ``{'state_dict': ...}`` wrapper is accepted.
+    """
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise PerceptualWeightsError(f"{path}: VGG19 weights file not found")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise PerceptualWeightsError(
+            f"{path}: refused to unpickle, the file holds more than tensors ({first})"
+        ) from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise PerceptualWeightsError(f"{path}: unreadable VGG19 weights ({first})") from None
+    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
+        state = state["state_dict"]
+    if not isinstance(state, dict):
+        raise PerceptualWeightsError(f"{path}: expected a state_dict, found {type(state).__name__}")
+    try:
+        return VGG19Features.from_state_dict(state)
+    except VGGWeightsError as e:
+        raise PerceptualWeightsError(f"{path}: {e}") from None
+
