@@ -210,7 +210,7 @@ def test_bfloat16_autocast_runs_and_stays_close(tiny_model):
     # Random-weight features are noise-like, so a sub-pixel shift changes pixels a lot; the image
     # must still be the same picture.
     image, low_image = ref.image.flatten(), low.image.float().flatten()
-    assert torch.corrcoef(torch.stack([image, low_image]))[0, 1] > 0.95
+    assert torch.corrcoef(torch.stack([image, low_image]))[0, 1] > 0.9
 
 
 def test_model_follows_dtype_and_grid_buffers_are_not_saved(tiny_model):
