@@ -1,0 +1,62 @@
+"""The README's Python quickstart and `liaviz info` line run as written."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from liaviz import LIA, LIAConfig
+
+from .conftest import REPO
+
+README = (REPO / "README.md").read_text()
+
+
+def code_blocks(language: str) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", README, re.S)
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    """A folder holding a `vox.pt` in the official layout (official architecture, random weights)."""
+    path = tmp_path_factory.mktemp("readme")
+    torch.manual_seed(0)
+    torch.save({"gen": LIA(LIAConfig(size=256)).state_dict()}, path / "vox.pt")
+    return path
+
+
+def test_python_quickstart_runs(workdir):
+    (block,) = [b for b in code_blocks("python") if "load_model" in b]
+    cwd = os.getcwd()
+    os.chdir(workdir)
+    try:
+        namespace: dict = {}
+        exec(compile(block, "README.md", "exec"), namespace)
+    finally:
+        os.chdir(cwd)
+    assert namespace["relative"].shape == (4, 3, 256, 256)
+    assert namespace["reference"].shape == (1, 3, 256, 256)
+    assert (workdir / "vox.safetensors").exists()
+
+
+def test_liaviz_info_lines_run(workdir):
+    lines = [
+        line.split("#")[0].strip()
+        for block in code_blocks("bash")
+        for line in block.splitlines()
+        if line.startswith("liaviz info")
+    ]
+    assert lines
+    for line in lines:
+        args = shlex.split(line)[1:]
+        result = subprocess.run(
+            [sys.executable, "-m", "liaviz.cli", *args], cwd=workdir, capture_output=True, text=True
+        )
+        assert result.returncode == 0, result.stderr
+        assert "official" in result.stdout
