@@ -21,6 +21,7 @@ from .nn.vgg import VGG19Features, VGGWeightsError
 
 PAPER_SCALES = (1.0, 0.5, 0.25, 0.125)
 PAPER_LAYER_WEIGHTS = (10.0, 10.0, 10.0, 10.0, 10.0)
+MIN_VGG_SIZE = 16  # relu5_1 comes after four 2x2 poolings
 
 
 class PerceptualWeightsError(UserError):
@@ -107,6 +108,11 @@ class PerceptualPyramidLoss(nn.Module):
     def forward(self, prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         total = prediction.new_zeros(())
         for scale in self.scales:
+            if prediction.shape[-1] * scale < MIN_VGG_SIZE:
+                raise ValueError(
+                    f"perceptual scale {scale} of a {prediction.shape[-1]}px image is under "
+                    f"{MIN_VGG_SIZE}px, too small for VGG19's four poolings before relu5_1"
+                )
             pred_feats = self.vgg(gaussian_downsample(prediction, scale))
             with torch.no_grad():  # the target side is a constant
                 target_feats = self.vgg(gaussian_downsample(target, scale))
@@ -142,4 +148,3 @@ def load_vgg19(path: str | os.PathLike) -> VGG19Features:
         return VGG19Features.from_state_dict(state)
     except VGGWeightsError as e:
         raise PerceptualWeightsError(f"{path}: {e}") from None
-

@@ -56,7 +56,9 @@ class Discriminator(nn.Module):
         stddev_group: int = 4,
     ) -> None:
         super().__init__()
-        widths = LIAConfig(size=size, channel_multiplier=channel_multiplier, channel_max=channel_max)
+        widths = LIAConfig(
+            size=size, channel_multiplier=channel_multiplier, channel_max=channel_max
+        )
         ch = widths.channels
         blocks: list[nn.Module] = [_conv_act(3, ch(size), 1)]
         resolution = size
@@ -72,7 +74,9 @@ class Discriminator(nn.Module):
         self.size = size
 
     @classmethod
-    def for_generator(cls, config: LIAConfig, channel_multiplier: float | None = None) -> Discriminator:
+    def for_generator(
+        cls, config: LIAConfig, channel_multiplier: float | None = None
+    ) -> Discriminator:
         """The critic paired with a generator: same size and width rule unless overridden."""
         mult = config.channel_multiplier if channel_multiplier is None else channel_multiplier
         return cls(config.size, mult, config.channel_max)

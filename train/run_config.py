@@ -1,0 +1,215 @@
+"""Training configuration: defaults, YAML files, ``--section.key value`` overrides, validation.
+
+A config is a two-level dict ``{section: {key: value}}`` of plain YAML values, so it round-trips
+through YAML, JSON and ``torch.load(weights_only=True)`` checkpoints unchanged. The defaults are
+the paper's VoxCeleb recipe (``../shared/reference/README.md``); files only say what differs.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from liaviz import LIAConfig
+from liaviz.errors import UserError
+
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "model": {  # LIAConfig fields (the generator's architecture)
+        "size": 256,
+        "latent_dim": 512,
+        "motion_dim": 20,
+        "channel_multiplier": 1.0,
+        "channel_max": 512,
+        "motion_layers": 4,
+    },
+    "motion": {
+        "dictionary": True,  # false: the paper's Table 4 ablation (the MLP outputs w directly)
+        "sparsity_l1": 0.0,  # weight of mean |A| on the driving magnitudes (LIA-X style)
+    },
+    "discriminator": {
+        "channel_multiplier": None,  # None: the generator's
+        "stddev_group": 4,
+    },
+    "data": {
+        "root": None,  # FOMM layout root (ROOT/train/...); --data sets it
+        "split": "train",
+        "flip": False,
+        "jitter": 0.0,  # colour jitter strength (TaiChi, TED: 0.1)
+        "workers": 4,
+    },
+    "train": {
+        "batch_size": 32,  # samples per optimizer step, over all processes and accumulation
+        "grad_accum": 1,  # micro-batches per optimizer step and process
+        "max_steps": 800_000,
+        "lr": 0.002,
+        # StyleGAN2 lazy-regularization ratios: lr * k/(k+1) and beta2 = 0.99^(k/(k+1))
+        "g_reg_every": 4,
+        "d_reg_every": 16,
+        "seed": 0,
+        "mixed_precision": None,  # None: as `accelerate launch` says; or "no", "bf16", "fp16"
+        "max_nonfinite": 5,  # this many non-finite losses in a row stop the run
+    },
+    "loss": {
+        "l1": 1.0,
+        "perceptual": "vgg19",  # or "none"
+        "vgg_weights": None,  # torchvision's vgg19-*.pth (ImageNet); required for vgg19
+        "perceptual_weight": 10.0,  # per layer, relu1_1 .. relu5_1
+        "perceptual_scales": [1.0, 0.5, 0.25, 0.125],
+        "gan": 1.0,
+        "r1": 0.0,  # the official loop has no R1; StyleGAN2 used 10
+    },
+    "ema": {
+        "enabled": False,
+        "decay": 0.999,
+    },
+    "checkpoint": {
+        "every": 1000,
+        "keep": 3,
+    },
+    "log": {
+        "every": 50,
+        "images_every": 1000,
+        "export_every": 0,  # 0: export the generator only at the end (and on request)
+    },
+    "debug": {
+        "nonfinite_steps": [],  # steps whose G loss is replaced by NaN: tests the guard
+    },
+}
+
+
+def load_config(path: str | os.PathLike | None) -> dict[str, dict[str, Any]]:
+    """Defaults updated by the YAML file at ``path`` (unknown sections or keys are errors)."""
+    config = copy.deepcopy(DEFAULTS)
+    if path is None:
+        return config
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: config file not found")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise UserError(f"{path}: invalid YAML ({str(e).splitlines()[0]})") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: expected sections (model:, train:, ...) at the top level")
+    for section, values in data.items():
+        if not isinstance(values, dict):
+            raise UserError(f"{path}: section {section!r} must hold key: value pairs")
+        for key, value in values.items():
+            _set(config, f"{section}.{key}", value, where=str(path))
+    return config
+
+
+def apply_overrides(config: dict, args: list[str]) -> dict:
+    """Apply ``--section.key value`` / ``--section.key=value`` pairs; values are parsed as YAML
+    (``8`` is an int, ``none`` a string, ``null`` None, ``[1, 0.5]`` a list)."""
+    config = copy.deepcopy(config)
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if not arg.startswith("--") or "." not in arg:
+            raise UserError(f"unrecognized argument {arg!r} (overrides look like --train.lr 0.001)")
+        name, eq, value = arg[2:].partition("=")
+        if not eq:
+            if i + 1 >= len(args):
+                raise UserError(f"--{name} needs a value")
+            value = args[i + 1]
+            i += 1
+        try:
+            parsed = yaml.safe_load(value) if value != "" else ""
+        except yaml.YAMLError:
+            parsed = value
+        _set(config, name, parsed, where="command line")
+        i += 1
+    return config
+
+
+def _set(config: dict, name: str, value: Any, where: str) -> None:
+    section, _, key = name.partition(".")
+    if section not in config or key not in config[section]:
+        known = ", ".join(f"{section}.{k}" for k in config.get(section, {})) or (
+            "sections: " + ", ".join(config)
+        )
+        raise UserError(f"{where}: unknown setting {name!r} (known: {known})")
+    config[section][key] = value
+
+
+def validate(config: dict) -> LIAConfig:
+    """Check types and ranges that would otherwise fail deep inside training; return the
+    generator's ``LIAConfig``."""
+
+    def need(cond: bool, msg: str) -> None:
+        if not cond:
+            raise UserError(f"config: {msg}")
+
+    t, loss, data = config["train"], config["loss"], config["data"]
+    for key in ("batch_size", "grad_accum", "max_steps", "g_reg_every", "d_reg_every"):
+        need(isinstance(t[key], int) and t[key] >= 1, f"train.{key} must be a positive integer")
+    need(isinstance(t["seed"], int) and t["seed"] >= 0, "train.seed must be an integer >= 0")
+    need(isinstance(t["lr"], (int, float)) and t["lr"] > 0, "train.lr must be a positive number")
+    need(
+        t["mixed_precision"] in (None, "no", "bf16", "fp16"),
+        "train.mixed_precision must be null, no, bf16 or fp16",
+    )
+    need(loss["perceptual"] in ("vgg19", "none"), "loss.perceptual must be vgg19 or none")
+    need(isinstance(data["workers"], int) and data["workers"] >= 0, "data.workers must be >= 0")
+    need(
+        isinstance(data["jitter"], (int, float)) and 0 <= data["jitter"] < 1,
+        "data.jitter must be in [0, 1)",
+    )
+    need(0 <= config["ema"]["decay"] < 1, "ema.decay must be in [0, 1)")
+    need(config["checkpoint"]["keep"] >= 1, "checkpoint.keep must be >= 1")
+    for key in ("every", "images_every", "export_every"):
+        need(
+            isinstance(config["log"][key], int) and config["log"][key] >= 0,
+            f"log.{key} must be >= 0",
+        )
+    need(config["checkpoint"]["every"] >= 1, "checkpoint.every must be >= 1")
+    try:
+        return LIAConfig(**config["model"], motion_dictionary=bool(config["motion"]["dictionary"]))
+    except (TypeError, ValueError) as e:
+        raise UserError(f"config: invalid model section ({e})") from None
+
+
+# Settings that fix the shapes of what a checkpoint holds: a resumed run must keep them.
+ARCHITECTURE_KEYS = (
+    *(f"model.{k}" for k in DEFAULTS["model"]),
+    "motion.dictionary",
+    "discriminator.channel_multiplier",
+    "discriminator.stddev_group",
+)
+
+
+def architecture_mismatch(a: dict, b: dict) -> str | None:
+    """The first architecture setting that differs between two configs, as a message."""
+    for name in ARCHITECTURE_KEYS:
+        section, key = name.split(".")
+        va, vb = a.get(section, {}).get(key), b.get(section, {}).get(key)
+        if va != vb:
+            return f"{name} is {vb!r} in the checkpoint but {va!r} now"
+    return None
+
+
+def save_config(config: dict, path: Path) -> None:
+    """Write the resolved config as YAML, atomically."""
+    text = "# resolved training config (defaults + file + command line)\n" + yaml.safe_dump(
+        config, sort_keys=False, default_flow_style=False
+    )
+    atomic_write_bytes(path, text.encode())
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)

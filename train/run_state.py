@@ -1,0 +1,200 @@
+"""Training checkpoints: what they hold, how they are written, and how a run finds them again.
+
+A checkpoint is one ``torch.save`` file of plain data (tensors, dicts, lists, numbers, strings):
+``torch.load(weights_only=True)`` reads it without unpickling any object. Its generator sits
+under ``'gen'`` (and the critic under ``'dis'``) as in official LIA training files, so
+``liaviz info`` and ``liaviz.load_model`` open it directly. A SHA-256 over every tensor and value
+is stored inside, so a file whose bytes changed after writing is recognised as corrupt, not just
+a truncated one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import random
+import re
+import tempfile
+import warnings
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from liaviz.errors import UserError
+
+FORMAT = "liaviz-train"
+VERSION = 1
+_NAME = re.compile(r"ckpt_(\d{8,})\.pt")
+
+
+class CorruptCheckpoint(UserError):
+    """A training checkpoint that cannot be read back or fails its digest."""
+
+
+def checkpoint_path(folder: Path, step: int) -> Path:
+    return folder / f"ckpt_{step:08d}.pt"
+
+
+def list_checkpoints(folder: Path) -> list[tuple[int, Path]]:
+    """(step, path) of the checkpoints in ``folder``, newest first."""
+    if not folder.is_dir():
+        return []
+    found = []
+    for p in folder.iterdir():
+        m = _NAME.fullmatch(p.name)
+        if m:
+            found.append((int(m.group(1)), p))
+    return sorted(found, reverse=True)
+
+
+def save_checkpoint(folder: Path, step: int, payload: dict[str, Any], keep: int) -> Path:
+    """Write ``payload`` (plus format, step and digest) atomically; keep the newest ``keep``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    payload = dict(payload, format=FORMAT, version=VERSION, step=int(step))
+    payload["digest"] = digest(payload)
+    path = checkpoint_path(folder, step)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(payload, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    _fsync_dir(folder)
+    for _, old in list_checkpoints(folder)[keep:]:
+        old.unlink(missing_ok=True)
+    return path
+
+
+def remove_stale_temporaries(folder: Path) -> None:
+    """Temporary files of checkpoints whose writing was killed midway."""
+    if folder.is_dir():
+        for p in folder.glob(".ckpt_*.tmp"):
+            p.unlink(missing_ok=True)
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """Read and verify one training checkpoint; ``CorruptCheckpoint`` says what is wrong."""
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise CorruptCheckpoint(f"{path}: no such checkpoint") from None
+    except pickle.UnpicklingError as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CorruptCheckpoint(f"{path}: refused to unpickle ({first})") from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CorruptCheckpoint(f"{path}: truncated or corrupt ({first})") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise CorruptCheckpoint(f"{path}: not a liaviz training checkpoint")
+    stored = data.pop("digest", None)
+    if stored != digest(data):
+        raise CorruptCheckpoint(f"{path}: contents do not match their digest (corrupt file)")
+    return data
+
+
+def find_resume(folder: Path, resume: str | None) -> tuple[Path, dict[str, Any]] | None:
+    """The checkpoint to resume from: ``None`` (fresh run), ``"auto"`` (the newest valid one in
+    ``folder``, passing over corrupt ones with a warning) or a path."""
+    if resume is None:
+        return None
+    if resume != "auto":
+        path = Path(resume)
+        return path, load_checkpoint(path)
+    for _, path in list_checkpoints(folder):
+        try:
+            return path, load_checkpoint(path)
+        except CorruptCheckpoint as e:
+            warnings.warn(f"{e}; trying the previous checkpoint", stacklevel=2)
+    return None
+
+
+def digest(obj: Any) -> str:
+    """SHA-256 over a nested structure of tensors and plain values, in a fixed order."""
+    h = hashlib.sha256()
+    _feed(h, obj)
+    return h.hexdigest()
+
+
+def _feed(h: Any, obj: Any) -> None:
+    if isinstance(obj, torch.Tensor):
+        t = obj.detach().cpu().contiguous()
+        h.update(f"T{t.dtype}{tuple(t.shape)}".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    elif isinstance(obj, dict):
+        h.update(b"{")
+        for key in sorted(obj, key=repr):
+            h.update(repr(key).encode())
+            _feed(h, obj[key])
+        h.update(b"}")
+    elif isinstance(obj, (list, tuple)):
+        h.update(b"[")
+        for item in obj:
+            _feed(h, item)
+        h.update(b"]")
+    else:
+        h.update(repr(obj).encode())
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+# ---- random states as plain data ----------------------------------------------------------------
+
+
+def rng_state() -> dict[str, Any]:
+    """Python, numpy, torch (and CUDA) generator states, as tensors, lists and numbers."""
+    np_state = np.random.get_state(legacy=False)
+    state: dict[str, Any] = {
+        "python": _to_lists(random.getstate()),
+        "numpy": {
+            "key": torch.from_numpy(np_state["state"]["key"].astype(np.int64)),
+            "pos": int(np_state["state"]["pos"]),
+            "has_gauss": int(np_state["has_gauss"]),
+            "gauss": float(np_state["gauss"]),
+        },
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = list(torch.cuda.get_rng_state_all())
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    py = state["python"]
+    random.setstate((py[0], tuple(py[1]), py[2]))
+    n = state["numpy"]
+    np.random.set_state(
+        {
+            "bit_generator": "MT19937",
+            "state": {"key": n["key"].numpy().astype(np.uint32), "pos": n["pos"]},
+            "has_gauss": n["has_gauss"],
+            "gauss": n["gauss"],
+        }
+    )
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _to_lists(obj: Any) -> Any:
+    if isinstance(obj, tuple):
+        return [_to_lists(x) for x in obj]
+    return obj
