@@ -56,6 +56,9 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     },
     "loss": {
         "l1": 1.0,
+        # L1 summed over a Gaussian pyramid; [1.0] is the paper's plain pixel L1. Coarser scales
+        # give the flow fields a gradient from farther away when no VGG19 weights are at hand.
+        "l1_scales": [1.0],
         "perceptual": "vgg19",  # or "none"
         "vgg_weights": None,  # torchvision's vgg19-*.pth (ImageNet); required for vgg19
         "perceptual_weight": 10.0,  # per layer, relu1_1 .. relu5_1
@@ -156,6 +159,12 @@ def validate(config: dict) -> LIAConfig:
         "train.mixed_precision must be null, no, bf16 or fp16",
     )
     need(loss["perceptual"] in ("vgg19", "none"), "loss.perceptual must be vgg19 or none")
+    need(
+        isinstance(loss["l1_scales"], list)
+        and loss["l1_scales"]
+        and all(isinstance(s, (int, float)) and 0 < s <= 1 for s in loss["l1_scales"]),
+        "loss.l1_scales must be a non-empty list of scales in (0, 1]",
+    )
     need(isinstance(data["workers"], int) and data["workers"] >= 0, "data.workers must be >= 0")
     need(
         isinstance(data["jitter"], (int, float)) and 0 <= data["jitter"] < 1,

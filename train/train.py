@@ -55,6 +55,7 @@ from liaviz.losses import (  # noqa: E402
     PerceptualPyramidLoss,
     d_logistic_loss,
     g_nonsaturating_loss,
+    gaussian_downsample,
     l1_loss,
     load_vgg19,
     r1_penalty,
@@ -96,6 +97,13 @@ def freeze_unused(model: nn.Module, size: int) -> list[str]:
 # ---- one optimizer step, in two halves --------------------------------------------------------
 
 
+def pyramid_l1(recon: torch.Tensor, target: torch.Tensor, scales) -> torch.Tensor:
+    """Pixel L1 summed over the scales of a Gaussian pyramid (just L1 for ``[1.0]``)."""
+    return sum(
+        l1_loss(gaussian_downsample(recon, s), gaussian_downsample(target, s)) for s in scales
+    )
+
+
 def generator_step(G, D_raw, batches, cfg, perceptual, accelerator, poison=False):
     """Forward and backward of the generator over the micro-batches. Returns the unweighted
     loss terms and the weighted total (averaged over micro-batches), and the reconstructions."""
@@ -109,7 +117,7 @@ def generator_step(G, D_raw, batches, cfg, perceptual, accelerator, poison=False
             with accelerator.autocast():
                 recon, alpha = G(batch["source"], batch["driving"])
                 target = batch["driving"]
-                parts = {"l1": l1_loss(recon.float(), target)}
+                parts = {"l1": pyramid_l1(recon.float(), target, loss["l1_scales"])}
                 if perceptual is not None:
                     parts["perceptual"] = perceptual(recon, target).float()
                 if loss["gan"]:
