@@ -12,14 +12,7 @@ from torch import nn
 
 from .config import LIAConfig
 from .encoder import ResBlock
-from .layers import EqualConv2d, EqualLinear, FusedLeakyReLU
-
-
-def _conv_act(in_channels: int, out_channels: int, kernel_size: int) -> nn.Sequential:
-    return nn.Sequential(
-        EqualConv2d(in_channels, out_channels, kernel_size, padding=kernel_size // 2, bias=False),
-        FusedLeakyReLU(out_channels),
-    )
+from .layers import ConvAct, EqualLinear, FusedLeakyReLU
 
 
 class MinibatchStddev(nn.Module):
@@ -60,14 +53,14 @@ class Discriminator(nn.Module):
             size=size, channel_multiplier=channel_multiplier, channel_max=channel_max
         )
         ch = widths.channels
-        blocks: list[nn.Module] = [_conv_act(3, ch(size), 1)]
+        blocks: list[nn.Module] = [ConvAct(3, ch(size), 1)]
         resolution = size
         while resolution > 4:
             blocks.append(ResBlock(ch(resolution), ch(resolution // 2)))
             resolution //= 2
         self.convs = nn.Sequential(*blocks)
         self.stddev = MinibatchStddev(stddev_group)
-        self.final_conv = _conv_act(ch(4) + 1, ch(4), 3)
+        self.final_conv = ConvAct(ch(4) + 1, ch(4), 3)
         self.final_linear = EqualLinear(ch(4) * 4 * 4, ch(4), bias=False)
         self.final_act = FusedLeakyReLU(ch(4))
         self.out = EqualLinear(ch(4), 1)

@@ -8,15 +8,7 @@ import torch
 from torch import nn
 
 from .config import LIAConfig
-from .layers import Blur, EqualConv2d, EqualLinear, FusedLeakyReLU
-
-
-def _conv_act(in_channels: int, out_channels: int, kernel_size: int) -> nn.Sequential:
-    # the activation holds the bias, so the conv has none (official layout: `N.0.weight`, `N.1.bias`)
-    return nn.Sequential(
-        EqualConv2d(in_channels, out_channels, kernel_size, padding=kernel_size // 2, bias=False),
-        FusedLeakyReLU(out_channels),
-    )
+from .layers import Blur, ConvAct, EqualConv2d, EqualLinear
 
 
 class ResBlock(nn.Module):
@@ -24,12 +16,8 @@ class ResBlock(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int) -> None:
         super().__init__()
-        self.conv1 = _conv_act(in_channels, in_channels, 3)
-        self.conv2 = nn.Sequential(
-            Blur(pad=(2, 2)),
-            EqualConv2d(in_channels, out_channels, 3, stride=2, bias=False),
-            FusedLeakyReLU(out_channels),
-        )
+        self.conv1 = ConvAct(in_channels, in_channels, 3)
+        self.conv2 = ConvAct(in_channels, out_channels, 3, downsample=True)
         self.skip = nn.Sequential(
             Blur(pad=(1, 1)),
             EqualConv2d(in_channels, out_channels, 1, stride=2, bias=False),
@@ -45,7 +33,7 @@ class AppearanceEncoder(nn.Module):
     def __init__(self, config: LIAConfig) -> None:
         super().__init__()
         size = config.size
-        convs: list[nn.Module] = [_conv_act(3, config.channels(size), 1)]
+        convs: list[nn.Module] = [ConvAct(3, config.channels(size), 1)]
         resolution = size
         while resolution > 4:
             convs.append(ResBlock(config.channels(resolution), config.channels(resolution // 2)))

@@ -89,7 +89,7 @@ class ToFlow(nn.Module):
                 features.to(flow.dtype), flow, "bilinear", "zeros", align_corners=False
             )
             warped = sampled * mask
-            merged = warped + x.to(mask.dtype) * (1 - mask)
+            merged = torch.addcmul(warped, x.to(mask.dtype), 1 - mask)
         return FlowOutput(warped, merged, logits, flow, mask)
 
 
