@@ -1,0 +1,113 @@
+"""Explorer responsiveness: slider-event latency and the sweep grid (issue 6 targets).
+
+A slider event = decode one edited code against the cached source + encode the PNG the widget
+shows; it is measured through ``DirectionExplorer`` itself (rendering inline), p50/p95 over 50
+events. Models: the embedded model (or the random-weight stand-in the demo uses when it is not
+bundled) and the official architecture at 256 (random weights: speed does not depend on them).
+Then the paper's Fig. 6 at 256: 20 directions x 9 magnitudes = 180 images, as one figure.
+
+    .venv/bin/python benchmarks/bench_explorer.py [--events 50] [--threads N] [--bf16] [--quick]
+
+Targets on a 2-core CPU: p50 <= 30 ms (embedded), <= 0.25 s (256); sweep grid <= 40 s (the
+official linear-manipulation script takes about 95 s for the same 180 images). Ratios < 1 meet
+the target. Timings on a shared machine swing with other load; the load average is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+import warnings
+
+import numpy as np
+import torch
+
+from liaviz import LIA, LIAConfig
+from liaviz import analysis as A
+from liaviz.explore import DirectionExplorer
+
+OFFICIAL_SWEEP_S = 95.0  # official script, same 180 images, this kind of machine (issue 6)
+
+
+def slider_latency(model: LIA, image, events: int, precision: str, seed: int = 0) -> np.ndarray:
+    ex = DirectionExplorer(model, image, threaded=False, precision=precision)
+    rng = np.random.default_rng(seed)
+    m = model.config.motion_dim
+    ex.sliders[0].value = 0.5  # warm-up event (first-call allocations)
+    times = []
+    for _ in range(events):
+        slider = ex.sliders[int(rng.integers(m))]
+        value = float(np.round(rng.uniform(-3, 3), 2))
+        if value == slider.value:
+            value = -value or 1.0
+        t0 = time.perf_counter()
+        slider.value = value  # inline render: decode + PNG
+        times.append(time.perf_counter() - t0)
+    assert not ex.errors, ex.errors
+    return np.array(times)
+
+
+def report(name: str, t: np.ndarray, target: float) -> None:
+    p50, p95 = np.percentile(t, 50), np.percentile(t, 95)
+    print(
+        f"{name:<44} p50 {1000 * p50:7.1f} ms  p95 {1000 * p95:7.1f} ms  "
+        f"target {1000 * target:.0f} ms  ratio {p50 / target:.2f}"
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--events", type=int, default=50)
+    ap.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
+    ap.add_argument("--bf16", action="store_true", help="also time bfloat16 autocast at 256")
+    ap.add_argument("--quick", action="store_true", help="10 events, 4x9 sweep (smoke run)")
+    args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    events = 10 if args.quick else args.events
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+    )
+    image = A.sample_portrait()
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        small, warning = A.load_demo_model()
+    label = "stand-in, random" if warning else A.EMBEDDED_MODEL
+    c = small.config
+    report(
+        f"slider event, {label} ({c.size} px)",
+        slider_latency(small, image, events, "float32"),
+        0.030,
+    )
+
+    torch.manual_seed(0)
+    official = LIA(LIAConfig()).eval()  # the official architecture at 256
+    report(
+        "slider event, official arch 256 px",
+        slider_latency(official, image, events, "float32"),
+        0.25,
+    )
+    if args.bf16:
+        t = slider_latency(official, image, events, "bfloat16")
+        report("slider event, official arch 256 px, bf16", t, 0.25)
+
+    dirs = range(4) if args.quick else range(20)
+    values = A.DEFAULT_VALUES
+    t0 = time.perf_counter()
+    fig = A.sweep_grid(official, image, dirs, values)
+    elapsed = time.perf_counter() - t0
+    n = len(dirs) * len(values)
+    target = 40.0 * n / 180
+    print(
+        f"{f'sweep grid {len(dirs)}x{len(values)} at 256 ({n} images)':<44} {elapsed:7.1f} s "
+        f"({1000 * elapsed / n:.0f} ms/image)  target {target:.0f} s  ratio {elapsed / target:.2f}  "
+        f"vs official script {OFFICIAL_SWEEP_S * n / 180 / elapsed:.2f}x faster"
+    )
+    assert fig.axes
+
+
+if __name__ == "__main__":
+    main()

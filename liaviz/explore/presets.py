@@ -1,0 +1,89 @@
+"""Explorer presets: slider values and direction names, saved as small JSON files.
+
+    {"format": "liaviz-preset", "version": 1, "motion_dim": 20,
+     "values": [0.0, 1.25, ...], "names": ["d1", "jaw", ...], "order": [3, 0, ...]}
+
+``order`` (optional) is the slider order on screen. No widgets here: scripts can read and write
+presets and pass ``values`` to ``liaviz.analysis.edit_image`` or ``liaviz.animate``'s ``edit``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..analysis import write_bytes_atomic
+from ..errors import UserError
+
+FORMAT = "liaviz-preset"
+VERSION = 1
+
+
+class PresetError(UserError, ValueError):
+    """A preset file that cannot be read, or does not fit the model."""
+
+
+@dataclass
+class Preset:
+    values: list[float]  # e_i per direction, in direction order
+    names: list[str]
+    order: list[int] | None = None
+
+    @property
+    def motion_dim(self) -> int:
+        return len(self.values)
+
+    def to_dict(self) -> dict:
+        data = {
+            "format": FORMAT,
+            "version": VERSION,
+            "motion_dim": self.motion_dim,
+            "values": [round(float(v), 6) for v in self.values],
+            "names": list(self.names),
+        }
+        if self.order is not None:
+            data["order"] = [int(i) for i in self.order]
+        return data
+
+
+def save_preset(preset: Preset, path: str | os.PathLike) -> Path:
+    """Write a preset as JSON, atomically. The folder must exist."""
+    path = Path(path)
+    if len(preset.names) != preset.motion_dim:
+        raise PresetError(f"{len(preset.names)} names for {preset.motion_dim} values")
+    if not path.parent.is_dir():
+        raise PresetError(f"{path}: folder {path.parent} does not exist")
+    text = json.dumps(preset.to_dict(), indent=1) + "\n"
+    return write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def load_preset(path: str | os.PathLike, motion_dim: int | None = None) -> Preset:
+    """Read a preset; with ``motion_dim``, check it fits a model with that many directions."""
+    path = Path(path)
+    if not path.is_file():
+        raise PresetError(f"{path}: no such preset file")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise PresetError(f"{path}: not a JSON preset ({e})") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise PresetError(f'{path}: not a liaviz preset (no "format": "{FORMAT}")')
+    if data.get("version") != VERSION:
+        raise PresetError(f"{path}: preset version {data.get('version')!r}, expected {VERSION}")
+    values, names, order = data.get("values"), data.get("names"), data.get("order")
+    if not isinstance(values, list) or not all(
+        isinstance(v, (int, float)) and math.isfinite(v) for v in values
+    ):
+        raise PresetError(f'{path}: "values" must be a list of finite numbers')
+    if not isinstance(names, list) or len(names) != len(values):
+        raise PresetError(f'{path}: "names" must list one name per value ({len(values)})')
+    if motion_dim is not None and len(values) != motion_dim:
+        raise PresetError(
+            f"{path}: preset has {len(values)} directions, this model has {motion_dim}"
+        )
+    if order is not None and sorted(order) != list(range(len(values))):
+        raise PresetError(f'{path}: "order" must be a permutation of 0..{len(values) - 1}')
+    return Preset([float(v) for v in values], [str(n) for n in names], order)

@@ -1,0 +1,90 @@
+"""`liaviz demo`: renders every view headless into a folder with an index.html that shows them."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from liaviz import io
+from liaviz.cli import main
+
+from ._explore_helpers import clip, portrait, tiny_model
+
+EXPECTED = {
+    "index.html",
+    "source.png",
+    "reference.png",
+    "sweep.png",
+    "pca.html",
+    "pca_3d.html",
+    "plotly.min.js",
+    "pca_matplotlib.png",
+    "sweep_top.gif",
+    "animation.mp4",
+    "animation.gif",
+}
+
+
+def _local_links(page: str) -> set[str]:
+    return {
+        m for m in re.findall(r'(?:src|href)="([^"]+)"', page) if not m.startswith(("http", "#"))
+    }
+
+
+def test_demo_defaults(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--frames", "6"]) == 0
+    printed = capsys.readouterr()
+    names = {p.name for p in out.iterdir()}
+    assert EXPECTED <= names
+    assert not [n for n in names if n.startswith(".")]  # atomic writes leave no temp files
+    assert "[6/6]" in printed.out
+    if "pca.png" not in names:
+        assert "pca.png skipped" in printed.out
+    page = (out / "index.html").read_text()
+    links = _local_links(page)
+    assert {"reference.png", "sweep.png", "animation.gif", "plotly.min.js"} <= links
+    assert all((out / link).exists() for link in links)
+    assert Image.open(out / "sweep.png").size[1] > Image.open(out / "sweep.png").size[0]  # 20 rows
+    anim = io.read_video(out / "animation.gif")
+    assert anim.shape[0] == 6 and anim.shape[2] == 2 * anim.shape[1]  # driving | result
+
+
+def test_demo_with_user_files(tmp_path):
+    ckpt = tmp_path / "tiny.safetensors"
+    tiny_model().save(ckpt)
+    face = tmp_path / "face.png"
+    Image.fromarray(portrait(40)).save(face)
+    videos = []
+    for i in range(2):
+        videos.append(tmp_path / f"talk{i}.gif")
+        with io.VideoWriter(videos[-1], fps=10) as w:
+            w.write_many(clip(5, seed=i))
+    out = tmp_path / "demo"
+    args = ["demo", "--out", str(out), "--checkpoint", str(ckpt), "--image", str(face)]
+    for v in videos:
+        args += ["--driving", str(v)]
+    assert main(args) == 0
+    assert EXPECTED <= {p.name for p in out.iterdir()}
+    source = io.read_image(out / "source.png")
+    np.testing.assert_array_equal(source, io.prepare(portrait(40), 32))
+    html = (out / "pca.html").read_text()
+    assert "talk0" in html and "talk1" in html
+    assert "tiny.safetensors" in (out / "index.html").read_text()
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--frames", "1"], "--frames must be at least 2"),
+        (["--image", "no-such.png"], "no-such.png: no such file"),
+        (["--checkpoint", "no-such.pt"], "no-such.pt: no such file"),
+    ],
+)
+def test_demo_bad_input_is_one_line(tmp_path, capsys, args, message):
+    assert main(["demo", "--out", str(tmp_path / "d"), *args]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("liaviz demo: error: ") and message in err[-1]
