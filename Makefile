@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 TORCH := torch==2.13.0
 
-.PHONY: setup test lint bench clean
+.PHONY: setup test lint bench demo lab clean
 
 setup: $(VENV)/.installed
 
@@ -22,6 +22,14 @@ test: setup lint
 
 bench: setup
 	$(BIN)/python benchmarks/bench_model.py
+
+# README command 1: the explorer's results, rendered headless with the embedded model
+demo: setup
+	$(BIN)/liaviz demo --out out/demo
+	@echo "open out/demo/index.html"
+
+lab: setup
+	$(BIN)/jupyter lab notebooks/explore_directions.ipynb
 
 clean:
 	rm -rf $(VENV) build *.egg-info

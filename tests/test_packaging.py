@@ -12,7 +12,7 @@ from .conftest import REPO
 tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
 
 # conda package names that differ from their PyPI names
-CONDA_TO_PYPI = {"pytorch": "torch"}
+CONDA_TO_PYPI = {"pytorch": "torch", "python-kaleido": "kaleido"}
 
 
 def _name(requirement: str) -> str:
