@@ -230,3 +230,24 @@ def test_no_hard_coded_device_anywhere():
         str(p) for p in Path(REPO, "liaviz").rglob("*.py") if pattern.search(p.read_text())
     ]
     assert offenders == []
+
+
+def test_cpu_chunking_gives_the_same_results(tiny_model, monkeypatch):
+    import liaviz.nn.lia as lia_module
+
+    source = torch.rand(1, 3, 64, 64) * 2 - 1
+    frames = torch.rand(5, 3, 64, 64) * 2 - 1
+    with torch.inference_mode():
+        state = tiny_model.encode_source(source)
+        alpha = tiny_model.encode_motion(frames)
+        whole = tiny_model.decode(state, tiny_model.absolute_latent(state, alpha), True)
+        per_frame = TINY.channels(64) * 64 * 64 * 4
+        monkeypatch.setattr(lia_module, "CPU_CHUNK_BYTES", 2 * per_frame)  # 2 frames a pass
+        assert tiny_model._chunk_size(frames) == 2
+        chunked_alpha = tiny_model.encode_motion(frames)
+        chunked = tiny_model.decode(state, tiny_model.absolute_latent(state, chunked_alpha), True)
+    assert_nearly_equal(chunked_alpha, alpha)
+    assert_nearly_equal(chunked.image, whole.image)
+    for a, b in zip(chunked.flows + chunked.masks, whole.flows + whole.masks, strict=True):
+        assert a.shape == b.shape
+        assert_nearly_equal(a, b)

@@ -18,6 +18,9 @@ from .config import LIAConfig
 from .encoder import Encoder
 from .synthesis import Synthesis, SynthesisOutput
 
+# glibc's largest dynamic mmap threshold: buffers up to this size are reused from the heap.
+CPU_CHUNK_BYTES = 32 * 2**20
+
 
 @dataclass
 class SourceState:
@@ -67,8 +70,8 @@ class LIA(nn.Module):
     def encode_motion(self, frames: torch.Tensor) -> torch.Tensor:
         """Driving frames (T, 3, S, S) -> motion magnitudes A (T, M). The features are skipped."""
         self._check_images(frames)
-        latent, _ = self.enc.net_app(frames)
-        return self.enc.fc(latent)
+        chunks = frames.split(self._chunk_size(frames))
+        return torch.cat([self.enc.fc(self.enc.net_app(chunk)[0]) for chunk in chunks])
 
     def directions(self) -> torch.Tensor:
         """The orthonormal motion directions as columns of Q (D, M), recomputed by QR (Sec. 3.3)."""
@@ -133,7 +136,30 @@ class LIA(nn.Module):
                 f"source batch {state.batch_size} and {z.shape[0]} latent codes do not match "
                 "(a batch-1 source broadcasts)"
             )
-        return self.dec(z, features, return_flows=return_flows)
+        step = self._chunk_size(z)
+        if step >= z.shape[0]:
+            return self.dec(z, features, return_flows=return_flows)
+        parts = [
+            self.dec(z[i : i + step], [f[i : i + step] for f in features], return_flows)
+            for i in range(0, z.shape[0], step)
+        ]
+        if not return_flows:
+            return torch.cat(parts)
+        return SynthesisOutput(
+            torch.cat([p.image for p in parts]),
+            [torch.cat(level) for level in zip(*(p.flows for p in parts), strict=True)],
+            [torch.cat(level) for level in zip(*(p.masks for p in parts), strict=True)],
+        )
+
+    def _chunk_size(self, like: torch.Tensor) -> int:
+        """Frames per pass on a CPU: as many as keep the largest activation (the finest level)
+        under glibc's 32 MiB mmap threshold. Bigger buffers are mapped fresh on every call and
+        page-faulted in, which made batch 8 slower per frame than batch 1 at 256x256."""
+        if like.device.type != "cpu":
+            return like.shape[0]
+        size = self.config.size
+        per_frame = self.config.channels(size) * size * size * like.element_size()
+        return max(1, CPU_CHUNK_BYTES // per_frame)
 
     def forward(
         self,
