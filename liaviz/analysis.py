@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import io as _io
 import os
-import tempfile
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
@@ -32,6 +31,7 @@ from PIL import Image
 from sklearn.decomposition import PCA
 
 from .animate import DrivingVideo, Precision
+from .atomic import write_bytes
 from .checkpoint import load_model, pretrained_names
 from .errors import UserError
 from .io import Crop, iter_video, prepare, read_image, to_tensor, to_uint8
@@ -297,16 +297,7 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
     path = Path(path)
     if not path.parent.is_dir():
         raise AnalysisError(f"{path}: folder {path.parent} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    return write_bytes(path, data)
 
 
 def encode_png(image: np.ndarray, compress_level: int = 1) -> bytes:

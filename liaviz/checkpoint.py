@@ -12,7 +12,6 @@ import json
 import os
 import pickle
 import re
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +21,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
+from .atomic import atomic_output
 from .errors import UserError
 from .nn import LIA, LIAConfig
 
@@ -78,16 +78,8 @@ def save_model(model: LIA, path: str | os.PathLike, metadata: dict[str, str] | N
     meta.update(
         format=FORMAT_NAME, format_version=FORMAT_VERSION, config=json.dumps(model.config.to_dict())
     )
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_output(path) as tmp:
         save_file(tensors, tmp, metadata=meta)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path
 
 

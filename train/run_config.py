@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import copy
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from liaviz import LIAConfig
+from liaviz.atomic import write_bytes
 from liaviz.errors import UserError
 
 DEFAULTS: dict[str, dict[str, Any]] = {
@@ -212,13 +212,4 @@ def save_config(config: dict, path: Path) -> None:
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    write_bytes(path, data)

@@ -15,7 +15,6 @@ import os
 import pickle
 import random
 import re
-import tempfile
 import warnings
 import zipfile
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from liaviz.atomic import atomic_output
 from liaviz.errors import UserError
 
 FORMAT = "liaviz-train"
@@ -57,16 +57,8 @@ def save_checkpoint(folder: Path, step: int, payload: dict[str, Any], keep: int)
     payload = dict(payload, format=FORMAT, version=VERSION, step=int(step))
     payload["digest"] = digest(payload)
     path = checkpoint_path(folder, step)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_output(path) as tmp:
+        torch.save(payload, tmp)
     _fsync_dir(folder)
     for _, old in list_checkpoints(folder)[keep:]:
         old.unlink(missing_ok=True)

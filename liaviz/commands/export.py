@@ -12,12 +12,12 @@ from __future__ import annotations
 import argparse
 import os
 import pickle
-import tempfile
 import zipfile
 from pathlib import Path
 
 import torch
 
+from ..atomic import atomic_output
 from ..checkpoint import CheckpointError, load_checkpoint, resolve_path, save_model
 from ..nn import LIA, LIAConfig
 
@@ -130,16 +130,8 @@ def save_official(model: LIA, path: str | os.PathLike) -> Path:
     state = {
         k: v.detach().to("cpu", torch.float32).contiguous() for k, v in model.state_dict().items()
     }
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save({"gen": state}, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_output(path) as tmp:
+        torch.save({"gen": state}, tmp)
     return path
 
 
