@@ -101,7 +101,9 @@ def main() -> None:
             f"{100 * r['decoder_frac_peak']:>7.0f}%",
             flush=True,
         )
-    print("\nofficial code on this machine (reference README): encoder 0.61 s, decoder 0.53 s at 256")
+    print(
+        "\nofficial code on this machine (reference README): encoder 0.61 s, decoder 0.53 s at 256"
+    )
 
 
 if __name__ == "__main__":

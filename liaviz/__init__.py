@@ -8,6 +8,7 @@ directions.
     img = model.decode(state, model.absolute_latent(state, alpha))
 """
 
+from .animate import animate
 from .checkpoint import CheckpointError, load_checkpoint, load_model, pretrained_names, save_model
 from .nn import LIA, LIAConfig, SourceState, SynthesisOutput
 
@@ -15,6 +16,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "LIA",
+    "animate",
     "CheckpointError",
     "LIAConfig",
     "SourceState",

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from .atomic import atomic_output
 from .errors import UserError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
@@ -74,6 +75,8 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
             im.load()
             im = ImageOps.exif_transpose(im)
             return _pil_to_rgb(im)
+    except Image.DecompressionBombError as e:
+        raise MediaError(f"{path}: image too large to read safely ({_first_line(e)})") from None
     except UnidentifiedImageError:
         raise MediaError(
             f"{path}: not an image Pillow can read (unknown or corrupt format)"
@@ -137,6 +140,8 @@ def to_tensor(images: np.ndarray) -> torch.Tensor:
     a = np.asarray(images)
     if a.dtype != np.uint8 or a.ndim not in (3, 4) or a.shape[-1] != 3:
         raise ValueError(f"expected uint8 (H, W, 3) or (T, H, W, 3), got {a.dtype} {a.shape}")
+    if not a.flags.writeable:  # Pillow hands out read-only views; torch wants writable memory
+        a = a.copy()
     t = torch.from_numpy(np.ascontiguousarray(a))
     if t.dim() == 3:
         t = t.unsqueeze(0)
@@ -155,6 +160,25 @@ def to_uint8(images: torch.Tensor) -> np.ndarray:
     x = ((x.float().clamp(-1.0, 1.0) + 1.0) * 127.5).round().to(torch.uint8)
     x = x.permute(1, 2, 0) if x.dim() == 3 else x.permute(0, 2, 3, 1)
     return x.cpu().contiguous().numpy()
+
+
+def write_image(path: str | os.PathLike, image: np.ndarray) -> Path:
+    """Save a uint8 (H, W, 3) image (format from the suffix: png, jpg, ...), atomically: written
+    next to the target under a temporary name, then renamed."""
+    path = Path(path)
+    image = np.asarray(image)
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"expected a uint8 (H, W, 3) image, got {image.dtype} {image.shape}")
+    if not path.parent.is_dir():
+        raise MediaError(f"{path}: output folder {path.parent} does not exist")
+    try:
+        with atomic_output(path, suffix=path.suffix) as tmp:
+            Image.fromarray(image).save(tmp)
+    except (OSError, ValueError, KeyError) as e:  # Pillow: ValueError/KeyError for a bad suffix
+        if isinstance(e, OSError) and e.errno in _NO_SPACE:
+            raise MediaError(f"{path}: no space left on the device while writing") from None
+        raise MediaError(f"{path}: cannot write image ({_first_line(e)})") from None
+    return path
 
 
 # ---- videos -------------------------------------------------------------------------------------
@@ -199,7 +223,7 @@ def _av_info(path: Path) -> VideoInfo:
     try:
         with av.open(str(path)) as container:
             if not container.streams.video:
-                raise MediaError(f"{path}: holds no video stream")
+                raise MediaError(f"{path}: video has no frames (no video stream in the file)")
             stream = container.streams.video[0]
             rate = stream.average_rate or stream.guessed_rate or stream.base_rate
             n = stream.frames
@@ -285,6 +309,7 @@ def _iter_av(path: Path) -> Iterator[np.ndarray]:
     import av
     import imageio.v3 as iio
 
+    _av_probe(path)  # a clear reason for a file that is no video (imageio's is generic)
     try:
         reader = iio.imopen(path, "r", plugin="pyav")
     except Exception as e:  # imageio/av raise many types for a file that is no video
@@ -299,6 +324,19 @@ def _iter_av(path: Path) -> Iterator[np.ndarray]:
             except (av.FFmpegError, OSError, ValueError) as e:
                 raise MediaError(f"{path}: video data is corrupt ({_first_line(e)})") from None
             yield frame
+
+
+def _av_probe(path: Path) -> None:
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise MediaError(f"{path}: video has no frames (no video stream in the file)")
+    except MediaError:
+        raise
+    except (av.FFmpegError, OSError, ValueError) as e:
+        raise MediaError(f"{path}: corrupt or unreadable video ({_first_line(e)})") from None
 
 
 def read_video(path: str | os.PathLike, max_frames: int | None = None) -> np.ndarray:
@@ -339,7 +377,10 @@ class VideoWriter:
     Atomic: frames go to a hidden temporary file (or folder) next to the target, which is renamed
     to the target name only when the ``with`` block ends without an error. A failed or
     interrupted run leaves nothing under the requested name. libx264 with yuv420p needs even
-    sizes, so an odd width or height is padded by one replicated pixel row/column.
+    sizes, so an odd width or height is padded by one replicated pixel row/column. A GIF is
+    written when it is closed (Pillow needs every frame then): its frames wait in memory as
+    palette images, 1 byte per pixel, and GIF delays come in 10 ms steps (so 30 fps plays at
+    33.3). Use mp4 or PNG frames for long videos.
 
         with VideoWriter("out.mp4", fps=info.fps) as w:
             for frame in frames:
@@ -550,5 +591,7 @@ def _even(frame: np.ndarray) -> np.ndarray:
 
 
 def _first_line(e: BaseException) -> str:
+    if getattr(e, "strerror", None):  # av errors: "[Errno N] reason: 'path'" -> the reason
+        return str(e.strerror)
     text = str(e).strip()
     return text.splitlines()[0] if text else type(e).__name__

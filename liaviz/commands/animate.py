@@ -1,0 +1,206 @@
+"""`liaviz animate`: animate a portrait with a driving video, streamed to mp4, GIF or PNG frames."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import UserError
+
+EPILOG = """\
+examples:
+  liaviz animate --checkpoint vox.pt --source portrait.png --driving talk.mp4 --out out.mp4
+  liaviz animate --checkpoint vox.pt --source p.png --driving talk.mp4 --out out.gif \\
+      --start best --side-by-side
+  liaviz animate ... --edit 3=1.5 --edit 7=-2      # move the source along directions first
+
+Output: mp4 (H.264, same frame rate as the driving video), .gif, or any other name for a folder
+of PNG frames. The file is written next to the target under a temporary name and renamed only
+when the run succeeds. Pixels: the model output is clamped to [-1, 1] and mapped to 0-255 frame
+by frame (the official demo rescales by the whole video's min/max instead).
+"""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "animate",
+        help="animate a still image with a driving video",
+        description="Transfer the motion of a driving video onto a source image (LIA, Sec. 3.4).",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--checkpoint", required=True, help="official .pt, liaviz .safetensors or name")
+    p.add_argument("--source", required=True, help="source image (png, jpg, ...)")
+    p.add_argument("--driving", required=True, help="driving video (mp4, gif, or frame folder)")
+    p.add_argument("--out", required=True, help="output .mp4, .gif, or folder for PNG frames")
+    p.add_argument(
+        "--mode",
+        choices=("relative", "absolute"),
+        default="relative",
+        help="relative: keep the source's pose, add the driving motion (eq. 12, default); "
+        "absolute: take the driving pose (eq. 11)",
+    )
+    p.add_argument(
+        "--start",
+        type=parse_start,
+        default="first",
+        help="relative mode's start frame: first (default), best (nearest the source's motion "
+        "code) or a frame index",
+    )
+    p.add_argument(
+        "--edit",
+        action="append",
+        metavar="I=V",
+        default=[],
+        help="add V to the source's magnitude along direction I before animating (repeatable)",
+    )
+    p.add_argument(
+        "--side-by-side", action="store_true", help="write source | driving | result frames"
+    )
+    add_model_options(p)
+    p.set_defaults(func=run)
+
+
+def add_model_options(p: argparse.ArgumentParser) -> None:
+    """Options shared by `animate` and `evaluate`."""
+    p.add_argument("--size", type=int, default=None, help="model size the checkpoint must have")
+    p.add_argument(
+        "--crop",
+        choices=("center", "pad", "none"),
+        default=None,
+        help="how images become square before the resize: center crop, pad, or stretch",
+    )
+    p.add_argument("--batch-size", type=int, default=None, help="frames per model call")
+    p.add_argument(
+        "--device", default="auto", help="auto (default: cuda, then mps, then cpu), cpu, cuda, mps"
+    )
+    p.add_argument(
+        "--precision",
+        choices=("float32", "bfloat16"),
+        default="float32",
+        help="bfloat16 autocast: about 1.5x faster on CPUs with bf16 units, preview quality",
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="CPU threads for torch (default: torch's choice; 1 is often faster on a busy machine)",
+    )
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def apply_threads(args: argparse.Namespace) -> None:
+    """Honour --threads: this process is the application, so setting torch's pool is ours to do."""
+    if args.threads is None:
+        return
+    if args.threads < 1:
+        raise UserError(f"--threads must be at least 1, got {args.threads}")
+    import torch
+
+    torch.set_num_threads(args.threads)
+
+
+def parse_start(text: str) -> str | int:
+    if text in ("first", "best"):
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected 'first', 'best' or a frame index, got {text!r}"
+        ) from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"frame index must be 0 or more, got {value}")
+    return value
+
+
+def parse_edits(items: list[str]) -> dict[int, float] | None:
+    if not items:
+        return None
+    edit: dict[int, float] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        try:
+            edit[int(key)] = float(value)
+        except ValueError:
+            raise UserError(f"--edit expects DIRECTION=VALUE such as 3=1.5, got {item!r}") from None
+        if not sep:
+            raise UserError(f"--edit expects DIRECTION=VALUE such as 3=1.5, got {item!r}")
+    return edit
+
+
+def resolve_device(name: str):
+    import torch
+
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise UserError(f"--device {name}: CUDA is not available on this machine")
+    if name == "mps" and not (
+        getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()
+    ):
+        raise UserError("--device mps: MPS is not available on this machine")
+    try:
+        return torch.device(name)
+    except RuntimeError:
+        raise UserError(f"--device {name}: unknown device (use auto, cpu, cuda or mps)") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..animate import animate_batches
+    from ..checkpoint import load_model
+    from ..io import VideoWriter, prepare, read_image, video_info
+
+    if args.batch_size is not None and args.batch_size < 1:
+        raise UserError(f"--batch-size must be at least 1, got {args.batch_size}")
+    if args.mode == "absolute" and args.start != "first":
+        raise UserError("--start applies to relative mode only")
+    edit = parse_edits(args.edit)
+    crop = args.crop or "center"
+    out = Path(args.out)
+    # Cheap checks first: a typo in a path should not cost a model load.
+    source = read_image(args.source)
+    info = video_info(args.driving)
+    if args.mode == "relative" and info.n_frames < 2:
+        raise UserError(
+            f"{args.driving}: the driving video has only one frame; relative mode animates the "
+            "motion between frames (use --mode absolute, or a longer video)"
+        )
+    writer = VideoWriter(out, info.rate or info.fps)  # checks the output folder exists
+    device = resolve_device(args.device)
+    apply_threads(args)
+    model = load_model(args.checkpoint, device=device, size=args.size)
+    size = model.config.size
+    batches = animate_batches(
+        model,
+        source,
+        args.driving,
+        mode=args.mode,
+        start=args.start,
+        batch_size=args.batch_size,
+        edit=edit,
+        crop=crop,
+        precision=args.precision,
+        progress=not args.no_progress,
+    )
+    source_panel = prepare(source, size, crop)
+    with writer:
+        for batch in batches:
+            for driving_frame, result in zip(batch.driving, batch.frames(), strict=True):
+                if args.side_by_side:
+                    result = np.concatenate([source_panel, driving_frame, result], axis=1)
+                writer.write(result)
+    what = "folder of PNG frames" if writer.kind == "frames" else writer.kind
+    print(
+        f"wrote {out} ({what}): {writer.frames_written} frames at {info.fps:g} fps, "
+        f"{args.mode} mode",
+        file=sys.stderr,
+    )
+    return 0

@@ -1,0 +1,266 @@
+"""Same-identity reconstruction, the paper's Table 1 protocol.
+
+For each test clip (FOMM layout: ``ROOT/test/<clip>/`` holding frames, or ``ROOT/test/<clip>.mp4``)
+the first frame is the source and every frame, the first included, is driving, in absolute mode
+(eq. 11): the model must rebuild each frame of the clip from the first one. As in LIA's official
+evaluation:
+
+- L1 = mean |x_rec - x| on images mapped to [0, 1], i.e. mean |0.5 * (clamp(y, -1, 1) - x)| on
+  [-1, 1] tensors, over every pixel and frame of a clip; the overall score is the mean over clips.
+- LPIPS (AlexNet, v0.1) between each frame and its clamped reconstruction, averaged per clip, then
+  over clips. It is computed only when the user supplies the LPIPS weights as local files
+  (``liaviz.lpips``); otherwise the report says it was not computed and why.
+
+Frames are brought to the model size with ``crop="none"`` by default: the official evaluation
+resizes each frame to (size, size) without cropping.
+"""
+
+from __future__ import annotations
+
+import csv
+import io as _io
+import json
+import os
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from itertools import chain, islice
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .animate import animate_batches
+from .atomic import write_bytes
+from .errors import UserError
+from .io import IMAGE_SUFFIXES, VIDEO_SUFFIXES, Crop, MediaError, VideoWriter, iter_video
+from .io import video_info as _video_info
+from .lpips import LPIPS
+from .nn import LIA
+
+LPIPS_NOT_GIVEN = (
+    "not computed: no LPIPS weights given (pass the AlexNet and LPIPS v0.1 linear weights as "
+    "local files with --lpips; liaviz downloads nothing)"
+)
+
+
+class EvaluationError(UserError, ValueError):
+    """A test split that cannot be evaluated (missing folder, no readable clip)."""
+
+
+@dataclass
+class ClipResult:
+    name: str
+    n_frames: int
+    l1: float
+    lpips: float | None
+    seconds: float
+
+
+@dataclass
+class EvaluationReport:
+    """Per-clip and overall scores. ``lpips`` is None when it was not computed; ``lpips_note``
+    then says why."""
+
+    clips: list[ClipResult]
+    l1: float
+    lpips: float | None
+    lpips_note: str
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    protocol: dict[str, object] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {
+            "protocol": self.protocol,
+            "overall": {
+                "l1": self.l1,
+                "lpips": self.lpips,
+                "lpips_note": self.lpips_note,
+                "clips": len(self.clips),
+                "frames": sum(c.n_frames for c in self.clips),
+            },
+            "clips": [asdict(c) for c in self.clips],
+            "skipped": self.skipped,
+        }
+
+    def write_json(self, path: str | os.PathLike) -> Path:
+        return _write_atomic(Path(path), json.dumps(self.to_dict(), indent=2) + "\n")
+
+    def write_csv(self, path: str | os.PathLike) -> Path:
+        buf = _io.StringIO()
+        w = csv.writer(buf)
+        w.writerow(["clip", "frames", "l1", "lpips", "seconds"])
+        for c in self.clips:
+            w.writerow([c.name, c.n_frames, f"{c.l1:.6f}", _fmt(c.lpips), f"{c.seconds:.2f}"])
+        w.writerow(["OVERALL", sum(c.n_frames for c in self.clips), f"{self.l1:.6f}",
+                    _fmt(self.lpips), ""])  # fmt: skip
+        return _write_atomic(Path(path), buf.getvalue())
+
+
+def _fmt(x: float | None) -> str:
+    return "" if x is None else f"{x:.6f}"
+
+
+def find_clips(root: str | os.PathLike) -> list[Path]:
+    """The clips of a FOMM-layout split: sub-folders holding frames, and video files."""
+    root = Path(root)
+    if not root.is_dir():
+        raise EvaluationError(f"{root}: no such folder (expected a FOMM test split, ROOT/test)")
+    clips = []
+    for entry in sorted(root.iterdir()):
+        if entry.name.startswith("."):
+            continue
+        if entry.is_dir():
+            if any(p.suffix.lower() in IMAGE_SUFFIXES for p in entry.iterdir()):
+                clips.append(entry)
+        elif entry.suffix.lower() in VIDEO_SUFFIXES:
+            clips.append(entry)
+    if not clips:
+        raise EvaluationError(
+            f"{root}: no clips (expected sub-folders of png/jpg frames or video files)"
+        )
+    return clips
+
+
+def evaluate_clip(
+    model: LIA,
+    clip: str | os.PathLike,
+    lpips: LPIPS | None = None,
+    batch_size: int | None = None,
+    crop: Crop = "none",
+    max_frames: int | None = None,
+    dump: str | os.PathLike | None = None,
+    on_frames: Callable[[int], None] | None = None,
+) -> ClipResult:
+    """Reconstruct one clip from its first frame (absolute mode) and score it.
+
+    ``dump``: write the clip as a video, ground truth | reconstruction side by side.
+    """
+    clip = Path(clip)
+    t0 = time.perf_counter()
+    frames: Iterator[np.ndarray] = iter_video(clip)
+    if max_frames is not None:
+        frames = islice(frames, max_frames)
+    first = next(frames)
+    driving = chain([first], frames)
+    abs_sum = 0.0
+    values = 0
+    lpips_sum = 0.0
+    n = 0
+    writer = None
+    if dump is not None:
+        fps = _video_info(clip).rate or 25
+        writer = VideoWriter(dump, fps)
+        writer.open()
+    try:
+        for batch in animate_batches(
+            model, first, driving, mode="absolute", batch_size=batch_size, crop=crop
+        ):
+            real = torch.from_numpy(batch.driving).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+            recon = batch.images.clamp(-1.0, 1.0)
+            diff = (0.5 * (recon - real)).abs()
+            abs_sum += float(diff.sum(dtype=torch.float64))
+            values += diff.numel()
+            if lpips is not None:
+                device = next(lpips.parameters()).device
+                with torch.inference_mode():
+                    d = lpips(real.to(device), recon.to(device))
+                lpips_sum += float(d.sum(dtype=torch.float64))
+            if writer is not None:
+                for gt, out in zip(batch.driving, batch.frames(), strict=True):
+                    writer.write(np.concatenate([gt, out], axis=1))
+            n += len(batch)
+            if on_frames is not None:
+                on_frames(len(batch))
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        raise
+    if writer is not None:
+        writer.close()
+    return ClipResult(
+        name=clip.name,
+        n_frames=n,
+        l1=abs_sum / values,
+        lpips=lpips_sum / n if lpips is not None else None,
+        seconds=round(time.perf_counter() - t0, 3),
+    )
+
+
+def evaluate(
+    model: LIA,
+    root: str | os.PathLike,
+    lpips: LPIPS | None = None,
+    lpips_note: str | None = None,
+    batch_size: int | None = None,
+    crop: Crop = "none",
+    max_clips: int | None = None,
+    max_frames: int | None = None,
+    dump_dir: str | os.PathLike | None = None,
+    progress: bool = False,
+) -> EvaluationReport:
+    """Evaluate every clip of a test split. Clips that cannot be read are skipped with a warning
+    and listed in ``report.skipped``; if none can be read, ``EvaluationError``."""
+    clips = find_clips(root)[:max_clips]
+    if dump_dir is not None and not Path(dump_dir).is_dir():
+        raise EvaluationError(f"{dump_dir}: folder for video dumps does not exist")
+    results: list[ClipResult] = []
+    skipped: list[dict[str, str]] = []
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        total = 0
+        for clip in clips:  # headers only; an unreadable clip counts 0 and is reported below
+            try:
+                n = _video_info(clip).n_frames
+            except MediaError:
+                n = 0
+            total += min(n, max_frames) if max_frames is not None else n
+        bar = tqdm(total=total, desc="evaluating", unit="frame", dynamic_ncols=True)
+    try:
+        for i, clip in enumerate(clips):
+            dump = Path(dump_dir) / f"{clip.stem}.mp4" if dump_dir is not None else None
+            if bar is not None:
+                bar.set_postfix(clip=f"{i + 1}/{len(clips)}")
+            try:
+                results.append(
+                    evaluate_clip(
+                        model, clip, lpips, batch_size, crop, max_frames, dump,
+                        on_frames=bar.update if bar is not None else None,
+                    )
+                )  # fmt: skip
+            except MediaError as e:
+                warnings.warn(f"skipping {clip.name}: {e}", stacklevel=2)
+                skipped.append({"clip": clip.name, "error": str(e)})
+    finally:
+        if bar is not None:
+            bar.close()
+    if not results:
+        raise EvaluationError(f"{root}: none of the {len(clips)} clip(s) could be read")
+    l1 = float(np.mean([r.l1 for r in results]))
+    lp = float(np.mean([r.lpips for r in results])) if lpips is not None else None
+    note = "computed (AlexNet, v0.1)" if lpips is not None else (lpips_note or LPIPS_NOT_GIVEN)
+    protocol = {
+        "data": str(root),
+        "source": "first frame of each clip",
+        "driving": "every frame of the clip, the first included",
+        "mode": "absolute (eq. 11)",
+        "l1": "mean |x_rec - x| on [0, 1] images, per clip over pixels and frames; overall = "
+        "mean over clips",
+        "lpips": "AlexNet v0.1 on [-1, 1] images, mean per clip, then over clips",
+        "size": model.config.size,
+        "crop": crop,
+        "max_frames": max_frames,
+    }
+    return EvaluationReport(results, l1, lp, note, skipped, protocol)
+
+
+def _write_atomic(path: Path, text: str) -> Path:
+    if not path.parent.is_dir():
+        raise MediaError(f"{path}: output folder {path.parent} does not exist")
+    try:
+        return write_bytes(path, text.encode("utf-8"))
+    except OSError as e:
+        raise MediaError(f"{path}: cannot write ({e.strerror or e})") from None

@@ -1,0 +1,202 @@
+"""`liaviz animate` end to end on a tiny model, and every bad input the issue names."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from fractions import Fraction
+
+import numpy as np
+import pytest
+import torch
+
+from liaviz import io
+from liaviz.cli import main
+
+from ._media import moving_frames, single_thread, write_empty_mp4, write_mp4, write_png
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    with single_thread():
+        yield
+
+
+@pytest.fixture
+def files(tmp_path, tiny_model):
+    ckpt = tmp_path / "tiny.safetensors"
+    tiny_model.save(ckpt)
+    source = write_png(tmp_path / "source.png", moving_frames(1, 64, 80, seed=5)[0])
+    driving = write_mp4(tmp_path / "driving.mp4", moving_frames(10, 64), Fraction(25, 2))
+    return {"ckpt": str(ckpt), "source": str(source), "driving": str(driving), "dir": tmp_path}
+
+
+def _animate(files, out, *extra, source=None, driving=None):
+    argv = ["animate", "--checkpoint", files["ckpt"], "--source", source or files["source"]]
+    argv += ["--driving", driving or files["driving"], "--out", str(out), "--no-progress"]
+    return main(argv + list(extra))
+
+
+def _leftovers(folder, keep):
+    return sorted(p.name for p in folder.iterdir() if p.name not in keep)
+
+
+def test_mp4_has_the_driving_frame_count_and_rate(files, capsys):
+    out = files["dir"] / "out.mp4"
+    assert _animate(files, out) == 0
+    info = io.video_info(out)
+    assert (info.n_frames, info.rate, info.width, info.height) == (10, Fraction(25, 2), 64, 64)
+    assert "wrote" in capsys.readouterr().err
+    assert _leftovers(files["dir"], {"tiny.safetensors", "source.png", "driving.mp4"}) == [
+        "out.mp4"
+    ]
+
+
+def test_side_by_side_gif_from_the_best_start(files):
+    out = files["dir"] / "out.gif"
+    assert _animate(files, out, "--side-by-side", "--start", "best", "--crop", "pad") == 0
+    frames = np.stack(list(io.iter_video(out)))
+    assert frames.shape == (10, 64, 192, 3)
+    # the middle panel is the driving video as the model saw it
+    driving = np.stack(list(io.iter_video(files["driving"])))
+    assert np.abs(frames[:, :, 64:128].astype(int) - driving).mean() < 10
+
+
+def test_png_folder_absolute_with_edit(files):
+    out = files["dir"] / "frames"
+    argv = ["--mode", "absolute", "--edit", "1=2", "--edit", "0=-1", "--batch-size", "3"]
+    assert _animate(files, out, *argv) == 0
+    assert sorted(p.name for p in out.iterdir())[:2] == ["000000.png", "000001.png"]
+    assert len(list(out.iterdir())) == 10
+
+
+def _bad_case(files, case):
+    d = files["dir"]
+    if case == "corrupt image":
+        (d / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)
+        return {"source": str(d / "bad.png")}, [], "bad.png"
+    if case == "corrupt video":
+        (d / "bad.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + os.urandom(500))
+        return {"driving": str(d / "bad.mp4")}, [], "bad.mp4"
+    if case == "zero-frame video":
+        return {"driving": str(write_empty_mp4(d / "empty.mp4"))}, [], "no frames"
+    if case == "one-frame video, relative":
+        one = write_mp4(d / "one.mp4", moving_frames(1, 64))
+        return {"driving": str(one)}, [], "only one frame"
+    if case == "checkpoint of another size":
+        return {}, ["--size", "128"], "size-64"
+    if case == "missing output folder":
+        return {"out": d / "nowhere" / "out.mp4"}, [], "does not exist"
+    if case == "bad edit":
+        return {}, ["--edit", "3:1"], "DIRECTION=VALUE"
+    if case == "edit direction out of range":
+        return {}, ["--edit", "99=1"], "direction 99"
+    if case == "start in absolute mode":
+        return {}, ["--mode", "absolute", "--start", "best"], "relative mode only"
+    if case == "start beyond the video":
+        return {}, ["--start", "50"], "outside"
+    raise AssertionError(case)
+
+
+BAD = [
+    "corrupt image",
+    "corrupt video",
+    "zero-frame video",
+    "one-frame video, relative",
+    "checkpoint of another size",
+    "missing output folder",
+    "bad edit",
+    "edit direction out of range",
+    "start in absolute mode",
+    "start beyond the video",
+]
+
+
+@pytest.mark.parametrize("case", BAD)
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(files, capsys, case):
+    paths, extra, expected = _bad_case(files, case)
+    out = paths.pop("out", files["dir"] / "out.mp4")
+    before = set(os.listdir(files["dir"]))
+    rc = _animate(files, out, *extra, **paths)
+    err = capsys.readouterr().err
+    assert rc == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("liaviz animate: error: "), err
+    assert expected in lines[0]
+    assert "Traceback" not in err
+    assert set(os.listdir(files["dir"])) == before  # no output, no temporary
+
+
+def test_debug_shows_the_traceback(files, capsys):
+    argv = ["--debug", "animate", "--checkpoint", files["ckpt"], "--source", "missing.png"]
+    argv += ["--driving", files["driving"], "--out", str(files["dir"] / "o.mp4")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "missing.png: no such file" in err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_unavailable_device(files, capsys):
+    assert _animate(files, files["dir"] / "o.mp4", "--device", "cuda") == 2
+    assert "CUDA is not available" in capsys.readouterr().err
+
+
+def test_usage_errors_exit_2(files, capsys):
+    with pytest.raises(SystemExit) as e:
+        _animate(files, files["dir"] / "o.mp4", "--start", "middle")
+    assert e.value.code == 2
+    assert "first', 'best' or a frame index" in capsys.readouterr().err
+
+
+def test_interrupted_run_keeps_the_previous_output(files, monkeypatch, capsys):
+    out = files["dir"] / "out.mp4"
+    out.write_bytes(b"previous result")
+    real_write = io.VideoWriter.write
+
+    def write_then_interrupt(self, frame):
+        if self.frames_written == 3:
+            raise KeyboardInterrupt
+        real_write(self, frame)
+
+    monkeypatch.setattr(io.VideoWriter, "write", write_then_interrupt)
+    assert _animate(files, out) == 130
+    assert out.read_bytes() == b"previous result"
+    assert _leftovers(files["dir"], {"tiny.safetensors", "source.png", "driving.mp4"}) == [
+        "out.mp4"
+    ]
+
+
+_DISK_FULL = textwrap.dedent(
+    """
+    import resource, signal, sys
+    from liaviz.cli import main
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past the limit fail with EFBIG
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1500, 1500))
+    sys.exit(main(sys.argv[1:]))
+    """
+)
+
+
+def test_disk_full_during_writing(files):
+    """A full disk, simulated by a file size limit in a child process: one line, exit 2, the
+    previous output untouched and no temporary left behind."""
+    out = files["dir"] / "out.mp4"
+    out.write_bytes(b"previous result")
+    argv = ["animate", "--checkpoint", files["ckpt"], "--source", files["source"]]
+    argv += ["--driving", files["driving"], "--out", str(out), "--no-progress", "--side-by-side"]
+    r = subprocess.run(
+        [sys.executable, "-c", _DISK_FULL, *argv],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "OMP_NUM_THREADS": "1"},
+    )
+    assert r.returncode == 2, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "no space left" in lines[0], r.stderr
+    assert out.read_bytes() == b"previous result"
+    assert _leftovers(files["dir"], {"tiny.safetensors", "source.png", "driving.mp4"}) == [
+        "out.mp4"
+    ]
