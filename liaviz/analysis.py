@@ -192,7 +192,7 @@ def sweep_images(
     """Each direction d_i alone at each magnitude: uint8 (len(directions), len(values), S, S, 3).
 
     ``directions`` are 0-based indices (default: all M); the source is encoded once and the
-    len(directions) * len(values) codes are decoded in batches.
+    distinct codes among the len(directions) * len(values) are decoded in batches.
     """
     state = encode(model, image)
     dirs = _check_directions(model, directions)
@@ -202,7 +202,9 @@ def sweep_images(
     e = np.zeros((len(dirs), vals.size, model.config.motion_dim), np.float32)
     for row, d in enumerate(dirs):
         e[row, :, d] = vals
-    imgs = edit_images(model, state, e.reshape(-1, e.shape[-1]), batch_size, precision, progress)
+    # Every direction at magnitude 0 is the same code (z_{s->s}): decode each distinct code once.
+    codes, which = np.unique(e.reshape(-1, e.shape[-1]), axis=0, return_inverse=True)
+    imgs = edit_images(model, state, codes, batch_size, precision, progress)[which.reshape(-1)]
     return imgs.reshape(len(dirs), vals.size, *imgs.shape[1:])
 
 

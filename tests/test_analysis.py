@@ -61,6 +61,11 @@ def test_sweep_images_batches_agree_and_zero_column_is_reconstruction(model, ima
     np.testing.assert_array_equal(one[1, 1], recon)
     assert not np.array_equal(one[0, 0], one[0, 2])
     assert not np.array_equal(one[0, 2], one[1, 2])
+    for row, direction in enumerate([0, 3]):  # every cell is its own edit, in its own place
+        for col, value in enumerate(values):
+            e = np.zeros(model.config.motion_dim)
+            e[direction] = value
+            np.testing.assert_array_equal(one[row, col], A.edit_image(model, image, e))
 
 
 def test_sweep_grid_figure_and_atomic_save(model, image, tmp_path):
