@@ -27,6 +27,7 @@ from PIL import Image
 import liaviz
 from liaviz.animate import animate
 from liaviz.data.synthetic import FACTOR_NAMES, video_frames
+from liaviz.evaluate import copy_source_l1, reconstruction_l1
 from liaviz.factors import align_factors, principal_components
 from liaviz.io import VideoWriter, to_tensor
 
@@ -38,20 +39,6 @@ def render_test_split(seed: int, videos: int, frames: int, size: int):
         clips.append(pixels)
         factors.append(np.stack([trajectory[name] for name in FACTOR_NAMES], axis=1))
     return clips, factors
-
-
-@torch.inference_mode()
-def reconstruction_l1(model: liaviz.LIA, clip: np.ndarray) -> float:
-    """Mean |x - x_hat| in [0, 1] over a clip, reconstructed from its first frame (absolute)."""
-    frames = to_tensor(clip)
-    state = model.encode_source(frames[:1])
-    recon = model.decode(state, model.absolute_latent(state, model.encode_motion(frames)))
-    return float((recon.clamp(-1, 1) - frames).abs().mean() / 2)
-
-
-def copy_source_l1(clip: np.ndarray) -> float:
-    frames = clip.astype(np.float64) / 255.0
-    return float(np.abs(frames - frames[:1]).mean())
 
 
 @torch.inference_mode()

@@ -34,7 +34,15 @@ import torch
 from .animate import animate_batches
 from .atomic import write_bytes
 from .errors import UserError
-from .io import IMAGE_SUFFIXES, VIDEO_SUFFIXES, Crop, MediaError, VideoWriter, iter_video
+from .io import (
+    IMAGE_SUFFIXES,
+    VIDEO_SUFFIXES,
+    Crop,
+    MediaError,
+    VideoWriter,
+    iter_video,
+    to_tensor,
+)
 from .io import video_info as _video_info
 from .lpips import LPIPS
 from .nn import LIA
@@ -100,6 +108,22 @@ class EvaluationReport:
 
 def _fmt(x: float | None) -> str:
     return "" if x is None else f"{x:.6f}"
+
+
+def reconstruction_l1(model: LIA, frames: np.ndarray) -> float:
+    """Same-identity reconstruction L1 of one in-memory clip, uint8 (T, S, S, 3) at the model's
+    size: first frame as source, every frame driving, absolute mode, images in [0, 1]."""
+    x = to_tensor(frames).to(next(model.parameters()).device)
+    with torch.inference_mode():
+        state = model.encode_source(x[:1])
+        recon = model.decode(state, model.absolute_latent(state, model.encode_motion(x)))
+    return float((0.5 * (recon.clamp(-1.0, 1.0) - x)).abs().mean())
+
+
+def copy_source_l1(frames: np.ndarray) -> float:
+    """The trivial baseline of the same protocol: every frame predicted by the first one."""
+    x = frames.astype(np.float64) / 255.0
+    return float(np.abs(x - x[:1]).mean())
 
 
 def find_clips(root: str | os.PathLike) -> list[Path]:
