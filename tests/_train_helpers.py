@@ -3,7 +3,6 @@ moving over a gradient, written as PNG frame folders (FOMM layout) or video file
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import subprocess
@@ -11,8 +10,9 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import torch
 from PIL import Image
+
+from ._media import single_thread as single_torch_thread  # noqa: F401 (re-export)
 
 REPO = Path(__file__).resolve().parents[1]
 TRAIN_DIR = REPO / "train"
@@ -21,18 +21,6 @@ TINY_CONFIG = TRAIN_DIR / "configs" / "tiny.yaml"
 
 if str(TRAIN_DIR) not in sys.path:
     sys.path.insert(0, str(TRAIN_DIR))
-
-
-@contextlib.contextmanager
-def single_torch_thread():
-    """One torch thread inside: on a shared 2-core machine two OpenMP threads per process spin
-    against the other processes and run many times slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def clip_frames(n_frames: int, size: int = 32, seed: int = 0) -> np.ndarray:
