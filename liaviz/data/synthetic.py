@@ -162,6 +162,15 @@ def _random_color(
     return (int(r * 255), int(g * 255), int(b * 255))
 
 
+def _rare_choice(rng: np.random.Generator, *options: tuple[float, str]) -> str:
+    """One uniform draw u: the first option whose cumulative threshold exceeds u, else "none"."""
+    u = rng.random()
+    for threshold, value in options:
+        if u < threshold:
+            return value
+    return "none"
+
+
 @dataclass(frozen=True)
 class Identity:
     """The appearance of one cartoon person. Lengths are fractions of the frame (the head's
@@ -250,24 +259,9 @@ class Identity:
         bgs = _BACKGROUNDS[int(rng.integers(len(_BACKGROUNDS)))]
         bg1 = _random_color(rng, (0.05, 0.55), (0.25, 0.95))
         bg2 = _random_color(rng, (0.05, 0.55), (0.25, 0.95))
-        beard = "none"
-        r = rng.random()
-        if r < 0.12:
-            beard = "full"
-        elif r < 0.2:
-            beard = "stubble"
-        glasses = "none"
-        r = rng.random()
-        if r < 0.12:
-            glasses = "round"
-        elif r < 0.24:
-            glasses = "square"
-        hat = "none"
-        r = rng.random()
-        if r < 0.06:
-            hat = "beanie"
-        elif r < 0.1:
-            hat = "cap"
+        beard = _rare_choice(rng, (0.12, "full"), (0.2, "stubble"))
+        glasses = _rare_choice(rng, (0.12, "round"), (0.24, "square"))
+        hat = _rare_choice(rng, (0.06, "beanie"), (0.1, "cap"))
         return cls(
             face_w=a,
             face_h=b,
