@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .atomic import atomic_output
+from .atomic import atomic_output, default_permissions
 from .errors import UserError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
@@ -442,7 +442,7 @@ class VideoWriter:
                 self._tmp = Path(tmp)
         except OSError as e:
             raise self._os_error(e) from None
-        _default_permissions(self._tmp)
+        default_permissions(self._tmp)
         if self.kind == "mp4":
             try:
                 self._writer = _H264Writer(self._tmp, self.fps, self.crf)
@@ -574,13 +574,6 @@ class _H264Writer:
             self._container.close()
         except Exception:  # a broken stream (disk full) may fail to finish; it is discarded
             pass
-
-
-def _default_permissions(path: Path) -> None:
-    """mkstemp/mkdtemp create private (0600/0700) entries; give the output the usual umask mode."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, (0o777 if path.is_dir() else 0o666) & ~umask)
 
 
 def _even(frame: np.ndarray) -> np.ndarray:
