@@ -30,7 +30,7 @@ from matplotlib.patches import Rectangle
 from PIL import Image
 from sklearn.decomposition import PCA
 
-from .animate import DrivingVideo, Precision
+from .animate import DrivingVideo, Precision, default_batch_size
 from .atomic import write_bytes
 from .checkpoint import load_model, pretrained_names
 from .errors import UserError
@@ -101,12 +101,6 @@ def precision_context(model: LIA, precision: Precision | None):
             yield
     else:
         raise AnalysisError(f"precision must be 'float32' or 'bfloat16', got {precision!r}")
-
-
-def default_batch_size(model: LIA) -> int:
-    # Measured on 2 CPU cores: batching helps small models, but at 256 a batch of 4 is no faster
-    # per image than one (memory bound), and one at a time keeps peak memory low.
-    return max(1, min(16, (64 * 64 * 16) // (model.config.size**2)))
 
 
 def decode_codes(
