@@ -3,6 +3,7 @@ resume, corrupt and killed runs, the non-finite guard, configs, export."""
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import socket
@@ -115,6 +116,29 @@ def test_resume_is_exact(data: Path, tmp_path: Path, one_thread) -> None:
     for part in ("gen", "dis", "gen_ema"):
         for k in ca[part]:
             torch.testing.assert_close(ca[part][k], cb[part][k], rtol=1e-5, atol=1e-6)
+
+
+def test_lr_decay_follows_the_cosine_across_a_resume(data: Path, tmp_path: Path, one_thread):
+    extra = ["--log.every", "1", "--checkpoint.every", "10", "--train.lr_decay_from", "5"]
+    whole, resumed = tmp_path / "whole", tmp_path / "resumed"
+    assert train_in_process(tiny(data, whole, "--max-steps", "20", *extra)) == 0
+    # resume the same run from its step-10 checkpoint, where the saved optimizer holds a
+    # decayed lr: the schedule must come from the step, not from what the optimizer holds
+    (resumed / "checkpoints").mkdir(parents=True)
+    ckpt = whole / "checkpoints" / "ckpt_00000010.pt"
+    (resumed / "checkpoints" / ckpt.name).write_bytes(ckpt.read_bytes())
+    assert (
+        train_in_process(tiny(data, resumed, "--max-steps", "20", "--resume", "auto", *extra)) == 0
+    )
+    a, b = loss_rows(whole), loss_rows(resumed)
+    g_lr = 0.002 * 4 / 5  # lazy-regularization ratio 4/5
+    for step in range(1, 21):  # row s logs the lr step s-1 ran with
+        expected = g_lr * (1 if step <= 6 else 0.5 * (1 + math.cos(math.pi * (step - 6) / 15)))
+        assert a[step]["lr/g"] == pytest.approx(expected, rel=1e-6), step
+    assert a[20]["lr/g"] < g_lr * 0.02
+    for step in range(11, 21):
+        assert b[step]["lr/g"] == pytest.approx(a[step]["lr/g"], rel=1e-6), step
+        assert b[step]["loss/g_total"] == pytest.approx(a[step]["loss/g_total"], rel=1e-5), step
 
 
 def test_corrupt_newest_checkpoint_falls_back(data: Path, tmp_path: Path, one_thread) -> None:

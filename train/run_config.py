@@ -53,6 +53,8 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "seed": 0,
         "mixed_precision": None,  # None: as `accelerate launch` says; or "no", "bf16", "fp16"
         "max_nonfinite": 5,  # this many non-finite losses in a row stop the run
+        # None: a constant lr, as in the paper; a step: cosine decay from there to 0 at max_steps
+        "lr_decay_from": None,
     },
     "loss": {
         "l1": 1.0,
@@ -154,6 +156,11 @@ def validate(config: dict) -> LIAConfig:
         need(isinstance(t[key], int) and t[key] >= 1, f"train.{key} must be a positive integer")
     need(isinstance(t["seed"], int) and t["seed"] >= 0, "train.seed must be an integer >= 0")
     need(isinstance(t["lr"], (int, float)) and t["lr"] > 0, "train.lr must be a positive number")
+    need(
+        t["lr_decay_from"] is None
+        or (isinstance(t["lr_decay_from"], int) and 0 <= t["lr_decay_from"] < t["max_steps"]),
+        "train.lr_decay_from must be null or a step in [0, train.max_steps)",
+    )
     need(
         t["mixed_precision"] in (None, "no", "bf16", "fp16"),
         "train.mixed_precision must be null, no, bf16 or fp16",

@@ -164,6 +164,15 @@ def discriminator_step(D, batches, fakes, cfg, accelerator, regularize):
     return terms
 
 
+def lr_scale(step: int, decay_from: int | None, max_steps: int) -> float:
+    """The lr multiplier at ``step``: 1 until ``decay_from``, then a cosine down to 0 at
+    ``max_steps`` (a function of the step alone, so a resumed run follows the same curve)."""
+    if decay_from is None or step < decay_from:
+        return 1.0
+    progress = (step - decay_from) / (max_steps - decay_from)
+    return 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
+
+
 def mean_over_processes(accelerator, terms: dict[str, torch.Tensor]) -> dict[str, float]:
     """Loss terms averaged over all processes in one all-reduce: every rank gets the same
     numbers, so every rank takes the same decision about a non-finite step."""
@@ -392,7 +401,13 @@ def train(args: argparse.Namespace, overrides: list[str]) -> None:
     )
     in_a_row, last_ckpt = 0, None
     tick, ticks = time.perf_counter(), 0
+    # from the config, not the optimizers: a resumed optimizer holds an already decayed lr
+    base_lrs = ((g_opt, t["lr"] * g_ratio), (d_opt, t["lr"] * d_ratio))
     while step < max_steps:
+        scale = lr_scale(step, t["lr_decay_from"], max_steps)
+        for opt, base in base_lrs:
+            for group in opt.param_groups:
+                group["lr"] = base * scale
         batches = []
         for _ in range(t["grad_accum"]):
             b = next(batches_iter)
