@@ -55,6 +55,8 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "max_nonfinite": 5,  # this many non-finite losses in a row stop the run
         # None: a constant lr, as in the paper; a step: cosine decay from there to 0 at max_steps
         "lr_decay_from": None,
+        # zero the flow and RGB heads at the start (see train.zero_init_heads); paper: random
+        "zero_init_heads": False,
     },
     "loss": {
         "l1": 1.0,
@@ -161,6 +163,7 @@ def validate(config: dict) -> LIAConfig:
         or (isinstance(t["lr_decay_from"], int) and 0 <= t["lr_decay_from"] < t["max_steps"]),
         "train.lr_decay_from must be null or a step in [0, train.max_steps)",
     )
+    need(isinstance(t["zero_init_heads"], bool), "train.zero_init_heads must be true or false")
     need(
         t["mixed_precision"] in (None, "no", "bf16", "fp16"),
         "train.mixed_precision must be null, no, bf16 or fp16",

@@ -94,6 +94,19 @@ def freeze_unused(model: nn.Module, size: int) -> list[str]:
     return unused
 
 
+def zero_init_heads(lia: LIA) -> None:
+    """Zero the flow and RGB heads, so training starts from warping the source features by the
+    identity (flow 0, mask 1/2) and adding nothing: every level then grows as a residual. With
+    random heads a small model masks its finest level off early (a sharp copy of the source in
+    the wrong place costs more L1 than a blur) and never recovers: its images stay blurry."""
+    with torch.no_grad():
+        for head in lia.dec.to_flows:
+            head.conv.weight.zero_()
+            head.bias.zero_()
+        for head in lia.dec.to_rgbs:
+            head.conv[0].weight.zero_()
+
+
 # ---- one optimizer step, in two halves --------------------------------------------------------
 
 
@@ -318,6 +331,8 @@ def train(args: argparse.Namespace, overrides: list[str]) -> None:
     # ---- models and optimizers ----
     set_seed(t["seed"])  # the same initial weights on every rank
     G = GeneratorForTraining(LIA(lia_config))
+    if t["zero_init_heads"]:
+        zero_init_heads(G.lia)
     unused = freeze_unused(G, lia_config.size)
     d_mult = config["discriminator"]["channel_multiplier"]
     D = Discriminator(
