@@ -114,6 +114,9 @@ def main() -> None:
         report["ablation_no_dictionary_l1"] = float(
             np.mean([reconstruction_l1(ablation, clip) for clip in clips])
         )
+        report["ablation_ratio_to_baseline"] = (
+            report["ablation_no_dictionary_l1"] / report["copy_source_l1"]
+        )
     report["seconds"] = round(time.perf_counter() - t0, 1)
 
     print(
@@ -126,15 +129,18 @@ def main() -> None:
     if args.ablation:
         print(
             f"ablation without the motion dictionary: L1 {report['ablation_no_dictionary_l1']:.4f}"
+            f"  ratio {report['ablation_ratio_to_baseline']:.2f}"
         )
     print(
         f"\n{'factor':<12} {'best d_i':>8} {'rho':>6} {'probe R2':>9}   {'best PC':>7} {'rho':>6} {'R2':>6}"
     )
     for d, c in zip(report["directions"], report["principal_components"], strict=True):
         print(
-            f"{d['factor']:<12} {d['component']:>8} {d['spearman']:>6.2f} {d['probe_r2']:>9.2f}   "
-            f"{c['component']:>7} {c['spearman']:>6.2f} {c['probe_r2']:>6.2f}"
+            f"{d['factor']:<12} {'d' + str(d['component'] + 1):>8} {d['spearman']:>6.2f} "
+            f"{d['probe_r2']:>9.2f}   {'PC' + str(c['component'] + 1):>7} {c['spearman']:>6.2f} "
+            f"{c['probe_r2']:>6.2f}"
         )
+    print("(d1..dM numbered as the explorer's sliders; the JSON's component indices count from 0)")
     print(f"\nPCA explained variance of A: {report['pca_explained_variance']}")
     Path(args.out).write_text(json.dumps(report, indent=2))
     print(f"wrote {args.out} and {media}/ in {report['seconds']} s")

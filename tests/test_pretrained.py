@@ -11,10 +11,9 @@ from liaviz.data.synthetic import video_frames
 from liaviz.evaluate import copy_source_l1, reconstruction_l1
 
 NAME = "synthetic-faces-64"
-# The shipped model must reconstruct unseen faces with at most this fraction of the error of
-# copying the source frame. Issue 5 asks for 0.5; the model trained so far reaches about 0.7
-# (see its model card), so the bar here is what it verifiably clears, not the goal.
-MAX_RATIO = 0.85
+# The shipped model must reconstruct unseen faces with at most half the error of copying the
+# source frame (its model card has the full benchmark on a larger test split).
+MAX_RATIO = 0.5
 
 
 def test_it_is_bundled_and_loads_by_name(capsys):
