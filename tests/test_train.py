@@ -234,17 +234,24 @@ def test_nonfinite_losses_skip_updates_then_stop(data: Path, tmp_path: Path, one
     assert "step 3" in err and "nan" in err and "3 non-finite losses in a row" in err
 
 
+def _decode_self(run: Path):
+    """The run's exported generator decoding a fixed random image at its own pose, with flows
+    and masks."""
+    model = liaviz.load_model(run / "generator.safetensors")
+    size = model.config.size
+    x = torch.rand(2, 3, size, size, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        state = model.encode_source(x)
+        return model.decode(state, model.self_latent(state), return_flows=True)
+
+
 def test_zero_init_heads_start_every_level_as_an_identity_warp(
     data: Path, tmp_path: Path, one_thread
 ):
     out = tmp_path / "run"
     extra = ["--max-steps", "1", "--train.zero_init_heads", "true", "--train.lr", "1.0e-9"]
     assert train_in_process(tiny(data, out, *extra)) == 0
-    model = liaviz.load_model(out / "generator.safetensors")  # one step at lr 1e-9: still the init
-    x = torch.rand(2, 3, model.config.size, model.config.size)
-    with torch.no_grad():
-        state = model.encode_source(x)
-        result = model.decode(state, model.self_latent(state), return_flows=True)
+    result = _decode_self(out)  # one step at lr 1e-9: still the init
     for flow, mask in zip(result.flows, result.masks, strict=True):
         grid = identity_grid(flow.shape[1]).expand_as(flow)
         torch.testing.assert_close(flow, grid, atol=1e-6, rtol=0)
@@ -252,11 +259,7 @@ def test_zero_init_heads_start_every_level_as_an_identity_warp(
     assert result.image.std(dim=(2, 3)).max() < 1e-5  # RGB heads at zero: a flat image
     # the default (the paper's) keeps the random heads
     assert train_in_process(tiny(data, tmp_path / "paper", "--max-steps", "1")) == 0
-    model = liaviz.load_model(tmp_path / "paper" / "generator.safetensors")
-    with torch.no_grad():
-        state = model.encode_source(x)
-        result = model.decode(state, model.self_latent(state), return_flows=True)
-    assert (result.masks[-1] - 0.5).abs().max() > 1e-3
+    assert (_decode_self(tmp_path / "paper").masks[-1] - 0.5).abs().max() > 1e-3
 
 
 def test_no_dictionary_ablation_trains_and_exports(data: Path, tmp_path: Path, one_thread):
