@@ -286,7 +286,7 @@ def test_config_overrides_and_resolved_config(tmp_path: Path) -> None:
     import run_config
     import yaml
 
-    for name in ("vox256", "taichi256", "ted256", "tiny"):
+    for name in ("vox256", "taichi256", "ted256", "tiny", "synthetic64"):
         run_config.validate(run_config.load_config(REPO / "train" / "configs" / f"{name}.yaml"))
     taichi = run_config.load_config(REPO / "train" / "configs" / "taichi256.yaml")
     assert taichi["data"]["flip"] is True and taichi["data"]["jitter"] == 0.1
@@ -299,6 +299,12 @@ def test_config_overrides_and_resolved_config(tmp_path: Path) -> None:
     assert run_config.validate(cfg).motion_dictionary is False
     with pytest.raises(liaviz.errors.UserError, match="unknown setting 'train.batchsize'"):
         run_config.apply_overrides(cfg, ["--train.batchsize", "8"])
+    for bad, match in (
+        (["--train.lr_decay_from", "200"], "lr_decay_from must be null or a step in"),  # = max
+        (["--train.zero_init_heads", "yes please"], "zero_init_heads must be true or false"),
+    ):
+        with pytest.raises(liaviz.errors.UserError, match=match):
+            run_config.validate(run_config.apply_overrides(cfg, bad))
     run_config.save_config(cfg, tmp_path / "config.yaml")
     assert yaml.safe_load((tmp_path / "config.yaml").read_text()) == cfg
     assert run_config.load_config(tmp_path / "config.yaml") == cfg
