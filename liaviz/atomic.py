@@ -1,12 +1,17 @@
 """Atomic file output: write beside the target under a temporary name, flush, then rename.
 
 An interrupted or failed write never leaves a partial file under the requested name, and an
-existing file there stays intact until the new one is complete.
+existing file there stays intact until the new one is complete. Temporaries are named
+``.<name>.<random>.partial<suffix>`` (``temporary``), so a process killed outright (SIGKILL)
+leaves files that ``remove_stale`` can find by the target's name.
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
+import stat
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,28 +19,101 @@ from pathlib import Path
 
 from .errors import UserError
 
+# errno values that mean the disk (or the user's quota, or a file size limit) is full
+NO_SPACE = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+def is_no_space(e: BaseException) -> bool:
+    """Whether ``e`` is, or was raised while handling, an OSError for a full disk. torch.save
+    reports a failed write as a RuntimeError whose context is the OSError; safetensors as a
+    SafetensorError that only says so in its message."""
+    seen = set()
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, OSError) and e.errno in NO_SPACE:
+            return True
+        if not isinstance(e, OSError) and os.strerror(errno.ENOSPC) in str(e):
+            return True
+        e = e.__cause__ or e.__context__
+    return False
+
+
+def temporary(path: str | os.PathLike, suffix: str = "", folder: bool = False) -> Path:
+    """Create (private, empty) the temporary file or folder that will become ``path``."""
+    path = Path(path)
+    prefix, end = f".{path.name}.", f".partial{suffix}"
+    if folder:
+        return Path(tempfile.mkdtemp(prefix=prefix, suffix=end, dir=path.parent))
+    fd, name = tempfile.mkstemp(prefix=prefix, suffix=end, dir=path.parent)
+    os.close(fd)
+    return Path(name)
+
+
+def remove_stale(folder: str | os.PathLike, name_glob: str = "*") -> list[Path]:
+    """Remove the temporaries ``temporary`` made for targets matching ``name_glob`` in
+    ``folder`` (left by a killed process). Only for folders no other writer is using."""
+    folder = Path(folder)
+    removed = []
+    if folder.is_dir():
+        for p in folder.glob(f".{name_glob}.*.partial*"):
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                p.unlink(missing_ok=True)
+            removed.append(p)
+    return removed
+
 
 @contextmanager
 def atomic_output(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     """Yield a temporary path beside ``path`` for the caller to write; on a clean exit it is
-    synced to disk, given the usual (umask) permissions and renamed onto ``path``; on an error
-    it is removed. ``suffix`` ends the temporary name (for writers that go by the extension)."""
+    synced to disk, given the permissions of the file it replaces (or the usual umask ones) and
+    renamed onto ``path``; on an error it is removed. ``suffix`` ends the temporary name (for
+    writers that go by the extension). A full disk is a ``UserError`` saying so in one line."""
     path = Path(path)
     if not path.parent.is_dir():
         raise UserError(f"{path}: output folder {path.parent} does not exist")
-    fd, name = tempfile.mkstemp(
-        prefix=f".{path.name}.", suffix=f".partial{suffix}", dir=path.parent
-    )
-    os.close(fd)
-    tmp = Path(name)
     try:
-        yield tmp
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        default_permissions(tmp)
-        os.replace(tmp, path)
+        tmp = temporary(path, suffix)
+    except OSError as e:
+        raise _as_user_error(path, e) from None
+    try:
+        try:
+            yield tmp
+            with open(tmp, "rb+") as f:
+                os.fsync(f.fileno())
+            match_permissions(tmp, path)
+            os.replace(tmp, path)
+        except Exception as e:
+            if is_no_space(e):
+                raise no_space_error(path) from None
+            raise
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def no_space_error(path: Path) -> UserError:
+    return UserError(
+        f"{path}: no space left on the device while writing (nothing was written under that "
+        "name; a previous file there is untouched)"
+    )
+
+
+def _as_user_error(path: Path, e: OSError) -> UserError:
+    if e.errno in NO_SPACE:
+        return no_space_error(path)
+    return UserError(f"{path}: cannot write ({e.strerror or e})")
+
+
+def match_permissions(tmp: Path, target: Path) -> None:
+    """Give ``tmp`` the mode of the ``target`` it will replace (a private 0600 file stays
+    private), or the usual umask mode when there is none yet."""
+    try:
+        mode = stat.S_IMODE(os.stat(target).st_mode)
+    except OSError:
+        default_permissions(tmp)
+        return
+    os.chmod(tmp, mode)
 
 
 def default_permissions(path: Path) -> None:

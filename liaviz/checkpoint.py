@@ -12,6 +12,7 @@ import json
 import os
 import pickle
 import re
+import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,8 @@ FORMAT_VERSION = "1"
 PRETRAINED_DIR = Path(__file__).parent / "pretrained"
 # Keys whose presence identifies a LIA generator state_dict.
 _SIGNATURE_KEYS = ("enc.net_app.convs.0.0.weight", "dec.input.input", "enc.fc.0.weight")
+# The safetensors library refuses headers over 100 MB; no longer one is a safetensors file.
+_MAX_SAFETENSORS_HEADER = 100_000_000
 
 
 class CheckpointError(UserError, ValueError):
@@ -88,15 +91,41 @@ def load_checkpoint(name_or_path: str | os.PathLike) -> Checkpoint:
     path = resolve_path(name_or_path)
     if path.is_dir():
         raise CheckpointError(f"{path}: is a folder, not a checkpoint file")
-    with open(path, "rb") as f:
-        head = f.read(9)
-    if head[:2] == b"PK" or head[:1] == b"\x80":
+    kind = sniff_format(path)
+    if kind == "torch":
         return _load_torch(path)
-    if len(head) == 9 and head[8:9] == b"{":  # safetensors: u64 header length, then JSON
+    if kind == "safetensors":
         return _load_safetensors(path)
     raise CheckpointError(
         f"{path}: not a checkpoint (neither a torch .pt archive nor a safetensors file)"
     )
+
+
+def sniff_format(path: str | os.PathLike) -> str | None:
+    """``"safetensors"``, ``"torch"`` or None, from the bytes (never from the name).
+
+    safetensors: a little-endian u64 header length n, then n bytes of JSON holding an object,
+    all within the file. Checked first and by parsing: the header length's low byte can be
+    anything, 0x80 included. torch: a zip archive (``PK``), or a legacy pickle (0x80)."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as f:
+            head = f.read(8)
+            if len(head) == 8:
+                n = int.from_bytes(head, "little")
+                if 2 <= n <= size - 8 and n <= _MAX_SAFETENSORS_HEADER:
+                    try:
+                        header = json.loads(f.read(n))
+                    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+                        header = None
+                    if isinstance(header, dict):
+                        return "safetensors"
+    except OSError as e:
+        raise CheckpointError(f"{path}: cannot read ({e.strerror or e})") from None
+    if head[:2] == b"PK" or head[:1] == b"\x80":
+        return "torch"
+    return None
 
 
 def load_model(
@@ -128,19 +157,27 @@ def load_model(
 
 def _load_torch(path: Path) -> Checkpoint:
     try:
-        with torch.serialization.safe_globals([argparse.Namespace]):
-            obj = torch.load(path, map_location="cpu", weights_only=True)
+        # from an open file: torch 2.13 sends a path named *.safetensors to the safetensors
+        # loader; warnings about odd pickle protocols of a corrupt file are noise here
+        with (
+            torch.serialization.safe_globals([argparse.Namespace]),
+            open(path, "rb") as f,
+            warnings.catch_warnings(),
+        ):
+            warnings.simplefilter("ignore")
+            obj = torch.load(f, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
-        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        for line in str(e).splitlines():
-            if "Unsupported global" in line or "GLOBAL" in line:
-                reason = line.strip()
-                break
+        lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+        unsafe = next((x for x in lines if "Unsupported global" in x or "GLOBAL" in x), None)
+        if unsafe is None:  # e.g. "Unsupported operand": bytes that are no pickle at all
+            reason = next((x for x in lines if x.startswith("Unsupported")), None)
+            reason = reason or (lines[0] if lines else type(e).__name__)
+            raise CheckpointError(f"{path}: truncated or corrupt checkpoint ({reason})") from None
         raise CheckpointError(
             f"{path}: refused to unpickle, the file holds objects other than tensors "
-            f"(it could run code when loaded): {reason}"
+            f"(it could run code when loaded): {unsafe}"
         ) from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError) as e:
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, SafetensorError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise CheckpointError(f"{path}: truncated or corrupt checkpoint ({first})") from None
 
@@ -217,8 +254,15 @@ def _config_from_state_dict(path: Path, state: dict[str, torch.Tensor]) -> LIACo
 
 
 def _load_into(model: LIA, ckpt: Checkpoint) -> None:
+    check_fits(ckpt, model)
+    model.load_state_dict(ckpt.state_dict)
+
+
+def check_fits(ckpt: Checkpoint, model: LIA | None = None) -> None:
+    """Raise ``CheckpointError`` unless the weights fit the checkpoint's own config key for key
+    and shape, and are all finite (NaN weights would decode to a black video)."""
     cfg = ckpt.config
-    expected = model.state_dict()
+    expected = (model if model is not None else LIA(cfg)).state_dict()
     state = ckpt.state_dict
     missing = [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]
@@ -239,7 +283,11 @@ def _load_into(model: LIA, ckpt: Checkpoint) -> None:
             f"{len(bad)} tensor(s) have other shapes, e.g. {k}: {tuple(state[k].shape)} in the "
             f"file, {tuple(expected[k].shape)} expected"
         )
-    model.load_state_dict(state)
+    bad = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad:
+        raise CheckpointError(
+            f"{ckpt.path}: {len(bad)} tensor(s) hold NaN or infinite weights, e.g. {_first(bad)}"
+        )
 
 
 def _first(keys: list[str], n: int = 3) -> str:
@@ -248,8 +296,10 @@ def _first(keys: list[str], n: int = 3) -> str:
 
 
 def describe(ckpt: Checkpoint) -> dict[str, Any]:
-    """A summary for ``liaviz info``: config, parameter counts and provenance."""
+    """A summary for ``liaviz info``: config, parameter counts and provenance. A file that
+    ``load_model`` would refuse (keys, shapes or values that do not fit) raises the same error."""
     model = LIA(ckpt.config)
+    check_fits(ckpt, model)
     counts = {
         "encoder (appearance)": _count(model.enc.net_app),
         "motion MLP": _count(model.enc.fc),

@@ -8,7 +8,7 @@ import importlib
 import sys
 import traceback
 
-from .errors import UserError
+from .errors import UserError, interrupt_exit_code, interrupt_word, sigterm_as_interrupt
 
 # Subcommand modules, in the order `liaviz --help` lists them.
 COMMANDS = ("info", "animate", "evaluate", "synth", "export", "demo")
@@ -30,15 +30,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args) or 0)
+        with sigterm_as_interrupt():
+            return int(args.func(args) or 0)
     except UserError as e:
         if args.debug:
             traceback.print_exc()
         print(f"liaviz {args.command}: error: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"liaviz {args.command}: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as e:  # Ctrl-C or SIGTERM: the writers have removed their temporaries
+        print(f"liaviz {args.command}: {interrupt_word(e)}", file=sys.stderr)
+        return interrupt_exit_code(e)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,9 @@ the paper's VoxCeleb recipe (``../shared/reference/README.md``); files only say 
 from __future__ import annotations
 
 import copy
+import math
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -145,51 +147,111 @@ def _set(config: dict, name: str, value: Any, where: str) -> None:
     config[section][key] = value
 
 
+def _integer(lo: int) -> tuple[Callable[[Any], bool], str]:
+    return (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= lo), (
+        f"an integer >= {lo}"
+    )
+
+
+def _number(lo: float, hi: float = math.inf, lo_open: bool = False, hi_open: bool = False):
+    def ok(v: Any) -> bool:
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            return False
+        return (v > lo if lo_open else v >= lo) and (v < hi if hi_open else v <= hi)
+
+    left, right = "(" if lo_open else "[", ")" if hi_open else "]"
+    what = f"a number > {lo:g}" if lo_open else f"a number >= {lo:g}"
+    return ok, (what if hi == math.inf else f"a number in {left}{lo:g}, {hi:g}{right}")
+
+
+def _optional(check: tuple[Callable[[Any], bool], str]):
+    return (lambda v: v is None or check[0](v)), f"null or {check[1]}"
+
+
+def _one_of(*choices: Any):
+    return (lambda v: any(v is c or (v == c and type(v) is type(c)) for c in choices)), (
+        "one of " + ", ".join("null" if c is None else str(c) for c in choices)
+    )
+
+
+def _list_of(check: tuple[Callable[[Any], bool], str], items: str, non_empty: bool = True):
+    what = f"a{' non-empty' if non_empty else ''} list of {items}"
+    return (
+        lambda v: isinstance(v, list) and (bool(v) or not non_empty) and all(map(check[0], v))
+    ), what
+
+
+_BOOL = (lambda v: isinstance(v, bool)), "true or false"
+_TEXT = (lambda v: isinstance(v, str) and v != ""), "a non-empty string"
+_SCALE = _number(0, 1, lo_open=True)
+
+# The type and range of every setting: validate() checks each key of a config against it.
+SCHEMA: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "model.size": _integer(16),
+    "model.latent_dim": _integer(1),
+    "model.motion_dim": _integer(1),
+    "model.channel_multiplier": _number(0, lo_open=True),
+    "model.channel_max": _integer(1),
+    "model.motion_layers": _integer(0),
+    "motion.dictionary": _BOOL,
+    "motion.sparsity_l1": _number(0),
+    "discriminator.channel_multiplier": _optional(_number(0, lo_open=True)),
+    "discriminator.stddev_group": _integer(1),
+    "data.root": _optional(_TEXT),
+    "data.split": _TEXT,
+    "data.flip": _BOOL,
+    "data.jitter": _number(0, 1, hi_open=True),
+    "data.workers": _integer(0),
+    "train.batch_size": _integer(1),
+    "train.grad_accum": _integer(1),
+    "train.max_steps": _integer(1),
+    "train.lr": _number(0, lo_open=True),
+    "train.g_reg_every": _integer(1),
+    "train.d_reg_every": _integer(1),
+    "train.seed": _integer(0),
+    "train.mixed_precision": _one_of(None, "no", "bf16", "fp16"),
+    "train.max_nonfinite": _integer(1),
+    "train.lr_decay_from": _optional(_integer(0)),
+    "train.zero_init_heads": _BOOL,
+    "loss.l1": _number(0),
+    "loss.l1_scales": _list_of(_SCALE, "scales in (0, 1]"),
+    "loss.perceptual": _one_of("vgg19", "none"),
+    "loss.vgg_weights": _optional(_TEXT),
+    "loss.perceptual_weight": _number(0),
+    "loss.perceptual_scales": _list_of(_SCALE, "scales in (0, 1]"),
+    "loss.gan": _number(0),
+    "loss.r1": _number(0),
+    "ema.enabled": _BOOL,
+    "ema.decay": _number(0, 1, hi_open=True),
+    "checkpoint.every": _integer(1),
+    "checkpoint.keep": _integer(1),
+    "log.every": _integer(0),
+    "log.images_every": _integer(0),
+    "log.export_every": _integer(0),
+    "debug.nonfinite_steps": _optional(
+        _list_of(_integer(0), "steps (integers >= 0)", non_empty=False)
+    ),
+}
+
+
 def validate(config: dict) -> LIAConfig:
-    """Check types and ranges that would otherwise fail deep inside training; return the
-    generator's ``LIAConfig``."""
-
-    def need(cond: bool, msg: str) -> None:
-        if not cond:
-            raise UserError(f"config: {msg}")
-
-    t, loss, data = config["train"], config["loss"], config["data"]
-    for key in ("batch_size", "grad_accum", "max_steps", "g_reg_every", "d_reg_every"):
-        need(isinstance(t[key], int) and t[key] >= 1, f"train.{key} must be a positive integer")
-    need(isinstance(t["seed"], int) and t["seed"] >= 0, "train.seed must be an integer >= 0")
-    need(isinstance(t["lr"], (int, float)) and t["lr"] > 0, "train.lr must be a positive number")
-    need(
-        t["lr_decay_from"] is None
-        or (isinstance(t["lr_decay_from"], int) and 0 <= t["lr_decay_from"] < t["max_steps"]),
-        "train.lr_decay_from must be null or a step in [0, train.max_steps)",
-    )
-    need(isinstance(t["zero_init_heads"], bool), "train.zero_init_heads must be true or false")
-    need(
-        t["mixed_precision"] in (None, "no", "bf16", "fp16"),
-        "train.mixed_precision must be null, no, bf16 or fp16",
-    )
-    need(loss["perceptual"] in ("vgg19", "none"), "loss.perceptual must be vgg19 or none")
-    need(
-        isinstance(loss["l1_scales"], list)
-        and loss["l1_scales"]
-        and all(isinstance(s, (int, float)) and 0 < s <= 1 for s in loss["l1_scales"]),
-        "loss.l1_scales must be a non-empty list of scales in (0, 1]",
-    )
-    need(isinstance(data["workers"], int) and data["workers"] >= 0, "data.workers must be >= 0")
-    need(
-        isinstance(data["jitter"], (int, float)) and 0 <= data["jitter"] < 1,
-        "data.jitter must be in [0, 1)",
-    )
-    need(0 <= config["ema"]["decay"] < 1, "ema.decay must be in [0, 1)")
-    need(config["checkpoint"]["keep"] >= 1, "checkpoint.keep must be >= 1")
-    for key in ("every", "images_every", "export_every"):
-        need(
-            isinstance(config["log"][key], int) and config["log"][key] >= 0,
-            f"log.{key} must be >= 0",
+    """Check every setting against ``SCHEMA`` (types and ranges that would otherwise fail deep
+    inside training, or silently do the wrong thing) and the settings that depend on each
+    other; return the generator's ``LIAConfig``. Errors name the key and the value."""
+    for section, values in config.items():
+        for key, value in values.items():
+            name = f"{section}.{key}"
+            ok, what = SCHEMA[name]
+            if not ok(value):
+                raise UserError(f"config: {name} must be {what}, got {value!r}")
+    t = config["train"]
+    if t["lr_decay_from"] is not None and not t["lr_decay_from"] < t["max_steps"]:
+        raise UserError(
+            "config: train.lr_decay_from must be null or a step in [0, train.max_steps), got "
+            f"{t['lr_decay_from']!r} with train.max_steps {t['max_steps']}"
         )
-    need(config["checkpoint"]["every"] >= 1, "checkpoint.every must be >= 1")
     try:
-        return LIAConfig(**config["model"], motion_dictionary=bool(config["motion"]["dictionary"]))
+        return LIAConfig(**config["model"], motion_dictionary=config["motion"]["dictionary"])
     except (TypeError, ValueError) as e:
         raise UserError(f"config: invalid model section ({e})") from None
 

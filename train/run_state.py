@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from liaviz.atomic import atomic_output
+from liaviz.atomic import atomic_output, remove_stale
 from liaviz.errors import UserError
 
 FORMAT = "liaviz-train"
@@ -52,30 +52,36 @@ def list_checkpoints(folder: Path) -> list[tuple[int, Path]]:
 
 
 def save_checkpoint(folder: Path, step: int, payload: dict[str, Any], keep: int) -> Path:
-    """Write ``payload`` (plus format, step and digest) atomically; keep the newest ``keep``."""
+    """Write ``payload`` (plus format, step and digest) atomically, then apply the retention:
+    the newest ``keep`` checkpoints up to this step stay. The one just written always stays,
+    and checkpoints of later steps (left by a run resumed from an earlier one) are not
+    touched. A full disk is a ``UserError`` saying so; the previous checkpoints stay intact."""
     folder.mkdir(parents=True, exist_ok=True)
     payload = dict(payload, format=FORMAT, version=VERSION, step=int(step))
     payload["digest"] = digest(payload)
     path = checkpoint_path(folder, step)
-    with atomic_output(path) as tmp:
-        torch.save(payload, tmp)
+    with atomic_output(path) as tmp, open(tmp, "wb") as f:
+        torch.save(payload, f)  # a file object: a failed write keeps its OSError as context
     _fsync_dir(folder)
-    for _, old in list_checkpoints(folder)[keep:]:
-        old.unlink(missing_ok=True)
+    ours = [p for s, p in list_checkpoints(folder) if s <= step]
+    for old in ours[max(keep, 1) :]:
+        if old != path:
+            old.unlink(missing_ok=True)
     return path
 
 
-def remove_stale_temporaries(folder: Path) -> None:
-    """Temporary files of checkpoints whose writing was killed midway."""
-    if folder.is_dir():
-        for p in folder.glob(".ckpt_*.tmp"):
-            p.unlink(missing_ok=True)
+def remove_stale_temporaries(folder: Path) -> list[Path]:
+    """Temporary files of checkpoints whose writing was killed midway (named by the atomic
+    writer after the checkpoint they were to become)."""
+    return remove_stale(folder, "ckpt_*.pt")
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
     """Read and verify one training checkpoint; ``CorruptCheckpoint`` says what is wrong."""
     try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
+        # an open file, not a path: torch sends paths named *.safetensors to safetensors
+        with open(path, "rb") as f:
+            data = torch.load(f, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise CorruptCheckpoint(f"{path}: no such checkpoint") from None
     except pickle.UnpicklingError as e:
@@ -92,20 +98,45 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     return data
 
 
-def find_resume(folder: Path, resume: str | None) -> tuple[Path, dict[str, Any]] | None:
+def find_resume(
+    folder: Path, resume: str | None, passed_over: list[Path] | None = None
+) -> tuple[Path, dict[str, Any]] | None:
     """The checkpoint to resume from: ``None`` (fresh run), ``"auto"`` (the newest valid one in
-    ``folder``, passing over corrupt ones with a warning) or a path."""
+    ``folder``, passing over corrupt ones with a warning and adding them to ``passed_over``;
+    None when there is none at all) or a path. When every checkpoint there is corrupt, that is
+    an error: a fresh run would mix its checkpoints with them."""
     if resume is None:
         return None
     if resume != "auto":
         path = Path(resume)
         return path, load_checkpoint(path)
-    for _, path in list_checkpoints(folder):
+    found = list_checkpoints(folder)
+    for _, path in found:
         try:
             return path, load_checkpoint(path)
         except CorruptCheckpoint as e:
             warnings.warn(f"{e}; trying the previous checkpoint", stacklevel=2)
+            if passed_over is not None:
+                passed_over.append(path)
+    if found:
+        raise CorruptCheckpoint(
+            f"{folder}: none of its {len(found)} checkpoint(s) can be read, so there is nothing "
+            "to resume from; to start a fresh run there instead, drop --resume and pass "
+            "--overwrite (which deletes them)"
+        )
     return None
+
+
+def set_aside(paths: list[Path]) -> list[Path]:
+    """Rename corrupt checkpoints to ``<name>.corrupt``: kept for inspection, but no longer
+    listed, resumed from or counted by the retention."""
+    moved = []
+    for p in paths:
+        target = p.with_name(p.name + ".corrupt")
+        if p.exists():
+            os.replace(p, target)
+            moved.append(target)
+    return moved
 
 
 def digest(obj: Any) -> str:

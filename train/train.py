@@ -28,6 +28,7 @@ import argparse
 import contextlib
 import copy
 import math
+import shutil
 import sys
 import time
 import warnings
@@ -48,8 +49,14 @@ import run_state  # noqa: E402
 from run_log import RunLog, flat_hparams, tensorboard_available  # noqa: E402
 
 from liaviz import LIA, LIAConfig  # noqa: E402
+from liaviz.atomic import is_no_space  # noqa: E402
 from liaviz.data import FOMMDataset, RankSampler  # noqa: E402
-from liaviz.errors import UserError  # noqa: E402
+from liaviz.errors import (  # noqa: E402
+    UserError,
+    interrupt_exit_code,
+    interrupt_word,
+    sigterm_as_interrupt,
+)
 from liaviz.losses import (  # noqa: E402
     MIN_VGG_SIZE,
     PerceptualPyramidLoss,
@@ -216,6 +223,12 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
         help="'auto': continue from the newest valid checkpoint in OUT (start fresh if none); "
         "or a checkpoint file",
     )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="start a fresh run in an OUT that already holds one, deleting that run's "
+        "checkpoints, config.yaml, log, samples and generator (without it that is refused)",
+    )
     return p.parse_known_args(argv)
 
 
@@ -253,21 +266,75 @@ def resolve_config(args: argparse.Namespace, overrides: list[str]) -> tuple[dict
     return config, lia_config, out
 
 
+# What a run writes into its folder: --overwrite deletes these (and nothing else).
+RUN_FILES = ("config.yaml", "log.jsonl", "generator.safetensors", "EXPORT")
+RUN_FOLDERS = ("checkpoints", "samples", "tensorboard")
+
+
+def check_run_folder(out: Path, args: argparse.Namespace) -> None:
+    """A fresh run never lands on top of another one: its checkpoints would mix with the old
+    ones (and the retention would weigh them by step), its config and generator replace theirs."""
+    if args.overwrite and args.resume:
+        raise UserError("--overwrite starts a fresh run; it does not go with --resume")
+    if args.resume or args.overwrite or not out.is_dir():
+        return
+    held = sorted(p.name for p in out.iterdir())
+    if held:
+        shown = ", ".join(held[:4]) + (", ..." if len(held) > 4 else "")
+        raise UserError(
+            f"{out} is not empty (it holds {shown}): continue the run there with --resume auto, "
+            "or pass --overwrite to delete it and start a fresh one (or choose another --out)"
+        )
+
+
+def clear_run(out: Path) -> None:
+    """--overwrite: delete what a previous run wrote into ``out``."""
+    for name in RUN_FILES:
+        (out / name).unlink(missing_ok=True)
+    for name in RUN_FOLDERS:
+        if (out / name).is_dir():
+            shutil.rmtree(out / name)
+
+
 def main(argv: list[str] | None = None) -> int:
     args, overrides = parse_args(argv)
     try:
-        train(args, overrides)
+        with sigterm_as_interrupt():
+            train(args, overrides)
     except UserError as e:
         print(f"train.py: error: {e}", file=sys.stderr)
         return 2
     except Diverged as e:
         print(f"train.py: stopped: {e}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt as e:  # Ctrl-C or SIGTERM: checkpoints are atomic, nothing is lost
+        print(f"train.py: {interrupt_word(e)}{_newest_checkpoint_note(args)}", file=sys.stderr)
+        return interrupt_exit_code(e)
+    except Exception as e:
+        if not is_no_space(e):
+            raise
+        print(
+            "train.py: error: no space left on the device (the checkpoints written so far are "
+            f"intact){_newest_checkpoint_note(args)}",
+            file=sys.stderr,
+        )
+        return 2
     return 0
+
+
+def _newest_checkpoint_note(args: argparse.Namespace) -> str:
+    if args.out is None and args.config is None:
+        return ""
+    out = Path(args.out) if args.out else Path("runs") / Path(args.config).stem
+    found = run_state.list_checkpoints(out / "checkpoints")
+    if not found:
+        return "; no checkpoint was written yet"
+    return f"; the newest checkpoint is {found[0][1]}: continue with --resume auto"
 
 
 def train(args: argparse.Namespace, overrides: list[str]) -> None:
     config, lia_config, out = resolve_config(args, overrides)
+    check_run_folder(out, args)
     t, loss = config["train"], config["loss"]
 
     use_tensorboard = tensorboard_available()
@@ -290,6 +357,8 @@ def train(args: argparse.Namespace, overrides: list[str]) -> None:
         )
     ckpt_dir = out / "checkpoints"
     if is_main:
+        if args.overwrite:
+            clear_run(out)
         out.mkdir(parents=True, exist_ok=True)
         run_state.remove_stale_temporaries(ckpt_dir)
     accelerator.wait_for_everyone()
@@ -315,10 +384,15 @@ def train(args: argparse.Namespace, overrides: list[str]) -> None:
         ).to(device)
 
     # ---- where to start: a checkpoint or nothing ----
+    passed_over: list[Path] = []
     with warnings.catch_warnings():
         if not is_main:
             warnings.simplefilter("ignore")  # every rank reads; one reports
-        resumed = run_state.find_resume(ckpt_dir, args.resume)
+        resumed = run_state.find_resume(ckpt_dir, args.resume, passed_over)
+    accelerator.wait_for_everyone()  # every rank has read before the corrupt ones move
+    if is_main and passed_over:
+        moved = run_state.set_aside(passed_over)
+        print(f"set aside as *.corrupt: {', '.join(p.name for p in moved)}")
     if resumed is not None:
         mismatch = run_config.architecture_mismatch(config, resumed[1]["config"])
         if mismatch:
