@@ -209,7 +209,7 @@ def test_sigkill_then_resume(data: Path, tmp_path: Path) -> None:
     assert not (out / "EXPORT").exists()
     exported = liaviz.load_checkpoint(out / "generator.safetensors")
     assert exported.metadata["step"] == str(newest + 3) and exported.config.size == 32
-    assert not list((out / "checkpoints").glob(".ckpt_*.tmp"))
+    assert not [p for p in (out / "checkpoints").iterdir() if p.name.startswith(".")]
 
 
 def test_nonfinite_losses_skip_updates_then_stop(data: Path, tmp_path: Path, one_thread, capsys):

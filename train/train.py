@@ -333,6 +333,11 @@ def _newest_checkpoint_note(args: argparse.Namespace) -> str:
 
 
 def train(args: argparse.Namespace, overrides: list[str]) -> None:
+    with contextlib.ExitStack() as cleanup:  # closes the progress bar before an error is shown
+        _train(args, overrides, cleanup)
+
+
+def _train(args: argparse.Namespace, overrides: list[str], cleanup: contextlib.ExitStack) -> None:
     config, lia_config, out = resolve_config(args, overrides)
     check_run_folder(out, args)
     t, loss = config["train"], config["loss"]
@@ -488,6 +493,7 @@ def train(args: argparse.Namespace, overrides: list[str]) -> None:
         dynamic_ncols=True,
         disable=not is_main,
     )
+    cleanup.callback(bar.close)
     in_a_row, last_ckpt = 0, None
     tick, ticks = time.perf_counter(), 0
     # from the config, not the optimizers: a resumed optimizer holds an already decayed lr

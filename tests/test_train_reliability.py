@@ -1,0 +1,284 @@
+"""train/train.py under faults and misuse: runs that would land on other runs, saves killed
+midway, full disks, wrong config values, interrupts, and the accelerate launcher."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from ._train_helpers import (
+    REPO,
+    TINY_CONFIG,
+    TRAIN_DIR,
+    TRAIN_SCRIPT,
+    make_dataset,
+    single_torch_thread,
+    train_in_process,
+)
+
+ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    with single_torch_thread():
+        yield
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    return make_dataset(tmp_path_factory.mktemp("clips"), clips=2, frames=6)
+
+
+def tiny(data: Path, out: Path, *extra: str) -> list[str]:
+    return ["--config", str(TINY_CONFIG), "--data", str(data), "--out", str(out), *extra]
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def steps(run: Path) -> list[int]:
+    import run_state
+
+    return [s for s, _ in run_state.list_checkpoints(run / "checkpoints")]
+
+
+def one_error_line(err: str, *needles: str) -> str:
+    lines = [line for line in err.strip().splitlines() if line.strip()]
+    assert lines and "Traceback" not in err, err
+    for needle in needles:
+        assert needle in lines[-1], lines[-1]
+    return lines[-1]
+
+
+def test_a_fresh_run_never_lands_on_another_run(data: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "run"
+    every = ["--checkpoint.every", "2", "--checkpoint.keep", "2"]
+    assert train_in_process(tiny(data, out, "--max-steps", "4", *every)) == 0
+    before = snapshot(out)
+    capsys.readouterr()
+    # no --resume: refused before anything is written, naming both ways out
+    assert train_in_process(tiny(data, out, "--max-steps", "2", *every)) == 2
+    one_error_line(capsys.readouterr().err, "--resume auto", "--overwrite", "not empty")
+    assert snapshot(out) == before
+    # --overwrite: the old run is gone, the new one keeps its checkpoints
+    assert train_in_process(tiny(data, out, "--max-steps", "2", *every, "--overwrite")) == 0
+    assert steps(out) == [2]
+    assert not (out / "checkpoints" / "ckpt_00000004.pt").exists()
+
+
+def test_resume_auto_with_only_corrupt_checkpoints_is_refused(data, tmp_path, capsys) -> None:
+    out = tmp_path / "run"
+    assert train_in_process(tiny(data, out, "--max-steps", "4", "--checkpoint.every", "2")) == 0
+    for _, path in __import__("run_state").list_checkpoints(out / "checkpoints"):
+        path.write_bytes(b"PK\x03\x04 not a checkpoint")
+    before = snapshot(out)
+    capsys.readouterr()
+    with pytest.warns(UserWarning, match="truncated or corrupt"):
+        rc = train_in_process(tiny(data, out, "--max-steps", "6", "--resume", "auto"))
+    assert rc == 2
+    one_error_line(capsys.readouterr().err, "nothing to resume from", "--overwrite")
+    assert snapshot(out) == before
+
+
+def test_resume_past_a_corrupt_newest_sets_it_aside(data, tmp_path) -> None:
+    out = tmp_path / "run"
+    every = ["--checkpoint.every", "2", "--checkpoint.keep", "2"]
+    assert train_in_process(tiny(data, out, "--max-steps", "4", *every)) == 0
+    newest = out / "checkpoints" / "ckpt_00000004.pt"
+    newest.write_bytes(newest.read_bytes()[:1000])
+    with pytest.warns(UserWarning, match="ckpt_00000004.pt"):
+        assert train_in_process(tiny(data, out, "--max-steps", "3", "--resume", "auto", *every)) == 0
+    # the run went on from step 2; its step-3 checkpoint was kept, the corrupt one set aside
+    assert steps(out) == [3, 2]
+    assert (out / "checkpoints" / "ckpt_00000004.pt.corrupt").exists()
+
+
+def test_retention_keeps_the_checkpoint_just_written(tmp_path: Path) -> None:
+    import run_state
+
+    for step in (10, 12):
+        run_state.save_checkpoint(tmp_path, step, {"gen": {}, "config": {}}, keep=2)
+    # a run resumed from an earlier point writes step 4 while 10 and 12 are still there
+    path = run_state.save_checkpoint(tmp_path, 4, {"gen": {}, "config": {}}, keep=2)
+    assert path.exists() and run_state.load_checkpoint(path)["step"] == 4
+    assert [s for s, _ in run_state.list_checkpoints(tmp_path)] == [12, 10, 4]
+    for step in (5, 6):
+        run_state.save_checkpoint(tmp_path, step, {"gen": {}, "config": {}}, keep=2)
+    assert [s for s, _ in run_state.list_checkpoints(tmp_path)] == [12, 10, 6, 5]
+
+
+_KILL_DURING_SAVE = textwrap.dedent(
+    """
+    import os, signal, sys
+    import torch
+    sys.path.insert(0, sys.argv[1])
+    import train
+
+    real_save, calls = torch.save, []
+
+    def save_then_die(obj, f, *args, **kwargs):
+        calls.append(1)
+        if len(calls) < 2:
+            return real_save(obj, f, *args, **kwargs)
+        f.write(b"half a checkpoint" * 1000)  # the second save dies midway through writing
+        f.flush()
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    torch.save = save_then_die
+    sys.exit(train.main(sys.argv[2:]))
+    """
+)
+
+
+def test_temporaries_of_a_save_killed_midway_are_removed(data: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    args = tiny(data, out, "--max-steps", "6", "--checkpoint.every", "2")
+    r = subprocess.run(
+        [sys.executable, "-c", _KILL_DURING_SAVE, str(TRAIN_DIR), *args],
+        capture_output=True, text=True, timeout=180, env={**os.environ, **ONE_THREAD}, cwd=REPO,
+    )  # fmt: skip
+    assert r.returncode == -signal.SIGKILL, r.stderr[-2000:]
+    ckpts = out / "checkpoints"
+    left = [p.name for p in ckpts.iterdir() if p.name.startswith(".")]
+    assert len(left) == 1 and left[0].startswith(".ckpt_00000004.pt."), left  # the killed save
+    assert steps(out) == [2]
+    assert train_in_process(tiny(data, out, "--max-steps", "4", "--resume", "auto")) == 0
+    assert sorted(p.name for p in ckpts.iterdir()) == ["ckpt_00000002.pt", "ckpt_00000004.pt"]
+
+
+_DISK_FULL = textwrap.dedent(
+    """
+    import resource, signal, sys
+    sys.path.insert(0, sys.argv[1])
+    import train
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past the limit fail with EFBIG
+    resource.setrlimit(resource.RLIMIT_FSIZE, (60_000, 60_000))  # config and log fit, not a checkpoint
+    sys.exit(train.main(sys.argv[2:]))
+    """
+)
+
+
+def test_disk_full_during_a_checkpoint_save(data: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    args = tiny(data, out, "--max-steps", "4", "--checkpoint.every", "2")
+    r = subprocess.run(
+        [sys.executable, "-c", _DISK_FULL, str(TRAIN_DIR), *args],
+        capture_output=True, text=True, timeout=180, env={**os.environ, **ONE_THREAD}, cwd=REPO,
+    )  # fmt: skip
+    assert r.returncode == 2, r.stderr[-2000:]
+    one_error_line(r.stderr, "no space left", "ckpt_00000002.pt")
+    assert list((out / "checkpoints").iterdir()) == []  # neither a checkpoint nor a temporary
+
+
+BAD_VALUES = [
+    ("--ema.decay", "abc"),
+    ("--checkpoint.keep", "x"),
+    ("--checkpoint.every", "x"),
+    ("--loss.gan", "abc"),
+    ("--loss.l1", "abc"),
+    ("--loss.r1", "abc"),
+    ("--discriminator.stddev_group", "0"),
+    ("--debug.nonfinite_steps", "3"),
+    ("--train.max_nonfinite", "abc"),
+    ("--ema.enabled", "sometimes"),
+    ("--train.lr", ".nan"),
+]
+
+
+@pytest.mark.parametrize(("key", "value"), BAD_VALUES)
+def test_bad_config_values_stop_before_any_work(data, tmp_path, capsys, key, value) -> None:
+    out = tmp_path / "run"
+    assert train_in_process(tiny(data, out, key, value)) == 2
+    one_error_line(capsys.readouterr().err, key.removeprefix("--"), "must be")
+    assert not out.exists()
+
+
+def test_every_setting_has_a_type_and_a_range() -> None:
+    import run_config
+
+    names = {f"{s}.{k}" for s, values in run_config.DEFAULTS.items() for k in values}
+    assert set(run_config.SCHEMA) == names
+    run_config.validate(run_config.load_config(None))
+    for name in sorted(names):  # a mapping is the right type for no setting
+        section, key = name.split(".")
+        config = run_config.load_config(TINY_CONFIG)
+        config[section][key] = {"a": 1}
+        with pytest.raises(run_config.UserError, match=rf"^config: {name} must be"):
+            run_config.validate(config)
+
+
+def test_interrupt_is_one_line(data: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    args = tiny(data, out, "--max-steps", "100000", "--checkpoint.every", "2")
+    proc = subprocess.Popen(
+        [sys.executable, str(TRAIN_SCRIPT), *args], stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE, text=True, env={**os.environ, **ONE_THREAD}, cwd=REPO,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while not (out / "checkpoints" / "ckpt_00000002.pt").exists():
+            assert proc.poll() is None and time.monotonic() < deadline, "no checkpoint"
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == 130, err[-2000:]
+    one_error_line(err, "train.py: interrupted", "--resume auto")
+
+
+def test_sigterm_ends_training_like_an_interrupt(data: Path, tmp_path: Path, capsys, monkeypatch):
+    import run_state
+
+    real = run_state.save_checkpoint
+
+    def save_then_terminate(folder, step, payload, keep):
+        path = real(folder, step, payload, keep)
+        os.kill(os.getpid(), signal.SIGTERM)  # handled in the main thread, at the next bytecode
+        return path
+
+    monkeypatch.setattr(run_state, "save_checkpoint", save_then_terminate)
+    out = tmp_path / "run"
+    assert train_in_process(tiny(data, out, "--max-steps", "9", "--checkpoint.every", "2")) == 143
+    one_error_line(capsys.readouterr().err, "terminated", "ckpt_00000002.pt")
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # the handler was restored
+
+
+def test_accelerate_launch_with_bad_data_is_one_clean_line(tmp_path: Path) -> None:
+    """The README's launch line gives `-q`: without it `accelerate launch` re-raises the child's
+    exit status as a CalledProcessError traceback under train.py's one-line error."""
+    cmd = [
+        sys.executable, "-m", "accelerate.commands.launch", "-q", "--cpu", "--num_processes",
+        "1", "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+        str(TRAIN_SCRIPT), "--config", str(TINY_CONFIG), "--data", str(tmp_path / "missing"),
+        "--out", str(tmp_path / "run"),
+    ]  # fmt: skip
+    r = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=180, env={**os.environ, **ONE_THREAD}
+    )
+    assert r.returncode != 0
+    assert "CalledProcessError" not in r.stderr
+    one_error_line(r.stderr, "train.py: error:", "missing")
+
+
+def test_resume_from_a_training_checkpoint_named_safetensors(data, tmp_path) -> None:
+    out = tmp_path / "run"
+    assert train_in_process(tiny(data, out, "--max-steps", "2", "--checkpoint.every", "2")) == 0
+    renamed = tmp_path / "ckpt.safetensors"
+    renamed.write_bytes((out / "checkpoints" / "ckpt_00000002.pt").read_bytes())
+    other = tmp_path / "other"
+    assert train_in_process(tiny(data, other, "--max-steps", "3", "--resume", str(renamed))) == 0
+    assert steps(other) == [3]
+    ckpt = torch.load(other / "checkpoints" / "ckpt_00000003.pt", weights_only=True)
+    assert ckpt["step"] == 3
