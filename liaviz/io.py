@@ -1,9 +1,12 @@
 """Images and videos in and out, and their preparation to the model's input size.
 
 Pixels travel as ``uint8`` RGB arrays, (H, W, 3) per image or frame. Images are read with Pillow,
-videos with imageio's pyav plugin (streamed: one frame in memory at a time, exact frame count and
-frame rate), GIFs with Pillow; a folder of PNG/JPEG frames (the FOMM dataset layout) reads as a
-video too. Every problem with a file is a ``MediaError`` naming the file in one line.
+videos with PyAV (streamed: one frame in memory at a time, exact frame count and frame rate,
+turned upright by the rotation tag phones write, and checked against the frame count the file
+declares, so a truncated file is an error rather than a short video), GIFs with Pillow; a folder
+of PNG/JPEG frames (the FOMM dataset layout) reads as a video too. ``frame_times`` gives each
+frame's timestamp, for variable frame rate clips. Every problem with a file is a ``MediaError``
+naming the file in one line.
 
 Model tensors are float32 NCHW in [-1, 1]: ``(u8 / 255 - 0.5) * 2`` (the official convention).
 ``to_uint8`` clamps to [-1, 1] and maps each frame back on its own. The official demo instead
@@ -16,7 +19,7 @@ from __future__ import annotations
 import errno
 import os
 import shutil
-import tempfile
+import subprocess
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -27,7 +30,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .atomic import atomic_output, default_permissions
+from .atomic import NO_SPACE, atomic_output, match_permissions, temporary
 from .errors import UserError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
@@ -47,9 +50,10 @@ class VideoInfo:
 
     fps: float
     n_frames: int
-    width: int
+    width: int  # as displayed: a rotation tag of 90 or 270 degrees swaps the stored sizes
     height: int
     rate: Fraction | None = None
+    has_audio: bool = False
 
     @property
     def duration(self) -> float:
@@ -91,7 +95,9 @@ def _pil_to_rgb(im: Image.Image) -> np.ndarray:
         a = np.asarray(im).astype(np.float64)
         if mode == "F":
             peak = 1.0 if a.size and np.nanmax(a) <= 1.0 else 255.0
-        else:  # 16-bit (or 32-bit) integer gray: scale the 16-bit range to 8 bits
+        elif mode.startswith("I;16") or im.format == "PNG":  # PNG opens 16-bit gray as I or I;16
+            peak = 65535.0  # by the bit depth, never by the content: a dark image stays dark
+        else:  # 32-bit integer gray (TIFF) says nothing of its range: 16 bits when it exceeds 8
             peak = 65535.0 if a.size and a.max() > 255 else 255.0
         g = np.clip(np.nan_to_num(a) / peak * 255.0, 0, 255).round().astype(np.uint8)
         return np.repeat(g[..., None], 3, axis=2)
@@ -175,13 +181,27 @@ def write_image(path: str | os.PathLike, image: np.ndarray) -> Path:
         with atomic_output(path, suffix=path.suffix) as tmp:
             Image.fromarray(image).save(tmp)
     except (OSError, ValueError, KeyError) as e:  # Pillow: ValueError/KeyError for a bad suffix
-        if isinstance(e, OSError) and e.errno in _NO_SPACE:
+        if isinstance(e, OSError) and e.errno in NO_SPACE:
             raise MediaError(f"{path}: no space left on the device while writing") from None
         raise MediaError(f"{path}: cannot write image ({_first_line(e)})") from None
     return path
 
 
 # ---- videos -------------------------------------------------------------------------------------
+
+
+def check_not_an_input(out: str | os.PathLike, *inputs: str | os.PathLike) -> None:
+    """Refuse an output path that is one of the inputs: writing it would destroy that input."""
+    for given in inputs:
+        try:
+            same = os.path.samefile(out, given)
+        except OSError:  # one of them does not exist (yet)
+            continue
+        if same:
+            raise MediaError(
+                f"{out}: is also the input {given}; writing there would destroy it (choose "
+                "another output name)"
+            )
 
 
 def is_frame_folder(path: str | os.PathLike) -> bool:
@@ -221,15 +241,18 @@ def _av_info(path: Path) -> VideoInfo:
     import av
 
     try:
-        with av.open(str(path)) as container:
-            if not container.streams.video:
-                raise MediaError(f"{path}: video has no frames (no video stream in the file)")
+        with _open_av(path) as container:
             stream = container.streams.video[0]
             rate = stream.average_rate or stream.guessed_rate or stream.base_rate
             n = stream.frames
-            if not n:  # e.g. mkv/webm store no count: count the packets that carry a frame
-                n = sum(1 for p in container.demux(stream) if p.size)
             width, height = stream.codec_context.width, stream.codec_context.height
+            has_audio = bool(container.streams.audio)
+            first = next(container.decode(stream), None)
+            if first is not None and _quarter_turns(first.rotation) % 2:
+                width, height = height, width
+        if not n:  # e.g. mkv/webm store no count: count the packets that carry a frame
+            with av.open(str(path)) as container:
+                n = sum(1 for p in container.demux(container.streams.video[0]) if p.size)
     except MediaError:
         raise
     except (av.FFmpegError, OSError, ValueError, IndexError) as e:
@@ -238,7 +261,74 @@ def _av_info(path: Path) -> VideoInfo:
         raise MediaError(f"{path}: video has no frames")
     rate = Fraction(rate) if rate else None
     fps = float(rate) if rate else 25.0
-    return VideoInfo(fps, int(n), int(width), int(height), rate)
+    return VideoInfo(fps, int(n), int(width), int(height), rate, has_audio)
+
+
+def _open_av(path: Path):
+    """An open PyAV container that holds a video stream (MediaError otherwise)."""
+    import av
+
+    container = av.open(str(path))
+    try:
+        if not container.streams.video:
+            raise MediaError(f"{path}: video has no frames (no video stream in the file)")
+        codec = container.streams.video[0].codec_context.name
+        if container.format.name == "tty" or codec == "ansi":  # ffmpeg shows text as ANSI art
+            raise MediaError(f"{path}: not a video or image (it looks like a text file)")
+    except BaseException:
+        container.close()
+        raise
+    return container
+
+
+def _quarter_turns(rotation: float | None) -> int:
+    """Counter-clockwise quarter turns that make a frame upright, from its display matrix."""
+    return int(round((rotation or 0) / 90.0)) % 4
+
+
+def frame_times(path: str | os.PathLike) -> list[Fraction] | None:
+    """When each frame of a video file or GIF is shown, in seconds from the first frame (exact
+    fractions), read from the container without decoding. None for a frame folder (which stores
+    no timing) or a file whose packets carry no timestamps."""
+    path = Path(path)
+    if path.is_dir():
+        return None
+    if path.suffix.lower() == ".gif":
+        try:
+            with Image.open(path) as im:
+                t, times = Fraction(0), []
+                for i in range(getattr(im, "n_frames", 1)):
+                    im.seek(i)
+                    times.append(t)
+                    t += Fraction(int(im.info.get("duration", 100) or 100), 1000)
+        except (OSError, ValueError, SyntaxError, EOFError) as e:
+            raise MediaError(f"{path}: corrupt or unreadable GIF ({_first_line(e)})") from None
+        return times
+    import av
+
+    try:
+        with _open_av(path) as container:
+            stream = container.streams.video[0]
+            base = stream.time_base
+            pts = [p.pts for p in container.demux(stream) if p.size]
+    except MediaError:
+        raise
+    except (av.FFmpegError, OSError, ValueError) as e:
+        raise MediaError(f"{path}: corrupt or unreadable video ({_first_line(e)})") from None
+    if not pts or any(p is None for p in pts) or base is None:
+        return None
+    pts.sort()
+    return [Fraction(p - pts[0]) * base for p in pts]
+
+
+def is_variable_rate(times: list[Fraction] | None) -> bool:
+    """Whether frame ``times`` are irregular: some frame lasts over 1.5x or under 2/3 of the
+    median duration (timestamp rounding in a constant-rate file stays well inside that)."""
+    if not times or len(times) < 3:
+        return False
+    durations = sorted(b - a for a, b in zip(times, times[1:], strict=False))
+    median = durations[len(durations) // 2]
+    return median > 0 and (durations[-1] > median * 3 / 2 or durations[0] < median * 2 / 3)
 
 
 def _gif_info(path: Path) -> VideoInfo:
@@ -306,37 +396,45 @@ def _iter_gif(path: Path) -> Iterator[np.ndarray]:
 
 
 def _iter_av(path: Path) -> Iterator[np.ndarray]:
-    import av
-    import imageio.v3 as iio
-
-    _av_probe(path)  # a clear reason for a file that is no video (imageio's is generic)
-    try:
-        reader = iio.imopen(path, "r", plugin="pyav")
-    except Exception as e:  # imageio/av raise many types for a file that is no video
-        raise MediaError(f"{path}: corrupt or unreadable video ({_first_line(e)})") from None
-    with reader:
-        frames = reader.iter(format="rgb24", thread_type="FRAME")
-        while True:
-            try:
-                frame = next(frames)
-            except StopIteration:
-                return
-            except (av.FFmpegError, OSError, ValueError) as e:
-                raise MediaError(f"{path}: video data is corrupt ({_first_line(e)})") from None
-            yield frame
-
-
-def _av_probe(path: Path) -> None:
+    """Decode with PyAV: frames turned upright by their display matrix (phone videos store
+    sideways frames and a rotation tag), and a check that every frame the container declares
+    arrives (a truncated file whose index sits at the front otherwise just ends early)."""
     import av
 
     try:
-        with av.open(str(path)) as container:
-            if not container.streams.video:
-                raise MediaError(f"{path}: video has no frames (no video stream in the file)")
+        container = _open_av(path)
     except MediaError:
         raise
     except (av.FFmpegError, OSError, ValueError) as e:
         raise MediaError(f"{path}: corrupt or unreadable video ({_first_line(e)})") from None
+    with container:
+        stream = container.streams.video[0]
+        stream.thread_type = "FRAME"
+        declared = stream.frames or 0
+        decoded = 0
+        frames = container.decode(stream)
+        while True:
+            try:
+                frame = next(frames)
+            except StopIteration:
+                break
+            except (av.FFmpegError, OSError, ValueError) as e:
+                if decoded < declared:
+                    raise _truncated(path, decoded, declared, _first_line(e)) from None
+                raise MediaError(f"{path}: video data is corrupt ({_first_line(e)})") from None
+            image = frame.to_ndarray(format="rgb24")
+            turns = _quarter_turns(frame.rotation)
+            decoded += 1
+            yield np.ascontiguousarray(np.rot90(image, turns)) if turns else image
+        if decoded < declared:
+            raise _truncated(path, decoded, declared, "the data ends early")
+
+
+def _truncated(path: Path, decoded: int, declared: int, why: str) -> MediaError:
+    return MediaError(
+        f"{path}: truncated or corrupt video: only {decoded} of the {declared} frames it "
+        f"declares could be read ({why})"
+    )
 
 
 def read_video(path: str | os.PathLike, max_frames: int | None = None) -> np.ndarray:
@@ -352,7 +450,6 @@ def read_video(path: str | os.PathLike, max_frames: int | None = None) -> np.nda
 
 # ---- writing ------------------------------------------------------------------------------------
 
-_NO_SPACE = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 
 def output_kind(path: str | os.PathLike) -> str:
@@ -374,6 +471,12 @@ def output_kind(path: str | os.PathLike) -> str:
 class VideoWriter:
     """Write frames to mp4 (H.264 / libx264, yuv420p), GIF, or a folder of PNG frames.
 
+    ``times`` (seconds from the first frame, one per frame, e.g. ``frame_times(driving)``)
+    keeps a variable frame rate: mp4 frames get those timestamps and GIF frames those
+    durations (a folder of frames has no timing). ``audio_from``: a media file whose first
+    audio stream is copied into an mp4 output (re-encoded as AAC by the ffmpeg that
+    imageio-ffmpeg ships), cut to the length of the written frames.
+
     Atomic: frames go to a hidden temporary file (or folder) next to the target, which is renamed
     to the target name only when the ``with`` block ends without an error. A failed or
     interrupted run leaves nothing under the requested name. libx264 with yuv420p needs even
@@ -393,10 +496,14 @@ class VideoWriter:
         fps: float | Fraction,
         crf: int = 18,
         overwrite: bool = True,
+        times: list[Fraction] | None = None,
+        audio_from: str | os.PathLike | None = None,
     ) -> None:
         self.path = Path(path)
         self.fps = fps
         self.crf = crf
+        self.times = times
+        self.audio_from = Path(audio_from) if audio_from is not None else None
         self.kind = output_kind(self.path)
         self.frames_written = 0
         parent = self.path.parent
@@ -430,22 +537,14 @@ class VideoWriter:
             self.abort()
 
     def open(self) -> None:
-        parent = self.path.parent
         try:
-            if self.kind == "frames":
-                self._tmp = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.", dir=parent))
-            else:
-                fd, tmp = tempfile.mkstemp(
-                    prefix=f".{self.path.name}.", suffix=f".partial{self.path.suffix}", dir=parent
-                )
-                os.close(fd)
-                self._tmp = Path(tmp)
+            self._tmp = temporary(self.path, self.path.suffix, folder=self.kind == "frames")
         except OSError as e:
             raise self._os_error(e) from None
-        default_permissions(self._tmp)
+        match_permissions(self._tmp, self.path)
         if self.kind == "mp4":
             try:
-                self._writer = _H264Writer(self._tmp, self.fps, self.crf)
+                self._writer = _H264Writer(self._tmp, self.fps, self.crf, self.times is not None)
             except Exception as e:  # av raises its own error types for codec/container trouble
                 self.abort()
                 if isinstance(e, OSError):
@@ -467,7 +566,7 @@ class VideoWriter:
             raise ValueError(f"frame size changed from {self._shape} to {frame.shape}")
         try:
             if self.kind == "mp4":
-                self._writer.write(_even(frame))
+                self._writer.write(_even(frame), self._time(self.frames_written))
             elif self.kind == "gif":
                 # Quantize now so a long GIF holds 1 byte per pixel, not 3 (GIF is written
                 # at close, Pillow needs every frame then).
@@ -493,8 +592,13 @@ class VideoWriter:
             if self.kind == "mp4":
                 writer, self._writer = self._writer, None
                 writer.close()
+                if self.audio_from is not None:
+                    self._add_audio()
             elif self.kind == "gif":
                 ms = int(round(1000.0 / float(self.fps)))
+                if self.times is not None:  # per-frame durations, each frame's own
+                    n = self.frames_written
+                    ms = [int(round(1000 * float(self.duration(i)))) for i in range(n)]
                 first, *rest = self._gif_frames
                 first.save(self._tmp, save_all=True, append_images=rest, duration=ms, loop=0)
                 self._gif_frames = []
@@ -514,6 +618,55 @@ class VideoWriter:
             raise
         return self.path
 
+    def _time(self, i: int) -> Fraction | None:
+        """Frame ``i``'s time; past the given ``times``, frames follow at 1/fps."""
+        if self.times is None:
+            return None
+        last = len(self.times) - 1
+        if i <= last:
+            return self.times[i]
+        return self.times[last] + (i - last) * self.duration(last)
+
+    def duration(self, i: int) -> Fraction:
+        """How long frame ``i`` is shown: up to the next frame's time; the last frame (or a
+        constant rate) lasts 1/fps."""
+        if self.times is not None and i + 1 < len(self.times):
+            return self.times[i + 1] - self.times[i]
+        rate = self.fps if isinstance(self.fps, Fraction) else Fraction(self.fps)
+        return 1 / rate
+
+    @property
+    def seconds(self) -> Fraction:
+        """The length of what was written: the last frame's time plus its duration."""
+        last = self.frames_written - 1
+        start = self._time(last) if self.times is not None else last * self.duration(last)
+        return start + self.duration(last)
+
+    def _add_audio(self) -> None:
+        """Mux the first audio stream of ``audio_from`` into the finished mp4, cut to its
+        length, by a second temporary that then replaces the first."""
+        from imageio_ffmpeg import get_ffmpeg_exe
+
+        muxed = temporary(self.path, self.path.suffix)
+        cmd = [
+            get_ffmpeg_exe(), "-nostdin", "-v", "error", "-y", "-i", str(self._tmp),
+            "-i", str(self.audio_from), "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy",
+            "-c:a", "aac", "-t", f"{float(self.seconds):.6f}", str(muxed),
+        ]  # fmt: skip
+        try:
+            r = subprocess.run(cmd, capture_output=True, text=True)
+            if r.returncode != 0:
+                why = (r.stderr.strip().splitlines() or [f"ffmpeg exit code {r.returncode}"])[-1]
+                if os.strerror(errno.ENOSPC) in r.stderr or "File too large" in r.stderr:
+                    raise OSError(errno.ENOSPC, why)
+                raise MediaError(
+                    f"{self.path}: cannot copy the audio of {self.audio_from} ({why}); "
+                    "--no-audio writes the video without it"
+                )
+            os.replace(muxed, self._tmp)
+        finally:
+            muxed.unlink(missing_ok=True)
+
     def abort(self) -> None:
         """Drop everything written so far; the target name is left untouched."""
         writer, self._writer = self._writer, None
@@ -528,7 +681,7 @@ class VideoWriter:
                 tmp.unlink(missing_ok=True)
 
     def _os_error(self, e: OSError) -> MediaError:
-        if getattr(e, "errno", None) in _NO_SPACE:
+        if getattr(e, "errno", None) in NO_SPACE:
             return MediaError(
                 f"{self.path}: no space left on the device while writing (nothing was written "
                 "under that name)"
@@ -537,29 +690,39 @@ class VideoWriter:
 
 
 class _H264Writer:
-    """A thin PyAV encoder: rgb24 frames in, H.264 yuv420p out, at an exact frame rate."""
+    """A thin PyAV encoder: rgb24 frames in, H.264 yuv420p out, at an exact frame rate, or at
+    given frame times (then in a 1/90000 s time base, as MPEG streams use)."""
 
-    def __init__(self, path: Path, fps: float | Fraction, crf: int) -> None:
+    TIMED_BASE = Fraction(1, 90000)
+
+    def __init__(self, path: Path, fps: float | Fraction, crf: int, timed: bool = False) -> None:
         import av
 
         rate = fps if isinstance(fps, Fraction) else Fraction(fps).limit_denominator(65535)
         self._container = av.open(str(path), mode="w")
+        self._timed = timed
         try:
             self._stream = self._container.add_stream("libx264", rate=rate)
             self._stream.pix_fmt = "yuv420p"
             self._stream.options = {"crf": str(crf)}
+            if timed:
+                self._stream.codec_context.time_base = self.TIMED_BASE
         except Exception:
             self._container.close()
             raise
         self._sized = False
 
-    def write(self, frame: np.ndarray) -> None:
+    def write(self, frame: np.ndarray, time: Fraction | None = None) -> None:
         import av
 
         if not self._sized:
             self._stream.height, self._stream.width = frame.shape[:2]
             self._sized = True
-        for packet in self._stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+        video_frame = av.VideoFrame.from_ndarray(frame, format="rgb24")
+        if self._timed:
+            video_frame.pts = round(Fraction(time) / self.TIMED_BASE)
+            video_frame.time_base = self.TIMED_BASE
+        for packet in self._stream.encode(video_frame):
             self._container.mux(packet)
 
     def close(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import pickle
 import subprocess
 import sys
@@ -202,3 +203,91 @@ def test_cli_info_errors_are_one_line(tmp_path):
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "truncated or corrupt" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+# ---- format detection by parsing, and files that only look fine --------------------------------
+
+
+def _save_with_header_low_byte(model: LIA, path, low: int) -> None:
+    """Save ``model`` with a padding note sized so that the safetensors header length's first
+    (low) byte is ``low``: what 1 in 256 of all headers, and 1 in 32 of liaviz's, start with."""
+    model.save(path, metadata={"pad": ""})
+    # the header grows by one byte per padding character, then is aligned to 8 bytes
+    near = (low - path.read_bytes()[0]) % 256
+    for pad in range(max(near - 8, 0), near + 9):
+        model.save(path, metadata={"pad": "x" * pad})
+        if path.read_bytes()[0] == low:
+            return
+    raise AssertionError("no padding gave that header length")
+
+
+@pytest.mark.parametrize("name", ["m.safetensors", "m.bin"])
+def test_safetensors_whose_header_length_starts_with_0x80(tmp_path, tiny_model, name):
+    path = tmp_path / name
+    _save_with_header_low_byte(tiny_model, path, 0x80)  # 0x80 also starts a pickle
+    ckpt = liaviz.load_checkpoint(path)
+    assert ckpt.format == "liaviz-safetensors" and ckpt.metadata["pad"].startswith("x")
+    loaded = load_model(path).state_dict()
+    assert all(torch.equal(loaded[k], v) for k, v in tiny_model.state_dict().items())
+
+
+def test_file_names_do_not_decide_the_format(tmp_path, tiny_model):
+    renamed = tmp_path / "official.safetensors"  # a .pt under a safetensors name
+    torch.save({"gen": tiny_model.state_dict()}, renamed)
+    assert liaviz.load_checkpoint(renamed).format == "official"
+    marker = tmp_path / "pwned"
+    evil = tmp_path / "evil.safetensors"  # a pickle under a safetensors name
+    with open(evil, "wb") as f:
+        pickle.dump({"gen": _Payload(marker)}, f, protocol=2)
+    with pytest.raises(CheckpointError, match="refused to unpickle"):
+        load_model(evil)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        (90_000_000).to_bytes(8, "little") + b'{"a": 1}',  # a header length past the file's end
+        (9).to_bytes(8, "little") + b"[1, 2, 3]",  # JSON, but no header object
+        (7).to_bytes(8, "little") + b'{"a": 1',  # the stated header is not JSON
+        b"\x80\x04" + b"\x00" * 30,  # a pickle opcode and then garbage
+    ],
+)
+def test_broken_headers_are_one_line_errors(tmp_path, data, capsys):
+    path = tmp_path / "broken.safetensors"
+    path.write_bytes(data)
+    with pytest.raises(CheckpointError, match="broken.safetensors: (not a checkpoint|truncated)"):
+        liaviz.load_checkpoint(path)
+    assert cli_main(["info", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def _with_state(path, state, config=None):
+    from safetensors.torch import save_file
+
+    meta = {"format": "liaviz", "format_version": "1"}
+    if config is not None:
+        meta["config"] = json.dumps(config.to_dict())
+    save_file({k: v.contiguous() for k, v in state.items()}, path, metadata=meta)
+    return path
+
+
+def test_info_refuses_what_load_model_refuses(tmp_path, tiny_model, capsys):
+    state = tiny_model.state_dict()
+    missing = dict(state)
+    del missing["dec.conv1.conv.weight"]
+    nan = {k: v.clone() for k, v in state.items()}
+    nan["dec.conv1.conv.weight"][0] = float("nan")
+    wider = LIAConfig(**{**TINY.to_dict(), "latent_dim": 48})
+    cases = {
+        "wrong config": (_with_state(tmp_path / "cfg.safetensors", state, wider), "other shapes"),
+        "missing key": (_with_state(tmp_path / "key.safetensors", missing, TINY), "missing keys"),
+        "NaN weights": (_with_state(tmp_path / "nan.safetensors", nan, TINY), "NaN"),
+    }
+    for case, (path, expected) in cases.items():
+        with pytest.raises(CheckpointError, match=expected):
+            load_model(path)
+        assert cli_main(["info", str(path)]) == 2, case
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and expected in err, (case, err)

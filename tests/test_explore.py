@@ -73,6 +73,12 @@ def test_slider_range_and_step_are_configurable(model):
         DirectionExplorer(model, portrait(), value_range=(0.5, 2))
 
 
+@pytest.mark.parametrize("bad", [(-float("inf"), 3), (-1, float("inf")), (float("nan"), 2)])
+def test_slider_range_must_be_finite(model, bad):
+    with pytest.raises(A.AnalysisError, match="finite"):
+        DirectionExplorer(model, portrait(), value_range=bad, threaded=False)
+
+
 def test_latest_value_wins_when_threaded(model):
     ex = DirectionExplorer(model, portrait(), threaded=True)
     for k in range(30):

@@ -19,7 +19,9 @@ examples:
 
 Output: mp4 (H.264, same frame rate as the driving video), .gif, or any other name for a folder
 of PNG frames. The file is written next to the target under a temporary name and renamed only
-when the run succeeds. Pixels: the model output is clamped to [-1, 1] and mapped to 0-255 frame
+when the run succeeds (Ctrl-C and SIGTERM leave nothing behind). An mp4 keeps the driving
+video's audio, cut to the animated frames (--no-audio drops it); GIFs and frame folders hold no
+audio. A driving video with a variable frame rate keeps its frame times in mp4 and GIF output. Pixels: the model output is clamped to [-1, 1] and mapped to 0-255 frame
 by frame (the official demo rescales by the whole video's min/max instead).
 """
 
@@ -59,6 +61,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--side-by-side", action="store_true", help="write source | driving | result frames"
+    )
+    p.add_argument(
+        "--no-audio",
+        action="store_true",
+        help="do not copy the driving video's audio into an mp4 output (kept by default)",
     )
     add_model_options(p)
     p.set_defaults(func=run)
@@ -156,7 +163,16 @@ def resolve_device(name: str):
 def run(args: argparse.Namespace) -> int:
     from ..animate import animate_batches
     from ..checkpoint import load_model
-    from ..io import VideoWriter, prepare, read_image, video_info
+    from ..io import (
+        VideoWriter,
+        check_not_an_input,
+        frame_times,
+        is_variable_rate,
+        output_kind,
+        prepare,
+        read_image,
+        video_info,
+    )
 
     if args.batch_size is not None and args.batch_size < 1:
         raise UserError(f"--batch-size must be at least 1, got {args.batch_size}")
@@ -166,6 +182,7 @@ def run(args: argparse.Namespace) -> int:
     crop = args.crop or "center"
     out = Path(args.out)
     # Cheap checks first: a typo in a path should not cost a model load.
+    check_not_an_input(out, args.driving, args.source)
     source = read_image(args.source)
     info = video_info(args.driving)
     if args.mode == "relative" and info.n_frames < 2:
@@ -173,7 +190,25 @@ def run(args: argparse.Namespace) -> int:
             f"{args.driving}: the driving video has only one frame; relative mode animates the "
             "motion between frames (use --mode absolute, or a longer video)"
         )
-    writer = VideoWriter(out, info.rate or info.fps)  # checks the output folder exists
+    kind = output_kind(out)
+    notes = []
+    times = frame_times(args.driving)
+    if not is_variable_rate(times):
+        times = None
+    elif kind == "frames":
+        notes.append("the driving video has a variable frame rate; PNG frames store no timing")
+    else:
+        notes.append("variable frame rate: the driving video's frame times are kept")
+    audio = None
+    if info.has_audio:
+        if kind != "mp4":
+            notes.append(f"the driving video's audio is not kept (a {kind} output holds none)")
+        elif args.no_audio:
+            notes.append("the driving video's audio is left out (--no-audio)")
+        else:
+            audio = args.driving
+    # checks the output folder exists
+    writer = VideoWriter(out, info.rate or info.fps, times=times, audio_from=audio)
     device = resolve_device(args.device)
     apply_threads(args)
     model = load_model(args.checkpoint, device=device, size=args.size)
@@ -198,9 +233,13 @@ def run(args: argparse.Namespace) -> int:
                     result = np.concatenate([source_panel, driving_frame, result], axis=1)
                 writer.write(result)
     what = "folder of PNG frames" if writer.kind == "frames" else writer.kind
+    if audio is not None:
+        notes.append(f"audio copied from {args.driving}, cut to {float(writer.seconds):.2f} s")
+    rate = "variable frame rate" if times is not None else f"{info.fps:g} fps"
     print(
-        f"wrote {out} ({what}): {writer.frames_written} frames at {info.fps:g} fps, "
-        f"{args.mode} mode",
+        f"wrote {out} ({what}): {writer.frames_written} frames at {rate}, {args.mode} mode",
         file=sys.stderr,
     )
+    for note in notes:
+        print(f"  {note}", file=sys.stderr)
     return 0

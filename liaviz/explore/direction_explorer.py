@@ -8,6 +8,7 @@ dragging never queues renders; ``threaded=False`` renders inline (scripts, tests
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from pathlib import Path
@@ -51,8 +52,10 @@ class DirectionExplorer(View):
         threaded: bool = True,
     ) -> None:
         lo, hi = (float(v) for v in value_range)
-        if not lo < 0 < hi:
-            raise AnalysisError(f"value_range must contain 0 strictly inside, got {value_range}")
+        if not (math.isfinite(lo) and math.isfinite(hi) and lo < 0 < hi):
+            raise AnalysisError(
+                f"value_range must be two finite numbers with 0 strictly inside, got {value_range}"
+            )
         if step <= 0:
             raise AnalysisError(f"step must be positive, got {step}")
         self.model = model
