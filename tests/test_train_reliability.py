@@ -97,7 +97,9 @@ def test_resume_past_a_corrupt_newest_sets_it_aside(data, tmp_path) -> None:
     newest = out / "checkpoints" / "ckpt_00000004.pt"
     newest.write_bytes(newest.read_bytes()[:1000])
     with pytest.warns(UserWarning, match="ckpt_00000004.pt"):
-        assert train_in_process(tiny(data, out, "--max-steps", "3", "--resume", "auto", *every)) == 0
+        assert (
+            train_in_process(tiny(data, out, "--max-steps", "3", "--resume", "auto", *every)) == 0
+        )
     # the run went on from step 2; its step-3 checkpoint was kept, the corrupt one set aside
     assert steps(out) == [3, 2]
     assert (out / "checkpoints" / "ckpt_00000004.pt.corrupt").exists()
