@@ -257,14 +257,24 @@ def test_sigterm_ends_training_like_an_interrupt(data: Path, tmp_path: Path, cap
     assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # the handler was restored
 
 
+def readme_launcher() -> list[str]:
+    """The `accelerate launch` options of the README's resume line (before train/train.py)."""
+    readme = (REPO / "README.md").read_text()
+    (line,) = [
+        x for x in readme.splitlines() if x.startswith("accelerate launch") and "--resume" in x
+    ]
+    words = line.split()
+    return words[2 : words.index("train/train.py")]
+
+
 def test_accelerate_launch_with_bad_data_is_one_clean_line(tmp_path: Path) -> None:
-    """The README's launch line gives `-q`: without it `accelerate launch` re-raises the child's
-    exit status as a CalledProcessError traceback under train.py's one-line error."""
+    """As the README launches it: train.py's one-line error and nothing after it (without `-q`
+    `accelerate launch` re-raises the child's exit status as a CalledProcessError traceback)."""
     cmd = [
-        sys.executable, "-m", "accelerate.commands.launch", "-q", "--cpu", "--num_processes",
-        "1", "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-        str(TRAIN_SCRIPT), "--config", str(TINY_CONFIG), "--data", str(tmp_path / "missing"),
-        "--out", str(tmp_path / "run"),
+        sys.executable, "-m", "accelerate.commands.launch", *readme_launcher(), "--cpu",
+        "--num_processes", "1", "--num_machines", "1", "--mixed_precision", "no",
+        "--dynamo_backend", "no", str(TRAIN_SCRIPT), "--config", str(TINY_CONFIG),
+        "--data", str(tmp_path / "missing"), "--out", str(tmp_path / "run"),
     ]  # fmt: skip
     r = subprocess.run(
         cmd, capture_output=True, text=True, timeout=180, env={**os.environ, **ONE_THREAD}
