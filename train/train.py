@@ -220,8 +220,8 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
     p.add_argument("--max-steps", type=int, help="total optimizer steps (sets train.max_steps)")
     p.add_argument(
         "--resume",
-        help="'auto': continue from the newest valid checkpoint in OUT (start fresh if none); "
-        "or a checkpoint file",
+        help="'auto': continue from the newest valid checkpoint in OUT (start fresh if there is "
+        "none; refused if every one is corrupt); or a checkpoint file",
     )
     p.add_argument(
         "--overwrite",
@@ -394,16 +394,16 @@ def _train(args: argparse.Namespace, overrides: list[str], cleanup: contextlib.E
         if not is_main:
             warnings.simplefilter("ignore")  # every rank reads; one reports
         resumed = run_state.find_resume(ckpt_dir, args.resume, passed_over)
-    accelerator.wait_for_everyone()  # every rank has read before the corrupt ones move
-    if is_main and passed_over:
-        moved = run_state.set_aside(passed_over)
-        print(f"set aside as *.corrupt: {', '.join(p.name for p in moved)}")
     if resumed is not None:
         mismatch = run_config.architecture_mismatch(config, resumed[1]["config"])
         if mismatch:
             raise UserError(f"{resumed[0]}: cannot resume: {mismatch}")
     elif args.resume == "auto":
         accelerator.print(f"no checkpoint in {ckpt_dir}: starting a fresh run")
+    accelerator.wait_for_everyone()  # every rank has read before the corrupt ones move
+    if is_main and passed_over:
+        moved = run_state.set_aside(passed_over)
+        print(f"set aside as *.corrupt: {', '.join(p.name for p in moved)}")
     if is_main:
         run_config.save_config(config, out / "config.yaml")
 

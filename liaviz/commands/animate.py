@@ -21,8 +21,9 @@ Output: mp4 (H.264, same frame rate as the driving video), .gif, or any other na
 of PNG frames. The file is written next to the target under a temporary name and renamed only
 when the run succeeds (Ctrl-C and SIGTERM leave nothing behind). An mp4 keeps the driving
 video's audio, cut to the animated frames (--no-audio drops it); GIFs and frame folders hold no
-audio. A driving video with a variable frame rate keeps its frame times in mp4 and GIF output. Pixels: the model output is clamped to [-1, 1] and mapped to 0-255 frame
-by frame (the official demo rescales by the whole video's min/max instead).
+audio. A driving video with a variable frame rate keeps its frame times in mp4 and GIF output.
+Pixels: the model output is clamped to [-1, 1] and mapped to 0-255 frame by frame (the official
+demo rescales by the whole video's min/max instead).
 """
 
 
