@@ -65,18 +65,21 @@ def remove_stale(folder: str | os.PathLike, name_glob: str = "*") -> list[Path]:
 
 
 @contextmanager
-def atomic_output(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
+def atomic_output(
+    path: str | os.PathLike, suffix: str = "", error: type[UserError] = UserError
+) -> Iterator[Path]:
     """Yield a temporary path beside ``path`` for the caller to write; on a clean exit it is
     synced to disk, given the permissions of the file it replaces (or the usual umask ones) and
     renamed onto ``path``; on an error it is removed. ``suffix`` ends the temporary name (for
-    writers that go by the extension). A full disk is a ``UserError`` saying so in one line."""
+    writers that go by the extension). A full disk is an ``error`` (a ``UserError`` subclass of
+    the caller's choice) saying so in one line."""
     path = Path(path)
     if not path.parent.is_dir():
-        raise UserError(f"{path}: output folder {path.parent} does not exist")
+        raise error(f"{path}: output folder {path.parent} does not exist")
     try:
         tmp = temporary(path, suffix)
     except OSError as e:
-        raise _as_user_error(path, e) from None
+        raise error(_os_reason(path, e)) from None
     try:
         try:
             yield tmp
@@ -86,23 +89,23 @@ def atomic_output(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
             os.replace(tmp, path)
         except Exception as e:
             if is_no_space(e):
-                raise no_space_error(path) from None
+                raise error(no_space_message(path)) from None
             raise
     finally:
         tmp.unlink(missing_ok=True)
 
 
-def no_space_error(path: Path) -> UserError:
-    return UserError(
+def no_space_message(path: Path) -> str:
+    return (
         f"{path}: no space left on the device while writing (nothing was written under that "
         "name; a previous file there is untouched)"
     )
 
 
-def _as_user_error(path: Path, e: OSError) -> UserError:
+def _os_reason(path: Path, e: OSError) -> str:
     if e.errno in NO_SPACE:
-        return no_space_error(path)
-    return UserError(f"{path}: cannot write ({e.strerror or e})")
+        return no_space_message(path)
+    return f"{path}: cannot write ({e.strerror or e})"
 
 
 def match_permissions(tmp: Path, target: Path) -> None:

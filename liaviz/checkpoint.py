@@ -81,7 +81,7 @@ def save_model(model: LIA, path: str | os.PathLike, metadata: dict[str, str] | N
     meta.update(
         format=FORMAT_NAME, format_version=FORMAT_VERSION, config=json.dumps(model.config.to_dict())
     )
-    with atomic_output(path) as tmp:
+    with atomic_output(path, error=CheckpointError) as tmp:
         save_file(tensors, tmp, metadata=meta)
     return path
 

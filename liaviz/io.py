@@ -178,7 +178,7 @@ def write_image(path: str | os.PathLike, image: np.ndarray) -> Path:
     if not path.parent.is_dir():
         raise MediaError(f"{path}: output folder {path.parent} does not exist")
     try:
-        with atomic_output(path, suffix=path.suffix) as tmp:
+        with atomic_output(path, suffix=path.suffix, error=MediaError) as tmp:
             Image.fromarray(image).save(tmp)
     except (OSError, ValueError, KeyError) as e:  # Pillow: ValueError/KeyError for a bad suffix
         if isinstance(e, OSError) and e.errno in NO_SPACE:

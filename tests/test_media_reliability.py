@@ -3,6 +3,7 @@ truncated files, text files, 16-bit PNGs, outputs that are inputs, SIGTERM, file
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import stat
@@ -219,3 +220,17 @@ def test_replacing_a_private_file_keeps_it_private(files):
         write(path)
         assert path.read_bytes() != b"old", what
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, what
+
+
+def test_full_disk_in_an_atomic_write_is_the_callers_one_line_error(tmp_path, monkeypatch):
+    target = tmp_path / "a.png"
+    target.write_bytes(b"old")
+
+    def full_disk(self, fp, *args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(Image.Image, "save", full_disk)
+    with pytest.raises(io.MediaError, match="a.png: no space left on the device") as e:
+        io.write_image(target, moving_frames(1, 16)[0])
+    assert "\n" not in str(e.value)
+    assert target.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == ["a.png"]
