@@ -1,13 +1,14 @@
 """Train LIA (Wang et al., ICLR 2022) with Accelerate, from one CPU to many GPUs.
 
-    accelerate launch train/train.py --config train/configs/vox256.yaml --data /data/vox \\
+    accelerate launch -q train/train.py --config train/configs/vox256.yaml --data /data/vox \\
         --loss.vgg_weights /weights/vgg19-dcbb9e9d.pth --out runs/vox256
     # two real CPU processes (gloo DDP); `--cpu --num_processes 2` would silently run one:
     ACCELERATE_USE_CPU=1 accelerate launch --multi_gpu --num_processes 2 --num_machines 1 \\
         --mixed_precision no --dynamo_backend no train/train.py --config train/configs/tiny.yaml \\
         --data /data/clips --out runs/tiny
-    # continue a run from its newest valid checkpoint:
-    accelerate launch train/train.py --out runs/vox256 --resume auto
+    # continue a run from its newest valid checkpoint (a fresh run refuses a used OUT; see
+    # --overwrite). -q: on an error, train.py's one line without the launcher's traceback
+    accelerate launch -q train/train.py --out runs/vox256 --resume auto
 
 One optimizer step (the official recipe; see ../shared/reference/README.md):
   1. G step: reconstruct the driving frame from the source (absolute transfer, eq. 11) and
