@@ -49,7 +49,12 @@ from .errors import UserError
 from .nn import LIA
 
 COMPONENTS = ("translate_x", "translate_y", "rotate", "scale")
-SHORT_NAMES = {"translate_x": "shift x", "translate_y": "shift y", "rotate": "roll", "scale": "zoom"}
+SHORT_NAMES = {
+    "translate_x": "shift x",
+    "translate_y": "shift y",
+    "rotate": "roll",
+    "scale": "zoom",
+}
 STILL_FRACTION = 0.01  # below this fraction of the strongest direction's energy: "still"
 LOCAL_LABEL = 0.5  # local share from which a direction is labelled "local: ..."
 LOCAL_SUFFIX = 0.3  # local share from which a global label gets " + local"
