@@ -21,7 +21,8 @@ Shares are fractions of the direction's weighted flow energy E = sum_p w(p) |dF(
 is the residual's energy; the fitted part's energy (E - local, the residual being w-orthogonal to
 the fit) is split among the four components in proportion to c_k^2 ||b_k||_w^2, so the four
 global shares and ``local`` add up to 1. ``region`` is the box [x0, y0, x1, y1] (normalised image
-coordinates, 0-1, y down) between the 10% and 90% weighted quantiles of the residual's energy.
+coordinates, 0-1, y down) between the 10% and 90% quantiles of the residual's weighted energy
+w(p) |r(p)|^2, which is also the heat map.
 
 Label rules (``label_direction``): "still" when a direction moves less than 1% of the energy of
 the strongest one; "local: <where>" when the local share is at least 0.5 (<where> from the box
@@ -395,12 +396,13 @@ def analyze_directions(
     for image in _bar(images, progress):
         u8 = _as_uint8(model, image)
         deltas = flow_changes(model, u8, step, dirs)
-        dec = decompose_flow(deltas, fit_weights(deltas, u8))
+        weights = fit_weights(deltas, u8)
+        dec = decompose_flow(deltas, weights)
         comp += dec.shares * dec.energy[:, None]
         local += dec.local * dec.energy
         total += dec.energy
         motion += dec.coefficients * dec.energy[:, None]
-        res = (dec.residual**2).sum(-1)
+        res = weights * (dec.residual**2).sum(-1)  # where the fit leaves motion unexplained
         heat += res / np.maximum(res.sum((1, 2), keepdims=True), 1e-30) * dec.energy[:, None, None]
         if first_flow is None:
             first_flow = deltas

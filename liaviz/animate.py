@@ -17,6 +17,13 @@ in-order pass and the output keeps every frame in order.
 
 ``edit`` (M,) moves the source along the directions before animating, A_s <- A_s + e (LIA-X's
 edit-warp-render: align the source's pose or expression first, then animate).
+
+The motion mixer transfers only the motion you want: ``mute`` lists directions (1-based, as in
+the paper and ``liaviz directions``) whose driving motion is not transferred, so they keep the
+source's own magnitudes; ``motion_scale`` multiplies the transferred motion. Both become the
+per-direction ``gains`` of ``LIA.relative_latent`` / ``absolute_latent`` (``mixer_gains``).
+Muting every direction freezes the animation on the source's reconstruction; no mute and scale 1
+is the plain run, bit for bit.
 """
 
 from __future__ import annotations
@@ -81,6 +88,8 @@ def animate(
     crop: Crop = "center",
     precision: Precision = "float32",
     progress: bool = False,
+    mute: Iterable[int] | None = None,
+    motion_scale: float = 1.0,
 ) -> Iterator[np.ndarray]:
     """Animate ``source`` with ``driving``; yields the output frames, uint8 (S, S, 3), in order.
 
@@ -91,11 +100,14 @@ def animate(
     index read the driving video twice, so a one-shot iterator is refused for them. ``edit``: M
     per-direction offsets (a sequence, tensor, or ``{index: value}``) added to the source's
     magnitudes. ``precision="bfloat16"`` runs under autocast (about 1.5x less CPU time with bf16
-    units; preview quality). Bad arguments raise here, before the first frame is asked for.
+    units; preview quality). ``mute`` (1-based directions whose driving motion is not
+    transferred) and ``motion_scale`` are the motion mixer (see the module notes). Bad arguments
+    raise here, before the first frame is asked for.
     """
     batches = animate_batches(
-        model, source, driving, mode, start, batch_size, edit, crop, precision, progress
-    )
+        model, source, driving, mode, start, batch_size, edit, crop, precision, progress,
+        mute=mute, motion_scale=motion_scale,
+    )  # fmt: skip
     return (frame for batch in batches for frame in batch.frames())
 
 
@@ -110,6 +122,8 @@ def animate_batches(
     crop: Crop = "center",
     precision: Precision = "float32",
     progress: bool = False,
+    mute: Iterable[int] | None = None,
+    motion_scale: float = 1.0,
 ) -> Iterator[AnimatedBatch]:
     """Like ``animate`` but yields ``AnimatedBatch``es: float outputs with their driving frames."""
     if mode not in ("relative", "absolute"):
@@ -127,6 +141,7 @@ def animate_batches(
     ctx = _Context(device, precision)
     source = _source_input(model, source, crop)
     edit = parse_edit(model, edit)
+    gains = mixer_gains(model.config.motion_dim, mute, motion_scale)
     drive = DrivingVideo(driving, model.config.size, crop)
     if start != "first" and not drive.reiterable:
         raise AnimateError(
@@ -140,7 +155,7 @@ def animate_batches(
     if mode == "relative" and drive.n_frames == 1:
         raise AnimateError(_ONE_FRAME.format(drive.name))
     run = _one_pass if mode == "absolute" or start == "first" else _two_pass
-    return run(model, source, edit, drive, mode, start, batch_size, ctx, progress)
+    return run(model, source, edit, drive, mode, start, batch_size, ctx, progress, gains)
 
 
 _ONE_FRAME = (
@@ -175,10 +190,13 @@ def _encode(model, source, edit, ctx):
 
 
 def _one_pass(
-    model, source, edit, drive, mode, start, batch_size, ctx, progress
+    model, source, edit, drive, mode, start, batch_size, ctx, progress, gains=None
 ) -> Iterator[AnimatedBatch]:
     """Read, encode and decode each batch once; the start frame is the first one."""
     state, offset = _encode(model, source, edit, ctx)
+    if gains is not None:
+        gains = gains.to(ctx.device)
+        shift = 0 if edit is None else edit.to(ctx.device)[None]
     bar = _bar(progress, drive.n_frames, "animating")
     alpha_start = None
     index = 0
@@ -188,14 +206,17 @@ def _one_pass(
                 raise AnimateError(_ONE_FRAME.format(drive.name))
             with ctx():
                 alpha = model.encode_motion(frames.to(ctx.device))
-                if mode == "absolute":
+                if mode == "absolute" and gains is not None:
+                    # the edit moves the driving magnitudes too, as ``offset`` does below
+                    z = model.absolute_latent(state, alpha + shift, gains)
+                elif mode == "absolute":
                     z = model.absolute_latent(state, alpha)
                     if offset is not None:
                         z = z + offset
                 else:
                     if alpha_start is None:
                         alpha_start = alpha[:1]
-                    z = model.relative_latent(state, alpha, alpha_start)
+                    z = model.relative_latent(state, alpha, alpha_start, gains)
                 out = model.decode(state, z).float().cpu()
             yield AnimatedBatch(index, out, frames_u8)
             index += len(frames)
@@ -205,7 +226,7 @@ def _one_pass(
 
 
 def _two_pass(
-    model, source, edit, drive, mode, start, batch_size, ctx, progress
+    model, source, edit, drive, mode, start, batch_size, ctx, progress, gains=None
 ) -> Iterator[AnimatedBatch]:
     """Pass 1 encodes every frame's magnitudes (T x M floats); pass 2 re-reads the frames only
     to return them alongside the outputs and decodes from the stored magnitudes."""
@@ -232,7 +253,9 @@ def _two_pass(
             if len(alpha) != len(frames_u8):
                 raise MediaError(f"{drive.name}: the video changed between the two reads")
             with ctx():
-                z = model.relative_latent(state, alpha, alpha_start)
+                z = model.relative_latent(
+                    state, alpha, alpha_start, None if gains is None else gains.to(ctx.device)
+                )
                 out = model.decode(state, z).float().cpu()
             yield AnimatedBatch(first, out, frames_u8)
             first += len(frames_u8)
@@ -277,6 +300,33 @@ def motion_codes(
     finally:
         bar.close()
     return torch.cat(out)
+
+
+def mixer_gains(
+    m: int, mute: Iterable[int] | None = None, motion_scale: float = 1.0
+) -> torch.Tensor | None:
+    """The motion mixer as per-direction gains (M,): 0 for each muted direction (1-based), the
+    motion scale elsewhere; None when nothing is muted and the scale is 1 (the plain run)."""
+    try:
+        scale = float(motion_scale)
+    except (TypeError, ValueError):
+        raise AnimateError(f"motion scale must be a number, got {motion_scale!r}") from None
+    if not np.isfinite(scale):
+        raise AnimateError(f"motion scale must be finite, got {motion_scale!r}")
+    muted = sorted({_direction(i, m) for i in (mute or ())})
+    if not muted and scale == 1.0:
+        return None
+    gains = torch.full((m,), scale)
+    gains[[i - 1 for i in muted]] = 0.0
+    return gains
+
+
+def _direction(index, m: int) -> int:
+    if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+        raise AnimateError(f"mute takes direction numbers (1-based), got {index!r}")
+    if not 1 <= int(index) <= m:
+        raise AnimateError(f"cannot mute direction {index}: this model has {m} (1-{m})")
+    return int(index)
 
 
 def parse_edit(model: LIA, edit) -> torch.Tensor | None:
@@ -441,6 +491,7 @@ __all__ = [
     "animate_batches",
     "best_start_frame",
     "default_batch_size",
+    "mixer_gains",
     "motion_codes",
     "parse_edit",
 ]
