@@ -31,6 +31,8 @@ class DirectionExplorer(View):
     enables "take motion from a frame", ordering the sliders by how much each direction varies
     over it, and animating the edited source. ``order_by`` gives magnitudes (N, M) or a
     ``MagnitudeSet`` to order by instead. Files (presets, PNG, sweeps) go to ``folder``.
+    ``anatomy`` (a ``liaviz.anatomy.Anatomy``, or True to measure one on ``image``) names the
+    sliders by what each direction does when ``names`` is not given.
     """
 
     def __init__(
@@ -49,6 +51,7 @@ class DirectionExplorer(View):
         order_by=None,
         crop: Crop = "center",
         threaded: bool = True,
+        anatomy=None,
     ) -> None:
         lo, hi = (float(v) for v in value_range)
         if not lo < 0 < hi:
@@ -62,6 +65,13 @@ class DirectionExplorer(View):
         self.precision = precision
         self.source = analysis.prepare_image(model, image, crop)
         self.state = analysis.encode(model, self.source)  # cached: slider events only decode
+        if names is None and anatomy is not None:
+            from ..anatomy import analyze_directions
+
+            if anatomy is True:
+                anatomy = analyze_directions(model, [self.source])
+            names = [f"d{d.index}: {d.label}" for d in anatomy.directions]
+        self.anatomy = anatomy
         self.names = analysis.direction_names(self.m, names)
         self.order = list(range(self.m))
         self.current_image = self.source
@@ -186,6 +196,19 @@ class DirectionExplorer(View):
             self.animate_button = W.Button(description="Animate edit", button_style="primary")
             self.animate_button.on_click(lambda _: self.guarded(self.animate, self.mode.value))
             self.progress = W.IntProgress(min=0, max=n, layout=W.Layout(width="200px"))
+            # the motion mixer: a direction toggled off keeps the source's own magnitude
+            self.transfer_toggles = [
+                W.ToggleButton(
+                    value=True,
+                    description=f"d{i + 1}",
+                    tooltip=f"transfer the driving motion along {self.names[i]}",
+                    layout=W.Layout(width="48px"),
+                )
+                for i in range(self.m)
+            ]
+            self.motion_scale = W.FloatText(
+                value=1.0, description="motion x", layout=W.Layout(width="150px")
+            )
             self.animation_box = W.Box()
             parts.append(
                 W.HBox(
@@ -195,6 +218,10 @@ class DirectionExplorer(View):
                             [
                                 W.HBox([self.frame_slider, self.take_motion_button]),
                                 W.HBox([self.mode, self.animate_button, self.progress]),
+                                W.HBox(
+                                    [self.motion_scale, *self.transfer_toggles],
+                                    layout=W.Layout(flex_flow="row wrap"),
+                                ),
                             ]
                         ),
                     ]
@@ -430,9 +457,16 @@ class DirectionExplorer(View):
         return out
 
     # ---- edit, then animate -------------------------------------------------------------------
-    def animate(self, mode: str = "relative", max_frames: int | None = None) -> np.ndarray:
+    def animate(
+        self,
+        mode: str = "relative",
+        max_frames: int | None = None,
+        mute: list[int] | None = None,
+        motion_scale: float | None = None,
+    ) -> np.ndarray:
         """Animate the edited source with the driving video (``liaviz.animate`` with
-        ``edit`` = the sliders) and show it beside the driving frames. Returns (T, S, S, 3)."""
+        ``edit`` = the sliders) and show it beside the driving frames. Returns (T, S, S, 3).
+        ``mute`` (1-based) and ``motion_scale`` default to the mixer's toggles and scale box."""
         from ..animate import animate
 
         if self.driving_frames is None:
@@ -440,8 +474,19 @@ class DirectionExplorer(View):
         driving = self.driving_frames[:max_frames]
         self.progress.max, self.progress.value = len(driving), 0
         frames = []
+        if mute is None:
+            mute = [i + 1 for i, t in enumerate(self.transfer_toggles) if not t.value]
+        if motion_scale is None:
+            motion_scale = self.motion_scale.value
         for frame in animate(
-            self.model, self.state, driving, mode=mode, edit=self.values(), precision=self.precision
+            self.model,
+            self.state,
+            driving,
+            mode=mode,
+            edit=self.values(),
+            precision=self.precision,
+            mute=mute,
+            motion_scale=motion_scale,
         ):
             frames.append(frame)
             self.progress.value = len(frames)
