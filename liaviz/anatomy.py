@@ -9,13 +9,12 @@ least squares, into four global similarity fields about the image centre (x, y i
 
 and a local residual. The fit is weighted by where a flow change can be seen and where things
 move: w(p) = (|grad I_s(p)|^2 + floor) * support(p). The first factor is the source's squared
-image gradient (the image changes by about -grad I . dF, so flow over flat areas is invisible
-and left unconstrained by training); the second is the *motion support*, the source's motion
-density (the mean over the analysed directions of each one's normalised |dF_i|^2), blurred
-(sigma r/16) and clipped to at most 1 at its mean: 1 wherever the model moves things, lower
-where nothing moves. A head that moves over a still background is fitted on the head, so it is
-still a translation; a mouth that opens is fitted against the whole moving head, so it stays
-local.
+image gradient (Sobel; the image changes by about -grad I . dF, so flow over flat areas is
+invisible, and training leaves it unconstrained); the second is the *motion support*, the
+source's motion density (the mean over the analysed directions of each one's |dF_i|^2,
+normalised to mean 1) clipped to at most 1: 1 wherever the model moves things, lower where
+nothing moves. A head that moves over a still background is fitted on the head, so it is still a
+translation; a mouth that opens is fitted against the whole moving head, so it stays local.
 
 Shares are fractions of the direction's weighted flow energy E = sum_p w(p) |dF(p)|^2: ``local``
 is the residual's energy; the fitted part's energy (E - local, the residual being w-orthogonal to
@@ -62,7 +61,6 @@ LOCAL_SUFFIX = 0.3  # local share from which a global label gets " + local"
 SECOND_COMPONENT = 0.5  # a second global component is named when it has this much of the first's
 DENSITY_FLOOR = 0.05  # motion-density floor, as a fraction of its mean
 GRADIENT_FLOOR = 0.01  # image-gradient weight floor, as a fraction of its mean
-SUPPORT_SIGMA = 1 / 16  # blur of the motion support, as a fraction of the image size
 REGION_QUANTILES = (0.1, 0.9)
 FORMAT_VERSION = 1
 
@@ -108,21 +106,18 @@ def motion_density(deltas: np.ndarray, floor: float = DENSITY_FLOOR) -> np.ndarr
 def fit_weights(deltas: np.ndarray, image: np.ndarray | None = None) -> np.ndarray:
     """The fit's weights (r, r) for a source's flow changes (K, r, r, 2) and the source image
     (uint8 (r, r, 3), or None for no gradient factor): see the module docstring."""
-    from scipy.ndimage import gaussian_filter
+    from scipy.ndimage import sobel
 
     d = np.asarray(deltas, np.float64)
     r = d.shape[1]
-    support = gaussian_filter(motion_density(d, floor=0.0), SUPPORT_SIGMA * r, mode="nearest")
-    support = np.clip(support / max(float(support.mean()), 1e-30), 0.0, 1.0)
+    support = np.clip(motion_density(d, floor=0.0), 0.0, 1.0) + 1e-6
     if image is None:
-        return support + 1e-6
+        return support
     gray = np.asarray(image, np.float64).mean(-1) / 255.0
     if gray.shape != (r, r):
         raise AnatomyError(f"image {gray.shape} and flow changes {d.shape[1:3]} differ in size")
-    gy, gx = np.gradient(gray)
-    g2 = gx**2 + gy**2
-    g2 = g2 + GRADIENT_FLOOR * max(float(g2.mean()), 1e-12)
-    return g2 * (support + 1e-6)
+    g2 = sobel(gray, 0) ** 2 + sobel(gray, 1) ** 2
+    return (g2 + GRADIENT_FLOOR * max(float(g2.mean()), 1e-12)) * support
 
 
 @dataclass
@@ -180,11 +175,11 @@ def weighted_box(heat: np.ndarray, quantiles: tuple[float, float] = REGION_QUANT
     for axis in (0, 1):  # summing rows gives the x profile, columns the y profile
         profile = h.sum(axis)
         cdf = np.cumsum(profile) / profile.sum()
-        lo = int(np.searchsorted(cdf, quantiles[0]))
+        lo = int(np.searchsorted(cdf, quantiles[0], side="right"))
         hi = int(np.searchsorted(cdf, quantiles[1]))
         box.append((lo / r, (min(hi, r - 1) + 1) / r))
     (x0, x1), (y0, y1) = box
-    return [round(x0, 4), round(y0, 4), round(x1, 4), round(y1, 4)]
+    return [float(x0), float(y0), float(x1), float(y1)]
 
 
 # ---- labels and presets ------------------------------------------------------------------------
