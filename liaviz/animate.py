@@ -21,7 +21,7 @@ edit-warp-render: align the source's pose or expression first, then animate).
 The motion mixer transfers only the motion you want: ``mute`` lists directions (1-based, as in
 the paper and ``liaviz directions``) whose driving motion is not transferred, so they keep the
 source's own magnitudes; ``motion_scale`` multiplies the transferred motion. Both become the
-per-direction ``gains`` of ``LIA.relative_latent`` / ``absolute_latent`` (``mixer_gains``).
+per-direction ``gains`` of ``LIA.relative_latent`` / ``absolute_latent`` (``liaviz.mixer``).
 Muting every direction freezes the animation on the source's reconstruction; no mute and scale 1
 is the plain run, bit for bit.
 """
@@ -40,6 +40,7 @@ import torch
 
 from .errors import UserError
 from .io import Crop, MediaError, iter_video, prepare, read_image, to_tensor, to_uint8, video_info
+from .mixer import mixer_gains
 from .nn import LIA, SourceState
 
 Mode = Literal["relative", "absolute"]
@@ -300,33 +301,6 @@ def motion_codes(
     finally:
         bar.close()
     return torch.cat(out)
-
-
-def mixer_gains(
-    m: int, mute: Iterable[int] | None = None, motion_scale: float = 1.0
-) -> torch.Tensor | None:
-    """The motion mixer as per-direction gains (M,): 0 for each muted direction (1-based), the
-    motion scale elsewhere; None when nothing is muted and the scale is 1 (the plain run)."""
-    try:
-        scale = float(motion_scale)
-    except (TypeError, ValueError):
-        raise AnimateError(f"motion scale must be a number, got {motion_scale!r}") from None
-    if not np.isfinite(scale):
-        raise AnimateError(f"motion scale must be finite, got {motion_scale!r}")
-    muted = sorted({_direction(i, m) for i in (mute or ())})
-    if not muted and scale == 1.0:
-        return None
-    gains = torch.full((m,), scale)
-    gains[[i - 1 for i in muted]] = 0.0
-    return gains
-
-
-def _direction(index, m: int) -> int:
-    if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
-        raise AnimateError(f"mute takes direction numbers (1-based), got {index!r}")
-    if not 1 <= int(index) <= m:
-        raise AnimateError(f"cannot mute direction {index}: this model has {m} (1-{m})")
-    return int(index)
 
 
 def parse_edit(model: LIA, edit) -> torch.Tensor | None:

@@ -9,8 +9,9 @@ from PIL import Image
 
 from liaviz import io
 from liaviz.anatomy import analyze_directions, preset_mute, write_anatomy
-from liaviz.animate import AnimateError, animate, mixer_gains
+from liaviz.animate import animate
 from liaviz.cli import main
+from liaviz.mixer import MixerError, mixer_gains
 
 from ._explore_helpers import clip, portrait, tiny_model
 
@@ -96,9 +97,9 @@ def test_mixer_gains_checks_its_input():
     assert mixer_gains(4) is None and mixer_gains(4, [], 1.0) is None
     assert mixer_gains(4, [1, 4], 2.0).tolist() == [0.0, 2.0, 2.0, 0.0]
     for bad in ([0], [5], ["2"]):
-        with pytest.raises(AnimateError):
+        with pytest.raises(MixerError):
             mixer_gains(4, bad)
-    with pytest.raises(AnimateError, match="finite"):
+    with pytest.raises(MixerError, match="finite"):
         mixer_gains(4, None, float("inf"))
 
 
