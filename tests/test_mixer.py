@@ -174,3 +174,17 @@ def test_explorer_toggles_and_anatomy_names(model, driving, tmp_path):
     np.testing.assert_array_equal(view.last_animation, want)
     plain = _run(model, view.state, view.driving_frames, edit=view.values())
     assert not np.array_equal(want, plain)
+
+
+def test_explorer_presets_set_the_toggles(model, driving, tmp_path):
+    from liaviz.explore import DirectionExplorer
+
+    anatomy = analyze_directions(model, [io.prepare(portrait(40), 32)])
+    view = DirectionExplorer(
+        model, portrait(40), driving=driving, folder=str(tmp_path), threaded=False, anatomy=anatomy
+    )
+    for keep, button in zip(("pose", "expression"), view.preset_buttons, strict=True):
+        button.click()
+        off = [i + 1 for i, t in enumerate(view.transfer_toggles) if not t.value]
+        assert off == preset_mute(anatomy, keep)
+    assert view.transfer_only(None) == [] and all(t.value for t in view.transfer_toggles)

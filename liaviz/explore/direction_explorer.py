@@ -209,6 +209,11 @@ class DirectionExplorer(View):
             self.motion_scale = W.FloatText(
                 value=1.0, description="motion x", layout=W.Layout(width="150px")
             )
+            self.preset_buttons = []
+            for keep in ("pose", "expression") if self.anatomy is not None else ():
+                button = W.Button(description=f"{keep} only", layout=W.Layout(width="110px"))
+                button.on_click(lambda _, k=keep: self.guarded(self.transfer_only, k))
+                self.preset_buttons.append(button)
             self.animation_box = W.Box()
             parts.append(
                 W.HBox(
@@ -219,7 +224,11 @@ class DirectionExplorer(View):
                                 W.HBox([self.frame_slider, self.take_motion_button]),
                                 W.HBox([self.mode, self.animate_button, self.progress]),
                                 W.HBox(
-                                    [self.motion_scale, *self.transfer_toggles],
+                                    [
+                                        self.motion_scale,
+                                        *self.preset_buttons,
+                                        *self.transfer_toggles,
+                                    ],
                                     layout=W.Layout(flex_flow="row wrap"),
                                 ),
                             ]
@@ -457,6 +466,18 @@ class DirectionExplorer(View):
         return out
 
     # ---- edit, then animate -------------------------------------------------------------------
+    def transfer_only(self, keep: str | None) -> list[int]:
+        """Set the mixer's toggles to the anatomy's "pose" or "expression" preset (None: all on);
+        returns the muted directions (1-based)."""
+        from ..anatomy import preset_mute
+
+        if keep is not None and self.anatomy is None:
+            raise AnalysisError("no anatomy: pass anatomy=True (or an Anatomy) for the presets")
+        mute = [] if keep is None else preset_mute(self.anatomy, keep)
+        for i, toggle in enumerate(self.transfer_toggles):
+            toggle.value = i + 1 not in mute
+        return mute
+
     def animate(
         self,
         mode: str = "relative",
