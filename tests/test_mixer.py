@@ -164,6 +164,7 @@ def test_explorer_toggles_and_anatomy_names(model, driving, tmp_path):
     )
     anatomy = analyze_directions(model, [view.source])
     assert view.names == [f"d{d.index}: {d.label}" for d in anatomy.directions]
+    assert view.anatomy_image.value[:4] == b"\x89PNG"  # the figure, in a folded panel
     view.sliders[1].value = 1.0
     view.transfer_toggles[0].value = False
     view.transfer_toggles[3].value = False

@@ -237,9 +237,25 @@ class DirectionExplorer(View):
                 )
             )
             parts.append(self.animation_box)
+        if self.anatomy is not None and self.anatomy.directions[0].heat is not None:
+            parts.append(self._anatomy_panel())
         parts += [files, self.output]
         self.widget = W.VBox(parts)
         self.widget.add_class("liaviz-explorer")
+
+    def _anatomy_panel(self) -> widgets.Accordion:
+        """The anatomy figure (``liaviz directions``' directions.png), folded away."""
+        import io
+
+        from ..diagnostics import anatomy_figure
+
+        buf = io.BytesIO()
+        anatomy_figure(self.anatomy).savefig(buf, format="png", dpi=90, bbox_inches="tight")
+        self.anatomy_image = widgets.Image(value=buf.getvalue(), format="png")
+        panel = widgets.Accordion(children=[self.anatomy_image])
+        panel.set_title(0, "What each direction does (flow anatomy)")
+        panel.selected_index = None
+        return panel
 
     def _direction_options(self) -> list[tuple[str, int]]:
         return [(self.names[i], i) for i in range(self.m)]
