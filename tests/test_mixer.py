@@ -164,11 +164,13 @@ def test_explorer_toggles_and_anatomy_names(model, driving, tmp_path):
     )
     anatomy = analyze_directions(model, [view.source])
     assert view.names == [f"d{d.index}: {d.label}" for d in anatomy.directions]
-    assert view.anatomy_image.value[:4] == b"\x89PNG"  # the figure, in a folded panel
+    assert (
+        view.widget.children[-3].children[0].value[:4] == b"\x89PNG"
+    )  # the figure, in a folded panel
     view.sliders[1].value = 1.0
-    view.transfer_toggles[0].value = False
-    view.transfer_toggles[3].value = False
-    view.motion_scale.value = 0.5
+    view.mixer.toggles[0].value = False
+    view.mixer.toggles[3].value = False
+    view.mixer.scale.value = 0.5
     view.animate_button.click()
     want = _run(model, view.state, view.driving_frames, edit=view.values(), mute=[1, 4],
                 motion_scale=0.5)  # fmt: skip
@@ -184,8 +186,8 @@ def test_explorer_presets_set_the_toggles(model, driving, tmp_path):
     view = DirectionExplorer(
         model, portrait(40), driving=driving, folder=str(tmp_path), threaded=False, anatomy=anatomy
     )
-    for keep, button in zip(("pose", "expression"), view.preset_buttons, strict=True):
+    for keep, button in zip(("pose", "expression"), view.mixer.preset_buttons, strict=True):
         button.click()
-        off = [i + 1 for i, t in enumerate(view.transfer_toggles) if not t.value]
-        assert off == preset_mute(anatomy, keep)
-    assert view.transfer_only(None) == [] and all(t.value for t in view.transfer_toggles)
+        assert view.mixer.mute() == preset_mute(anatomy, keep)
+    assert view.mixer.transfer_only(None) == [] and all(t.value for t in view.mixer.toggles)
+    assert not view.errors

@@ -21,6 +21,7 @@ from ..io import Crop
 from ..nn import LIA
 from ._common import View, image_widget, play, png
 from ._render import LatestValueRenderer
+from .mixer_panel import MixerPanel, anatomy_panel
 from .presets import Preset, load_preset, save_preset
 
 
@@ -32,7 +33,8 @@ class DirectionExplorer(View):
     over it, and animating the edited source. ``order_by`` gives magnitudes (N, M) or a
     ``MagnitudeSet`` to order by instead. Files (presets, PNG, sweeps) go to ``folder``.
     ``anatomy`` (a ``liaviz.anatomy.Anatomy``, or True to measure one on ``image``) names the
-    sliders by what each direction does when ``names`` is not given.
+    sliders by what each direction does when ``names`` is not given, shows its figure and gives
+    the mixer its "pose only" / "expression only" presets.
     """
 
     def __init__(
@@ -65,11 +67,11 @@ class DirectionExplorer(View):
         self.precision = precision
         self.source = analysis.prepare_image(model, image, crop)
         self.state = analysis.encode(model, self.source)  # cached: slider events only decode
-        if names is None and anatomy is not None:
+        if anatomy is True:
             from ..anatomy import analyze_directions
 
-            if anatomy is True:
-                anatomy = analyze_directions(model, [self.source])
+            anatomy = analyze_directions(model, [self.source])
+        if names is None and anatomy is not None:
             names = [f"d{d.index}: {d.label}" for d in anatomy.directions]
         self.anatomy = anatomy
         self.names = analysis.direction_names(self.m, names)
@@ -196,24 +198,7 @@ class DirectionExplorer(View):
             self.animate_button = W.Button(description="Animate edit", button_style="primary")
             self.animate_button.on_click(lambda _: self.guarded(self.animate, self.mode.value))
             self.progress = W.IntProgress(min=0, max=n, layout=W.Layout(width="200px"))
-            # the motion mixer: a direction toggled off keeps the source's own magnitude
-            self.transfer_toggles = [
-                W.ToggleButton(
-                    value=True,
-                    description=f"d{i + 1}",
-                    tooltip=f"transfer the driving motion along {self.names[i]}",
-                    layout=W.Layout(width="48px"),
-                )
-                for i in range(self.m)
-            ]
-            self.motion_scale = W.FloatText(
-                value=1.0, description="motion x", layout=W.Layout(width="150px")
-            )
-            self.preset_buttons = []
-            for keep in ("pose", "expression") if self.anatomy is not None else ():
-                button = W.Button(description=f"{keep} only", layout=W.Layout(width="110px"))
-                button.on_click(lambda _, k=keep: self.guarded(self.transfer_only, k))
-                self.preset_buttons.append(button)
+            self.mixer = MixerPanel(self.names, self.anatomy, self.guarded)
             self.animation_box = W.Box()
             parts.append(
                 W.HBox(
@@ -223,39 +208,17 @@ class DirectionExplorer(View):
                             [
                                 W.HBox([self.frame_slider, self.take_motion_button]),
                                 W.HBox([self.mode, self.animate_button, self.progress]),
-                                W.HBox(
-                                    [
-                                        self.motion_scale,
-                                        *self.preset_buttons,
-                                        *self.transfer_toggles,
-                                    ],
-                                    layout=W.Layout(flex_flow="row wrap"),
-                                ),
+                                self.mixer.widget,
                             ]
                         ),
                     ]
                 )
             )
             parts.append(self.animation_box)
-        if self.anatomy is not None and self.anatomy.directions[0].heat is not None:
-            parts.append(self._anatomy_panel())
+        parts += [p for p in [anatomy_panel(self.anatomy)] if p is not None]
         parts += [files, self.output]
         self.widget = W.VBox(parts)
         self.widget.add_class("liaviz-explorer")
-
-    def _anatomy_panel(self) -> widgets.Accordion:
-        """The anatomy figure (``liaviz directions``' directions.png), folded away."""
-        import io
-
-        from ..diagnostics import anatomy_figure
-
-        buf = io.BytesIO()
-        anatomy_figure(self.anatomy).savefig(buf, format="png", dpi=90, bbox_inches="tight")
-        self.anatomy_image = widgets.Image(value=buf.getvalue(), format="png")
-        panel = widgets.Accordion(children=[self.anatomy_image])
-        panel.set_title(0, "What each direction does (flow anatomy)")
-        panel.selected_index = None
-        return panel
 
     def _direction_options(self) -> list[tuple[str, int]]:
         return [(self.names[i], i) for i in range(self.m)]
@@ -482,18 +445,6 @@ class DirectionExplorer(View):
         return out
 
     # ---- edit, then animate -------------------------------------------------------------------
-    def transfer_only(self, keep: str | None) -> list[int]:
-        """Set the mixer's toggles to the anatomy's "pose" or "expression" preset (None: all on);
-        returns the muted directions (1-based)."""
-        from ..anatomy import preset_mute
-
-        if keep is not None and self.anatomy is None:
-            raise AnalysisError("no anatomy: pass anatomy=True (or an Anatomy) for the presets")
-        mute = [] if keep is None else preset_mute(self.anatomy, keep)
-        for i, toggle in enumerate(self.transfer_toggles):
-            toggle.value = i + 1 not in mute
-        return mute
-
     def animate(
         self,
         mode: str = "relative",
@@ -503,7 +454,7 @@ class DirectionExplorer(View):
     ) -> np.ndarray:
         """Animate the edited source with the driving video (``liaviz.animate`` with
         ``edit`` = the sliders) and show it beside the driving frames. Returns (T, S, S, 3).
-        ``mute`` (1-based) and ``motion_scale`` default to the mixer's toggles and scale box."""
+        ``mute`` (1-based) and ``motion_scale`` default to the mixer panel's toggles and box."""
         from ..animate import animate
 
         if self.driving_frames is None:
@@ -511,20 +462,12 @@ class DirectionExplorer(View):
         driving = self.driving_frames[:max_frames]
         self.progress.max, self.progress.value = len(driving), 0
         frames = []
-        if mute is None:
-            mute = [i + 1 for i, t in enumerate(self.transfer_toggles) if not t.value]
-        if motion_scale is None:
-            motion_scale = self.motion_scale.value
+        mute = self.mixer.mute() if mute is None else mute
+        scale = self.mixer.motion_scale() if motion_scale is None else motion_scale
         for frame in animate(
-            self.model,
-            self.state,
-            driving,
-            mode=mode,
-            edit=self.values(),
-            precision=self.precision,
-            mute=mute,
-            motion_scale=motion_scale,
-        ):
+            self.model, self.state, driving, mode=mode, edit=self.values(), precision=self.precision,
+            mute=mute, motion_scale=scale,
+        ):  # fmt: skip
             frames.append(frame)
             self.progress.value = len(frames)
         self.last_animation = np.stack(frames)
