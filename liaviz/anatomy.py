@@ -120,7 +120,7 @@ class DirectionAnatomy:
     local: float
     region: list[float]  # [x0, y0, x1, y1] of the local motion, normalised
     motion: dict[str, float]  # mean image motion per unit magnitude (see ``to_dict``)
-    rms_px: float  # RMS displacement per unit magnitude, in pixels of the model's size
+    rms_px: float  # w-weighted RMS of dF per unit magnitude, in pixels of the model's size
     strength: float  # flow energy / the strongest direction's
     heat: np.ndarray | None = field(default=None, repr=False)  # (r, r) residual energy map
     flow: np.ndarray | None = field(default=None, repr=False)  # (r, r, 2) mean dF (1st image)
@@ -262,6 +262,8 @@ def analyze_directions(
 
     if not step > 0 or not math.isfinite(step):
         raise AnatomyError(f"step must be a positive number, got {step}")
+    if not model.config.motion_dictionary:
+        raise AnatomyError("this model has no motion dictionary (motion_dictionary=False)")
     dirs = _check_directions(model, directions)
     size = model.config.size
     if images is None:

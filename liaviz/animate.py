@@ -143,6 +143,8 @@ def animate_batches(
     source = _source_input(model, source, crop)
     edit = parse_edit(model, edit)
     gains = mixer_gains(model.config.motion_dim, mute, motion_scale)
+    if gains is not None and not model.config.motion_dictionary:
+        raise AnimateError("mute and motion_scale need a motion dictionary; this model has none")
     drive = DrivingVideo(driving, model.config.size, crop)
     if start != "first" and not drive.reiterable:
         raise AnimateError(

@@ -9,7 +9,7 @@ from PIL import Image
 
 from liaviz import io
 from liaviz.anatomy import analyze_directions, preset_mute, write_anatomy
-from liaviz.animate import animate
+from liaviz.animate import AnimateError, animate
 from liaviz.cli import main
 from liaviz.mixer import MixerError, mixer_gains
 
@@ -191,3 +191,17 @@ def test_explorer_presets_set_the_toggles(model, driving, tmp_path):
         assert view.mixer.mute() == preset_mute(anatomy, keep)
     assert view.mixer.transfer_only(None) == [] and all(t.value for t in view.mixer.toggles)
     assert not view.errors
+
+
+def test_a_model_without_dictionary_is_refused(source, driving):
+    from liaviz import LIA, LIAConfig
+    from liaviz.anatomy import AnatomyError
+
+    config = LIAConfig(size=32, latent_dim=32, motion_dim=6, channel_multiplier=1 / 16,
+                       channel_max=32, motion_dictionary=False)  # fmt: skip
+    model = LIA(config).eval()
+    with pytest.raises(AnimateError, match="motion dictionary"):
+        _run(model, source, driving, mute=[1])
+    with pytest.raises(AnatomyError, match="motion dictionary"):
+        analyze_directions(model, [source])
+    assert _run(model, source, driving).shape[0] == len(driving)  # the plain run still works
