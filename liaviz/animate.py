@@ -17,6 +17,13 @@ in-order pass and the output keeps every frame in order.
 
 ``edit`` (M,) moves the source along the directions before animating, A_s <- A_s + e (LIA-X's
 edit-warp-render: align the source's pose or expression first, then animate).
+
+The motion mixer transfers only the motion you want: ``mute`` lists directions (1-based, as in
+the paper and ``liaviz directions``) whose driving motion is not transferred, so they keep the
+source's own magnitudes; ``motion_scale`` multiplies the transferred motion. Both become the
+per-direction ``gains`` of ``LIA.relative_latent`` / ``absolute_latent`` (``liaviz.mixer``).
+Muting every direction freezes the animation on the source's reconstruction; no mute and scale 1
+is the plain run, bit for bit.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ import torch
 
 from .errors import UserError
 from .io import Crop, MediaError, iter_video, prepare, read_image, to_tensor, to_uint8, video_info
+from .mixer import mixer_gains
 from .nn import LIA, SourceState
 
 Mode = Literal["relative", "absolute"]
@@ -81,6 +89,8 @@ def animate(
     crop: Crop = "center",
     precision: Precision = "float32",
     progress: bool = False,
+    mute: Iterable[int] | None = None,
+    motion_scale: float = 1.0,
 ) -> Iterator[np.ndarray]:
     """Animate ``source`` with ``driving``; yields the output frames, uint8 (S, S, 3), in order.
 
@@ -91,11 +101,14 @@ def animate(
     index read the driving video twice, so a one-shot iterator is refused for them. ``edit``: M
     per-direction offsets (a sequence, tensor, or ``{index: value}``) added to the source's
     magnitudes. ``precision="bfloat16"`` runs under autocast (about 1.5x less CPU time with bf16
-    units; preview quality). Bad arguments raise here, before the first frame is asked for.
+    units; preview quality). ``mute`` (1-based directions whose driving motion is not
+    transferred) and ``motion_scale`` are the motion mixer (see the module notes). Bad arguments
+    raise here, before the first frame is asked for.
     """
     batches = animate_batches(
-        model, source, driving, mode, start, batch_size, edit, crop, precision, progress
-    )
+        model, source, driving, mode, start, batch_size, edit, crop, precision, progress,
+        mute=mute, motion_scale=motion_scale,
+    )  # fmt: skip
     return (frame for batch in batches for frame in batch.frames())
 
 
@@ -110,6 +123,8 @@ def animate_batches(
     crop: Crop = "center",
     precision: Precision = "float32",
     progress: bool = False,
+    mute: Iterable[int] | None = None,
+    motion_scale: float = 1.0,
 ) -> Iterator[AnimatedBatch]:
     """Like ``animate`` but yields ``AnimatedBatch``es: float outputs with their driving frames."""
     if mode not in ("relative", "absolute"):
@@ -127,6 +142,9 @@ def animate_batches(
     ctx = _Context(device, precision)
     source = _source_input(model, source, crop)
     edit = parse_edit(model, edit)
+    gains = mixer_gains(model.config.motion_dim, mute, motion_scale)
+    if gains is not None and not model.config.motion_dictionary:
+        raise AnimateError("mute and motion_scale need a motion dictionary; this model has none")
     drive = DrivingVideo(driving, model.config.size, crop)
     if start != "first" and not drive.reiterable:
         raise AnimateError(
@@ -140,7 +158,7 @@ def animate_batches(
     if mode == "relative" and drive.n_frames == 1:
         raise AnimateError(_ONE_FRAME.format(drive.name))
     run = _one_pass if mode == "absolute" or start == "first" else _two_pass
-    return run(model, source, edit, drive, mode, start, batch_size, ctx, progress)
+    return run(model, source, edit, drive, mode, start, batch_size, ctx, progress, gains)
 
 
 _ONE_FRAME = (
@@ -175,10 +193,13 @@ def _encode(model, source, edit, ctx):
 
 
 def _one_pass(
-    model, source, edit, drive, mode, start, batch_size, ctx, progress
+    model, source, edit, drive, mode, start, batch_size, ctx, progress, gains=None
 ) -> Iterator[AnimatedBatch]:
     """Read, encode and decode each batch once; the start frame is the first one."""
     state, offset = _encode(model, source, edit, ctx)
+    if gains is not None:
+        gains = gains.to(ctx.device)
+        shift = 0 if edit is None else edit.to(ctx.device)[None]
     bar = _bar(progress, drive.n_frames, "animating")
     alpha_start = None
     index = 0
@@ -188,14 +209,17 @@ def _one_pass(
                 raise AnimateError(_ONE_FRAME.format(drive.name))
             with ctx():
                 alpha = model.encode_motion(frames.to(ctx.device))
-                if mode == "absolute":
+                if mode == "absolute" and gains is not None:
+                    # the edit moves the driving magnitudes too, as ``offset`` does below
+                    z = model.absolute_latent(state, alpha + shift, gains)
+                elif mode == "absolute":
                     z = model.absolute_latent(state, alpha)
                     if offset is not None:
                         z = z + offset
                 else:
                     if alpha_start is None:
                         alpha_start = alpha[:1]
-                    z = model.relative_latent(state, alpha, alpha_start)
+                    z = model.relative_latent(state, alpha, alpha_start, gains)
                 out = model.decode(state, z).float().cpu()
             yield AnimatedBatch(index, out, frames_u8)
             index += len(frames)
@@ -205,7 +229,7 @@ def _one_pass(
 
 
 def _two_pass(
-    model, source, edit, drive, mode, start, batch_size, ctx, progress
+    model, source, edit, drive, mode, start, batch_size, ctx, progress, gains=None
 ) -> Iterator[AnimatedBatch]:
     """Pass 1 encodes every frame's magnitudes (T x M floats); pass 2 re-reads the frames only
     to return them alongside the outputs and decodes from the stored magnitudes."""
@@ -232,7 +256,9 @@ def _two_pass(
             if len(alpha) != len(frames_u8):
                 raise MediaError(f"{drive.name}: the video changed between the two reads")
             with ctx():
-                z = model.relative_latent(state, alpha, alpha_start)
+                z = model.relative_latent(
+                    state, alpha, alpha_start, None if gains is None else gains.to(ctx.device)
+                )
                 out = model.decode(state, z).float().cpu()
             yield AnimatedBatch(first, out, frames_u8)
             first += len(frames_u8)
@@ -441,6 +467,7 @@ __all__ = [
     "animate_batches",
     "best_start_frame",
     "default_batch_size",
+    "mixer_gains",
     "motion_codes",
     "parse_edit",
 ]

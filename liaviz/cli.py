@@ -11,7 +11,7 @@ import traceback
 from .errors import UserError, interrupt_exit_code, interrupt_word, sigterm_as_interrupt
 
 # Subcommand modules, in the order `liaviz --help` lists them.
-COMMANDS = ("info", "animate", "evaluate", "synth", "export", "demo")
+COMMANDS = ("info", "animate", "directions", "evaluate", "synth", "export", "demo")
 
 
 def build_parser() -> argparse.ArgumentParser:

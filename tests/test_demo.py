@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+from html import escape
 
 import numpy as np
 import pytest
@@ -25,6 +27,8 @@ EXPECTED = {
     "sweep_top.gif",
     "animation.mp4",
     "animation.gif",
+    "directions.json",
+    "directions.png",
 }
 
 
@@ -41,12 +45,15 @@ def test_demo_defaults(tmp_path, capsys):
     names = {p.name for p in out.iterdir()}
     assert EXPECTED <= names
     assert not [n for n in names if n.startswith(".")]  # atomic writes leave no temp files
-    assert "[6/6]" in printed.out
+    assert "[7/7]" in printed.out
     if "pca.png" not in names:
         assert "pca.png skipped" in printed.out
     page = (out / "index.html").read_text()
     links = _local_links(page)
     assert {"reference.png", "sweep.png", "animation.gif", "plotly.min.js"} <= links
+    assert {"directions.png", "directions.json"} <= links
+    labels = [d["label"] for d in json.loads((out / "directions.json").read_text())["directions"]]
+    assert len(labels) == 20 and f"d1: {escape(labels[0])}" in page  # labels name the rows
     assert all((out / link).exists() for link in links)
     assert Image.open(out / "sweep.png").size[1] > Image.open(out / "sweep.png").size[0]  # 20 rows
     anim = io.read_video(out / "animation.gif")

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserError
+from ._mixer import add_mixer_options, check_mixer, resolve_mute
 
 EPILOG = """\
 examples:
@@ -16,6 +17,8 @@ examples:
   liaviz animate --checkpoint vox.pt --source p.png --driving talk.mp4 --out out.gif \\
       --start best --side-by-side
   liaviz animate ... --edit 3=1.5 --edit 7=-2      # move the source along directions first
+  liaviz animate ... --mute 1,4 --motion-scale 0.5  # drop d1 and d4's motion, halve the rest
+  liaviz animate ... --only pose                    # transfer the head motion, not expressions
 
 Output: mp4 (H.264, same frame rate as the driving video), .gif, or any other name for a folder
 of PNG frames. The file is written next to the target under a temporary name and renamed only
@@ -69,6 +72,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="do not copy the driving video's audio into an mp4 output (kept by default)",
     )
     add_model_options(p)
+    add_mixer_options(p)
     p.set_defaults(func=run)
 
 
@@ -180,6 +184,7 @@ def run(args: argparse.Namespace) -> int:
     if args.mode == "absolute" and args.start != "first":
         raise UserError("--start applies to relative mode only")
     edit = parse_edits(args.edit)
+    mute = check_mixer(args)
     crop = args.crop or "center"
     out = Path(args.out)
     # Cheap checks first: a typo in a path should not cost a model load.
@@ -214,6 +219,7 @@ def run(args: argparse.Namespace) -> int:
     apply_threads(args)
     model = load_model(args.checkpoint, device=device, size=args.size)
     size = model.config.size
+    mute = resolve_mute(args, model, prepare(source, size, crop), mute)
     batches = animate_batches(
         model,
         source,
@@ -225,6 +231,8 @@ def run(args: argparse.Namespace) -> int:
         crop=crop,
         precision=args.precision,
         progress=not args.no_progress,
+        mute=mute,
+        motion_scale=args.motion_scale,
     )
     source_panel = prepare(source, size, crop)
     with writer:

@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     if out.exists() and not out.is_dir():
         raise UserError(f"{out}: exists and is not a folder")
     out.mkdir(parents=True, exist_ok=True)
-    step = _Steps(6)
+    step = _Steps(7)
 
     step("loading the model")
     with warnings.catch_warnings():
@@ -96,10 +96,15 @@ def run(args: argparse.Namespace) -> int:
     A.save_figure(A.reference_figure(arrays), out / "reference.png")
     step.done("source.png, reference.png")
 
+    step("direction anatomy: what each direction does, from the flow fields")
+    labels = _write_anatomy(out, model, source if args.image else None)
+    step.done("directions.json, directions.png")
+
     step(f"sweep grid: {m} directions x {len(A.DEFAULT_VALUES)} magnitudes")
     fig = A.sweep_grid(
-        model, state, values=A.DEFAULT_VALUES, precision=args.precision, progress=True
-    )
+        model, state, values=A.DEFAULT_VALUES, names=labels, precision=args.precision,
+        progress=True,
+    )  # fmt: skip
     A.save_figure(fig, out / "sweep.png", dpi=max(100, size * 1.1))
     step.done("sweep.png")
 
@@ -133,9 +138,22 @@ def run(args: argparse.Namespace) -> int:
     step.done(f"sweep_top.gif (d{top + 1}), animation.mp4, animation.gif")
 
     step("index.html")
-    _write_index(out, label, warning, model, result, top, pca_files, pca_div)
+    _write_index(out, label, warning, model, result, top, pca_files, pca_div, labels)
     step.done(f"open {out / 'index.html'}")
     return 0
+
+
+def _write_anatomy(out: Path, model, source) -> list[str]:
+    """``liaviz directions``' measurement on the portrait (or, without ``--image``, on synthetic
+    faces, the bundled model's own domain); returns the slider/row names "d<i>: <label>"."""
+    from .. import analysis as A
+    from ..anatomy import analyze_directions, write_anatomy
+    from ..diagnostics import anatomy_figure
+
+    anatomy = analyze_directions(model, None if source is None else [source])
+    write_anatomy(anatomy, out / "directions.json")
+    A.save_figure(anatomy_figure(anatomy), out / "directions.png", dpi=110)
+    return [f"d{d.index}: {d.label}" for d in anatomy.directions]
 
 
 def _write_pca(out: Path, result, mags) -> tuple[list[str], str]:
@@ -207,6 +225,16 @@ added: the source in the model's canonical pose. Below: the flow field (colour =
 paler = smaller shift) and mask (white = warped source features) at each decoder scale.
 </figcaption></figure>
 
+<h2>What each direction does</h2>
+<p>Measured from the decoder's flow fields, without landmarks (<code>liaviz directions</code>): a
+step along each direction is split into a global similarity (shift x, shift y, roll, zoom) and a
+local residual; the labels below also name the sliders and the sweep rows.
+<a href="directions.json">directions.json</a></p>
+<p>{labels}</p>
+<figure><img src="directions.png" style="max-width:100%" alt="direction anatomy">
+<figcaption>One row per direction: its flow change (colour = direction), where the local motion
+concentrates (box), and the shares of its flow energy.</figcaption></figure>
+
 <h2>Sweep grid (paper Fig. 6)</h2>
 <figure><img src="sweep.png" style="max-width:100%" alt="sweep grid">
 <figcaption>Row i moves the source's code along d<sub>i</sub> alone,
@@ -234,7 +262,7 @@ Explained variance: {explained}.</p>
 
 
 def _write_index(
-    out: Path, label, warning, model, result, top: int, pca_files, pca_div: str
+    out: Path, label, warning, model, result, top: int, pca_files, pca_div: str, labels=()
 ) -> None:
     from .. import analysis as A
 
@@ -249,5 +277,6 @@ def _write_index(
         pca_links="Also: " + ", ".join(links) if links else "",
         top=top + 1,
         pca_div=f'<div class="plot">{pca_div}</div>',
+        labels=", ".join(html.escape(n) for n in labels),
     )
     A.write_bytes_atomic(out / "index.html", page.encode("utf-8"))

@@ -22,6 +22,7 @@ from ..io import Crop
 from ..nn import LIA
 from ._common import View, image_widget, play, png
 from ._render import LatestValueRenderer
+from .mixer_panel import MixerPanel, anatomy_panel
 from .presets import Preset, load_preset, save_preset
 
 
@@ -32,6 +33,9 @@ class DirectionExplorer(View):
     enables "take motion from a frame", ordering the sliders by how much each direction varies
     over it, and animating the edited source. ``order_by`` gives magnitudes (N, M) or a
     ``MagnitudeSet`` to order by instead. Files (presets, PNG, sweeps) go to ``folder``.
+    ``anatomy`` (a ``liaviz.anatomy.Anatomy``, or True to measure one on ``image``) names the
+    sliders by what each direction does when ``names`` is not given, shows its figure and gives
+    the mixer its "pose only" / "expression only" presets.
     """
 
     def __init__(
@@ -50,6 +54,7 @@ class DirectionExplorer(View):
         order_by=None,
         crop: Crop = "center",
         threaded: bool = True,
+        anatomy=None,
     ) -> None:
         lo, hi = (float(v) for v in value_range)
         if not (math.isfinite(lo) and math.isfinite(hi) and lo < 0 < hi):
@@ -65,6 +70,13 @@ class DirectionExplorer(View):
         self.precision = precision
         self.source = analysis.prepare_image(model, image, crop)
         self.state = analysis.encode(model, self.source)  # cached: slider events only decode
+        if anatomy is True:
+            from ..anatomy import analyze_directions
+
+            anatomy = analyze_directions(model, [self.source])
+        if names is None and anatomy is not None:
+            names = [f"d{d.index}: {d.label}" for d in anatomy.directions]
+        self.anatomy = anatomy
         self.names = analysis.direction_names(self.m, names)
         self.order = list(range(self.m))
         self.current_image = self.source
@@ -189,6 +201,7 @@ class DirectionExplorer(View):
             self.animate_button = W.Button(description="Animate edit", button_style="primary")
             self.animate_button.on_click(lambda _: self.guarded(self.animate, self.mode.value))
             self.progress = W.IntProgress(min=0, max=n, layout=W.Layout(width="200px"))
+            self.mixer = MixerPanel(self.names, self.anatomy, self.guarded)
             self.animation_box = W.Box()
             parts.append(
                 W.HBox(
@@ -198,12 +211,14 @@ class DirectionExplorer(View):
                             [
                                 W.HBox([self.frame_slider, self.take_motion_button]),
                                 W.HBox([self.mode, self.animate_button, self.progress]),
+                                self.mixer.widget,
                             ]
                         ),
                     ]
                 )
             )
             parts.append(self.animation_box)
+        parts += [p for p in [anatomy_panel(self.anatomy)] if p is not None]
         parts += [files, self.output]
         self.widget = W.VBox(parts)
         self.widget.add_class("liaviz-explorer")
@@ -433,9 +448,16 @@ class DirectionExplorer(View):
         return out
 
     # ---- edit, then animate -------------------------------------------------------------------
-    def animate(self, mode: str = "relative", max_frames: int | None = None) -> np.ndarray:
+    def animate(
+        self,
+        mode: str = "relative",
+        max_frames: int | None = None,
+        mute: list[int] | None = None,
+        motion_scale: float | None = None,
+    ) -> np.ndarray:
         """Animate the edited source with the driving video (``liaviz.animate`` with
-        ``edit`` = the sliders) and show it beside the driving frames. Returns (T, S, S, 3)."""
+        ``edit`` = the sliders) and show it beside the driving frames. Returns (T, S, S, 3).
+        ``mute`` (1-based) and ``motion_scale`` default to the mixer panel's toggles and box."""
         from ..animate import animate
 
         if self.driving_frames is None:
@@ -443,9 +465,12 @@ class DirectionExplorer(View):
         driving = self.driving_frames[:max_frames]
         self.progress.max, self.progress.value = len(driving), 0
         frames = []
+        mute = self.mixer.mute() if mute is None else mute
+        scale = self.mixer.motion_scale() if motion_scale is None else motion_scale
         for frame in animate(
-            self.model, self.state, driving, mode=mode, edit=self.values(), precision=self.precision
-        ):
+            self.model, self.state, driving, mode=mode, edit=self.values(), precision=self.precision,
+            mute=mute, motion_scale=scale,
+        ):  # fmt: skip
             frames.append(frame)
             self.progress.value = len(frames)
         self.last_animation = np.stack(frames)

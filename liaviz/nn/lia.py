@@ -94,20 +94,48 @@ class LIA(nn.Module):
         """z_{s->s} = z_{s->r} + w_{r->s}: decodes to the reconstruction of the source itself."""
         return state.latent + self.motion_path(state.alpha)
 
-    def absolute_latent(self, state: SourceState, alpha_driving: torch.Tensor) -> torch.Tensor:
-        """Absolute transfer (eq. 11): z_{s->d} = z_{s->r} + w_{r->d}. Returns (T, D)."""
-        return state.latent + self.motion_path(alpha_driving)
+    def absolute_latent(
+        self,
+        state: SourceState,
+        alpha_driving: torch.Tensor,
+        gains: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Absolute transfer (eq. 11): z_{s->d} = z_{s->r} + w_{r->d}. Returns (T, D).
+
+        ``gains`` (M,) mixes the motion per direction: z = z_{s->r} + w(A_s + g * (A_d - A_s)),
+        so g_i = 1 takes the driving magnitude, 0 keeps the source's own, and all ones is eq. 11.
+        """
+        if gains is None:
+            return state.latent + self.motion_path(alpha_driving)
+        own = state.alpha.reshape(1, -1)
+        return state.latent + self.motion_path(own + self._gains(gains) * (alpha_driving - own))
 
     def relative_latent(
-        self, state: SourceState, alpha_driving: torch.Tensor, alpha_start: torch.Tensor
+        self,
+        state: SourceState,
+        alpha_driving: torch.Tensor,
+        alpha_start: torch.Tensor,
+        gains: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Relative transfer (eq. 12): z_{s->t} = z_{s->s} + (w_{r->t} - w_{r->1}).
 
         ``alpha_start`` is the magnitude vector of the driving frame matched to the source (the
-        first frame, usually), (1, M) or (M,). Returns (T, D).
+        first frame, usually), (1, M) or (M,). ``gains`` (M,) scales the transferred change per
+        direction, z = z_{s->s} + w(g * (A_t - A_1)): g_i = 0 keeps the source's own magnitude
+        (a muted direction), all ones is eq. 12. Returns (T, D).
         """
-        delta = self.motion_path(alpha_driving) - self.motion_path(alpha_start.reshape(1, -1))
+        start = alpha_start.reshape(1, -1)
+        if gains is None:
+            delta = self.motion_path(alpha_driving) - self.motion_path(start)
+        else:
+            delta = self.motion_path(self._gains(gains) * (alpha_driving - start))
         return self.self_latent(state) + delta
+
+    def _gains(self, gains: torch.Tensor) -> torch.Tensor:
+        m = self.config.motion_dim
+        if gains.numel() != m:
+            raise ValueError(f"gains must hold one value per direction ({m}), got {gains.numel()}")
+        return gains.reshape(1, m)
 
     def edit_latent(self, state: SourceState, magnitudes: torch.Tensor) -> torch.Tensor:
         """Linear manipulation (paper Fig. 6): z = z_{s->s} + sum_i e_i d_i.
