@@ -65,7 +65,7 @@ class ExplorerFiles:
         preset = load_preset(p, self.m)
         self.set_names(preset.names)
         self.set_order(preset.order if preset.order is not None else range(self.m))
-        self.set_values(preset.values)
+        self.set_values(preset.values, exact=True)
         self.log(f"loaded preset {p.resolve()}")
 
     def _export_factor(self, scale) -> int:

@@ -5,7 +5,9 @@ columns past ``ONE_COLUMN`` directions), fixed widths, and one status line in a 
 from __future__ import annotations
 
 import ipywidgets as widgets
+import traitlets
 
+from . import ranges as R
 from ._common import image_widget
 
 ONE_COLUMN = 10  # up to this many directions the sliders stand in one column
@@ -20,6 +22,23 @@ def caption(text: str, width: int) -> widgets.HTML:
     )
 
 
+class DirectionSlider(widgets.FloatSlider):
+    """A ``FloatSlider`` that grows its range to hold a value set beyond it (from code, a preset
+    or "take motion"), where ipywidgets' own slider would clip the value silently."""
+
+    @traitlets.validate("value")
+    def _validate_value(self, proposal):
+        value = float(proposal["value"])
+        if not self.min <= value <= self.max:
+            lo, hi = R.widened(self.min, self.max, value)
+            if lo < self.min:
+                self.min = lo
+            if hi > self.max:
+                self.max = hi
+            self.step = min(self.step, R.nice_step(self.min, self.max))
+        return value
+
+
 class ExplorerLayout:
     """Builds every widget of the explorer as attributes, and ``widget``, the whole view."""
 
@@ -28,7 +47,7 @@ class ExplorerLayout:
         self.sliders, self.name_boxes, self.reset_buttons, self.spread_labels = [], [], [], []
         self.rows = []
         for i in range(self.m):
-            slider = W.FloatSlider(
+            slider = DirectionSlider(
                 value=0.0,
                 min=float(ranges[i][0]),
                 max=float(ranges[i][1]),

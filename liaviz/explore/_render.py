@@ -98,7 +98,8 @@ class LatestValueRenderer:
     def _run(self, fn: Callable[[Any], Any], request: Any) -> bool:
         """Run a render; True when it was a preview that came out in full quality anyway."""
         try:
-            return fn is self._preview and fn(request) is True
+            result = fn(request)
+            return fn is self._preview and result is True
         except Exception as e:  # shown in the widget; the explorer stays usable
             self._on_error(e)
             return False

@@ -90,6 +90,7 @@ class DirectionExplorer(ExplorerLayout, ExplorerFiles, View):
         self.driving_frames = self._read_driving(driving, crop, max_driving_frames)
         self._driving_alpha: np.ndarray | None = None
         lo_hi, steps, self.range_source = self._initial_ranges(value_range, step)
+        self._base_ranges = [tuple(r) for r in lo_hi]
         self._build(lo_hi, steps, folder)
         self.renderer = LatestValueRenderer(
             self._render,
@@ -172,19 +173,30 @@ class DirectionExplorer(ExplorerLayout, ExplorerFiles, View):
         """Each slider's (min, max), (M, 2), in direction order."""
         return np.array([(s.min, s.max) for s in self.sliders], dtype=np.float64)
 
-    def _place(self, i: int, x: float) -> None:
-        """Set slider i to x, widening its range (and flagging it) when x lies outside."""
+    def _place(self, i: int, x: float, exact: bool) -> None:
+        """Set slider i to x on its step grid; a ``DirectionSlider`` widens to hold it. ``exact``
+        refines the step (down to 1/1000) until x lies on the grid (a preset's values)."""
         s = self.sliders[i]
-        lo, hi = R.widened(s.min, s.max, x)
-        if (lo, hi) != (s.min, s.max):
-            s.min, s.max = min(lo, s.min), max(hi, s.max)
-            s.step = min(s.step, R.nice_step(s.min, s.max))
-            self.widened.add(i)
+        s.value = x  # widens the range first when x lies outside
+        if exact:
+            floor = s.step / 1000
+            while abs(R.snap(x, s.min, s.step) - x) > 1e-6 and s.step / 10 >= floor * 0.999:
+                s.step = round(s.step / 10, 12)
         s.value = R.snap(x, s.min, s.step)
+        self._note_widened(i)
 
-    def set_values(self, values, render: bool = True) -> None:
+    def _note_widened(self, i: int) -> bool:
+        s = self.sliders[i]
+        lo, hi = self._base_ranges[i]
+        if i in self.widened or (s.min >= lo and s.max <= hi):
+            return False
+        self.widened.add(i)
+        return True
+
+    def set_values(self, values, render: bool = True, exact: bool = False) -> None:
         """Move every slider at once: one render, not M. A value beyond its slider's range widens
-        that slider (flagged with ↔) instead of being clipped; values snap to the slider step."""
+        that slider (flagged with ↔) instead of being clipped; values snap to the slider step
+        (``exact``: the step is refined instead, so the values are kept as given)."""
         v = np.asarray(values, dtype=np.float64).reshape(-1)
         if v.size != self.m:
             raise AnalysisError(f"expected {self.m} values, got {v.size}")
@@ -194,7 +206,7 @@ class DirectionExplorer(ExplorerLayout, ExplorerFiles, View):
         self._quiet = True
         try:
             for i, x in enumerate(v):
-                self._place(i, float(x))
+                self._place(i, float(x), exact)
         finally:
             self._quiet = False
         if len(self.widened) > before:
@@ -235,6 +247,9 @@ class DirectionExplorer(ExplorerLayout, ExplorerFiles, View):
     def _on_slider(self, change) -> None:
         if self._quiet:
             return
+        if self._note_widened(self.sliders.index(change["owner"])):
+            self.log("note: widened 1 slider to hold its value")
+            self._show_notes()
         v = self.values()
         # the browser sends back values it snapped to the step: the same edit, not a new one
         if self._last_values is not None and np.allclose(v, self._last_values, atol=1e-7):
