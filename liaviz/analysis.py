@@ -774,6 +774,23 @@ def reference_figure(arrays: ReferenceArrays, code: str = "reference") -> Figure
         )
         axes[2, k].imshow(arrays.masks[code][k], interpolation="nearest")
         axes[2, k].set_title(f"mask {r}x{r}", fontsize=7)
+    for row, (name, what) in enumerate(
+        [
+            ("flow", "hue = direction,\npaler = smaller"),
+            ("mask", "white = warped,\nblack = generated"),
+        ],
+        start=1,
+    ):  # the rows say what they hold, at their left
+        axes[row, 0].text(
+            -0.12,
+            0.5,
+            f"{name}\n({what})",
+            transform=axes[row, 0].transAxes,
+            rotation=90,
+            ha="right",
+            va="center",
+            fontsize=7,
+        )
     fig.suptitle(f"flow fields and masks of the {code} decode, coarse to fine", fontsize=9)
     fig.tight_layout()
     return fig
@@ -811,6 +828,19 @@ def random_model(seed: int = 0, size: int = 64, motion_dim: int = 20) -> LIA:
         torch.manual_seed(seed)
         model = LIA(config)
     return model.eval()
+
+
+def real_photo_note(label: str | None) -> str | None:
+    """What to expect when the embedded model (``label`` = its name) animates a real photo or
+    painting; None for any other model."""
+    if label != EMBEDDED_MODEL:
+        return None
+    return (
+        f"{EMBEDDED_MODEL} is a small 64x64 model trained only on liaviz's synthetic cartoon "
+        "faces: on a real photo or painting its motions are small and cartoon-like, and a face "
+        "that barely moves is this model's limit, not LIA's. Load the official vox.pt "
+        "(256x256, real faces) to see LIA on real portraits."
+    )
 
 
 def load_demo_model(
