@@ -29,6 +29,8 @@ class EditDecoder:
         self.budget_s = budget_s
         self.n_levels = len(model.config.resolutions)
         self.preview_levels = max(1, self.n_levels - 1)
+        # never coarser than a quarter of the size: a slower preview beats an unreadable one
+        self.min_preview_levels = max(1, self.n_levels - 2)
         self.full_s: float | None = None  # the last full decode's time
         self.preview_s: float | None = None  # the last preview's time
         self._zero: dict[int, np.ndarray] = {}  # reconstructions (e = 0) per level count
@@ -58,7 +60,7 @@ class EditDecoder:
         t0 = time.perf_counter()
         img = self.decode(e, levels)
         self.preview_s = time.perf_counter() - t0
-        if self.preview_s > self.budget_s and levels > 1:
+        if self.preview_s > self.budget_s and levels > self.min_preview_levels:
             self.preview_levels = levels - 1
         elif self.preview_s < self.budget_s / 5 and levels < self.n_levels - 1:
             self.preview_levels = levels + 1  # a finer level costs 2-4x: still inside

@@ -11,7 +11,7 @@ from . import ranges as R
 from ._common import image_widget
 
 ONE_COLUMN = 10  # up to this many directions the sliders stand in one column
-ROW_WIDTH = 440  # px: name, slider with readout, reset, note
+ROW_WIDTH = 404  # px: name, slider with readout, reset, note (two fit in a notebook cell)
 LINE = "white-space:nowrap;overflow:hidden;text-overflow:ellipsis"
 
 
@@ -54,14 +54,14 @@ class ExplorerLayout:
                 step=float(steps[i]),
                 continuous_update=True,
                 readout_format=".2f",
-                layout=W.Layout(width="250px"),
+                layout=W.Layout(width="214px"),
             )
             slider.observe(self._on_slider, names="value")
             slider.add_class("liaviz-direction-slider")  # CSS hooks for styling and browser tests
             name = W.Text(
                 value=self.names[i],
                 tooltip=f"name of direction d{i + 1}",
-                layout=W.Layout(width="96px"),
+                layout=W.Layout(width="88px"),
             )
             name.observe(lambda ch, i=i: self._on_name(i, ch["new"]), names="value")
             reset = W.Button(
@@ -77,10 +77,15 @@ class ExplorerLayout:
                 W.HBox([name, slider, reset, spread], layout=W.Layout(width=f"{ROW_WIDTH}px"))
             )
         columns = 1 if self.m <= ONE_COLUMN else 2
+        per_column = -(-self.m // columns)
+        # column by column: the most important directions read down the first column
         self.rows_box = W.GridBox(
             list(self.rows),
             layout=W.Layout(
-                grid_template_columns=f"repeat({columns}, {ROW_WIDTH}px)", grid_gap="0 16px"
+                grid_template_columns=f"repeat({columns}, {ROW_WIDTH}px)",
+                grid_template_rows=f"repeat({per_column}, auto)",
+                grid_auto_flow="column",
+                grid_gap="0 12px",
             ),
         )
         self.rows_box.add_class("liaviz-direction-rows")
