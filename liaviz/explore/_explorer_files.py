@@ -19,7 +19,6 @@ from .presets import Preset, list_presets, load_preset, save_preset
 class ExplorerFiles:
     """Presets and exports; expects the explorer's widgets and state (see ``DirectionExplorer``)."""
 
-    # ---- files --------------------------------------------------------------------------------
     def _folder(self) -> Path:
         folder = Path(self.folder_box.value).expanduser()
         try:

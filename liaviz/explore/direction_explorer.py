@@ -134,10 +134,10 @@ class DirectionExplorer(ExplorerLayout, ExplorerFiles, View):
         alpha = self.data_magnitudes()
         if alpha is not None and len(alpha) >= 2:
             return np.sqrt(analysis.direction_variance(alpha)), "σ"
-        try:
-            return analysis.encoder_gain(self.model), "gain"
-        except Exception:  # a model without the linear motion head: index order
+        gain = analysis.encoder_gain(self.model)
+        if gain.shape != (self.m,):  # no motion dictionary: no magnitudes to rank, index order
             return np.zeros(self.m), "none"
+        return gain, "gain"
 
     def _show_notes(self) -> None:
         for i, label in enumerate(self.spread_labels):
@@ -182,7 +182,8 @@ class DirectionExplorer(ExplorerLayout, ExplorerFiles, View):
             floor = s.step / 1000
             while abs(R.snap(x, s.min, s.step) - x) > 1e-6 and s.step / 10 >= floor * 0.999:
                 s.step = round(s.step / 10, 12)
-        s.value = R.snap(x, s.min, s.step)
+        snapped = R.snap(x, s.min, s.step)
+        s.value = min(max(snapped, s.min), s.max)  # the grid's last step may pass the end
         self._note_widened(i)
 
     def _note_widened(self, i: int) -> bool:
