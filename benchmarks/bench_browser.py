@@ -98,15 +98,18 @@ def main() -> None:
             page.get_by_text("Python 3 (ipykernel) | Idle").wait_for()
             page.evaluate(WATCH_IMAGE)
             handle = page.locator(".liaviz-direction-slider .noUi-handle").first
-            firsts, lasts, counts = [], [], []
+            firsts, lasts, counts, busy = [], [], [], []
             for k in range(args.drags + 1):  # the first drag warms up
-                page.evaluate("window.__liaviz_changes = []")
+                page.evaluate("window.__liaviz_changes = []; window.__liaviz_status = []")
                 t0 = drag(page, handle, 70 if k % 2 == 0 else -70, steps=10, pause_ms=50)
                 changes = _settle(page, 4000)
+                status_times = page.evaluate("window.__liaviz_status")
                 if k and changes:
                     firsts.append(changes[0] - t0)
                     lasts.append(changes[-1] - t0)
                     counts.append(len(changes))
+                    if status_times:
+                        busy.append(status_times[0] - t0)
             page.evaluate("window.__liaviz_changes = []")
             button = page.locator(".liaviz-explorer button", has_text="Randomize")
             t0 = page.evaluate("performance.now()")
@@ -120,6 +123,8 @@ def main() -> None:
         f"target 400 ms  ratio {med / 400:.2f}"
     )
     print(f"drag, last image:      {[round(x) for x in lasts]} ms  images per drag {counts}")
+    if busy:
+        print(f"drag, first status change (busy dot): {[round(b) for b in busy]} ms")
     print(
         f"Randomize: {len(rand)} image(s), last at "
         f"{(rand[-1] - t0) if rand else float('nan'):.0f} ms after the click"

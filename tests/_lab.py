@@ -104,12 +104,19 @@ def open_and_run_all(page, url: str, notebook: str) -> None:
     page.wait_for_selector(".jp-InputPrompt:text-matches('\\[(\\*|\\d+)\\]')")
 
 
-# Records every change of the explorer image's src with its time (performance.now(), ms).
+# Records every change of the explorer image's src with its time (performance.now(), ms), and
+# of its status line (where the busy dot is), when it has one.
 WATCH_IMAGE = """() => {
   const img = document.querySelector('img.liaviz-explorer-image');
   window.__liaviz_changes = [];
+  window.__liaviz_status = [];
   new MutationObserver(() => window.__liaviz_changes.push(performance.now()))
     .observe(img, {attributes: true, attributeFilter: ['src']});
+  const status = document.querySelector('.liaviz-explorer-status');
+  if (status) {
+    new MutationObserver(() => window.__liaviz_status.push(performance.now()))
+      .observe(status, {childList: true, subtree: true, characterData: true});
+  }
 }"""
 
 
