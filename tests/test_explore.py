@@ -8,21 +8,25 @@ import io as _io
 import json
 import subprocess
 import sys
-import threading
 
 import ipywidgets as widgets
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 from plotly.callbacks import Points
 
 from liaviz import io
 from liaviz.animate import animate
 from liaviz.explore import DirectionExplorer, MagnitudePCA, ReferenceView, load_preset
-from liaviz.explore._render import LatestValueRenderer
 
-from ._explore_helpers import clip, portrait, tiny_model
+from ._explore_helpers import (
+    assert_same_image,
+    clip,
+    expected_edit,
+    magnitudes,
+    portrait,
+    tiny_model,
+)
 
 
 @pytest.fixture(scope="module")
@@ -45,35 +49,6 @@ def _log(view) -> str:
     return "".join(o.get("text", "") for o in view.output.outputs)
 
 
-def _uint8(x: torch.Tensor) -> np.ndarray:
-    """[-1, 1] (N, 3, H, W) -> uint8 (N, H, W, 3), written out here."""
-    x = ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
-    return x.permute(0, 2, 3, 1).numpy()
-
-
-def _expected_edit(model, source: np.ndarray, e: np.ndarray) -> np.ndarray:
-    """z = z_{s->r} + (A_s + e) D^T, decoded: the paper's Fig. 6 from the model's parts."""
-    x = torch.from_numpy(source.copy()).permute(2, 0, 1)[None].float() / 127.5 - 1
-    with torch.inference_mode():
-        state = model.encode_source(x)
-        q = model.directions()  # (D, M) orthonormal columns
-        z = state.latent + (state.alpha + torch.as_tensor(e)[None]) @ q.T
-        return _uint8(model.dec(z, state.features))[0]
-
-
-def _assert_same_image(a: np.ndarray, b: np.ndarray) -> None:
-    """Equal up to float rounding order (z summed in another order): off by one level at most,
-    on a few pixels."""
-    d = np.abs(a.astype(int) - b.astype(int))
-    assert d.max() <= 1 and d.mean() < 0.01, (d.max(), d.mean())
-
-
-def _magnitudes(model, frames: np.ndarray) -> np.ndarray:
-    x = torch.from_numpy(frames.copy()).permute(0, 3, 1, 2).float() / 127.5 - 1
-    with torch.inference_mode():
-        return model.enc.fc(model.enc.net_app(x)[0]).numpy()
-
-
 def _decode_png(data) -> np.ndarray:
     return np.asarray(Image.open(_io.BytesIO(bytes(data))).convert("RGB"))
 
@@ -84,8 +59,8 @@ def test_slider_moves_change_the_image(explorer, model):
     s = explorer.sliders[2]
     s.value = s.max * 0.8
     assert explorer.image.value != first
-    _assert_same_image(
-        explorer.current_image, _expected_edit(model, explorer.source, explorer.values())
+    assert_same_image(
+        explorer.current_image, expected_edit(model, explorer.source, explorer.values())
     )
     assert "last render" in explorer.status.value and explorer.last_render_s > 0
     explorer.reset_buttons[2].click()
@@ -109,8 +84,8 @@ def test_source_shown_beside_the_edit_and_the_difference_map(explorer):
 
 
 def test_ranges_cover_every_frame_of_the_driving_clip(explorer, model):
-    alpha = _magnitudes(model, explorer.driving_frames)
-    a_s = _magnitudes(model, explorer.source[None])[0]
+    alpha = magnitudes(model, explorer.driving_frames)
+    a_s = magnitudes(model, explorer.source[None])[0]
     need = 1.1 * np.maximum(3 * alpha.std(0), np.abs(alpha - a_s).max(0))
     lo, hi = explorer.ranges().T
     assert (hi >= need - 1e-6).all() and (lo <= -need + 1e-6).all()
@@ -167,78 +142,6 @@ def test_randomize_stays_inside_each_range(explorer):
     assert (e >= lo).all() and (e <= hi).all() and np.count_nonzero(e) >= len(e) - 1
     assert explorer.image.value != first and not explorer.widened
     np.testing.assert_allclose(explorer.randomize(seed=3), e)
-
-
-def test_preview_while_values_come_then_full_render_on_rest():
-    gate, started, seen = threading.Event(), threading.Event(), []
-
-    def preview(x):
-        seen.append(("preview", x))
-        started.set()
-        gate.wait(10)
-
-    r = LatestValueRenderer(
-        lambda x: seen.append(("full", x)), lambda e: None, preview=preview, rest_s=0.05
-    )
-    r.submit(0)
-    assert started.wait(10)
-    for k in range(1, 6):
-        r.submit(k)  # arrive while 0 previews: only the newest is previewed next
-    gate.set()
-    assert r.wait(10)
-    assert seen == [("preview", 0), ("preview", 5), ("full", 5)]
-    seen.clear()
-    r.submit(9, final=True)  # a button: one full render, no preview
-    assert r.wait(10) and seen == [("full", 9)]
-
-
-def test_preview_decodes_a_coarser_level(model):
-    ex = DirectionExplorer(model, portrait(), threaded=False, preview_budget_s=0.0)
-    e = ex.ranges()[:, 1] * 0.5
-    img, full = ex.decoder.preview(e)
-    size = model.config.size
-    assert not full and img.shape == (size // 2, size // 2, 3)
-    n = len(model.config.resolutions)
-    x = torch.from_numpy(ex.source.copy()).permute(2, 0, 1)[None].float() / 127.5 - 1
-    with torch.inference_mode():
-        st = model.encode_source(x)
-        z = (
-            st.latent
-            + (st.alpha + torch.as_tensor(e, dtype=torch.float32)[None]) @ model.directions().T
-        )
-        whole = model.dec(z, st.features)
-        coarse = model.dec(z, st.features, levels=n - 1)
-    _assert_same_image(img, _uint8(coarse)[0])
-    assert coarse.shape[-1] == size // 2 and whole.shape[-1] == size
-
-
-def test_latest_value_wins_when_threaded(model):
-    ex = DirectionExplorer(model, portrait(), threaded=True)
-    for k in range(30):
-        ex.sliders[0].value = 0.1 * (k + 1)
-    assert ex.wait(30)
-    r = ex.renderer
-    assert r.submitted == 30 and r.rendered < 30
-    _assert_same_image(ex.current_image, _expected_edit(model, ex.source, ex.values()))
-    assert "rendering" not in ex.status.value
-
-
-def test_renderer_drops_superseded_requests():
-    gate, started, seen = threading.Event(), threading.Event(), []
-
-    def render(x):
-        seen.append(x)
-        started.set()
-        gate.wait(10)
-
-    r = LatestValueRenderer(render, on_error=lambda e: None, threaded=True)
-    r.submit(0)
-    assert started.wait(10)
-    for k in range(1, 6):
-        r.submit(k)  # arrive while 0 renders: only the last may run next
-    gate.set()
-    assert r.wait(10)
-    assert seen == [0, 5] and r.submitted == 6 and r.rendered == 2
 
 
 def test_layout_shows_every_slider(model):
@@ -350,14 +253,14 @@ def test_export_png_and_sweep(explorer, tmp_path):
 def test_take_motion_from_frame(explorer, model):
     explorer.frame_slider.value = 6
     explorer.take_motion_button.click()
-    e = _magnitudes(model, explorer.driving_frames[6:7])[0]
-    e = e - _magnitudes(model, explorer.source[None])[0]
+    e = magnitudes(model, explorer.driving_frames[6:7])[0]
+    e = e - magnitudes(model, explorer.source[None])[0]
     steps = np.array([s.step for s in explorer.sliders])
     assert (np.abs(explorer.values() - e) <= steps / 2 + 1e-5).all()
 
 
 def test_default_order_is_by_importance(explorer, model):
-    alpha = _magnitudes(model, explorer.driving_frames)
+    alpha = magnitudes(model, explorer.driving_frames)
     expected = np.argsort(-alpha.std(0), kind="stable").tolist()
     assert explorer.order == expected and explorer.order_dropdown.value == "importance"
     assert list(explorer.rows_box.children) == [explorer.rows[i] for i in expected]
@@ -434,7 +337,7 @@ def test_magnitude_pca(model):
     assert pca.pc_image.value != before
     # the PC edit in the d_i basis, from an SVD of the magnitudes written out here
     frames = [io.prepare(f, model.config.size) for f in [*clip(8), *clip(6, seed=4)]]
-    a = _magnitudes(model, np.stack(frames))
+    a = magnitudes(model, np.stack(frames))
     a = a.astype(np.float64) - a.mean(0)
     _, sv, vt = np.linalg.svd(a, full_matrices=False)
     std = sv / np.sqrt(len(a) - 1)
