@@ -324,11 +324,13 @@ def write_sweep(
     batch_size: int | None = None,
     precision: Precision | None = None,
     base: np.ndarray | None = None,
+    min_size: int | None = None,
 ) -> Path:
     """Write one direction's sweep as a looping GIF or MP4 (by the suffix), atomically.
 
     The default path goes 0 -> +3 -> -3 -> 0 so the clip loops without a jump. ``base`` (M,)
     is an edit the sweep is added to (the explorer's current sliders), zero by default.
+    ``min_size`` enlarges the frames (nearest, integer factor) to at least that size.
     """
     from .io import VideoWriter  # imageio/av only when writing
 
@@ -343,6 +345,8 @@ def write_sweep(
         e += np.asarray(base, np.float32).reshape(1, -1)
     e[:, d] += vals
     frames = edit_images(model, state, e, batch_size, precision)
+    if min_size:
+        frames = upscale(frames, min_size)
     with VideoWriter(path, fps=fps) as writer:
         writer.write_many(frames)
     return Path(path)
@@ -512,6 +516,18 @@ def _alpha_of(alpha) -> np.ndarray:
 def direction_variance(alpha) -> np.ndarray:
     """Variance of each magnitude a_i over the frames: how much each d_i is used. (M,)"""
     return _alpha_of(alpha).var(axis=0)
+
+
+def encoder_gain(model: LIA) -> np.ndarray:
+    """How strongly the encoder's motion head reads each magnitude: the norm of row i of the
+    linear map latent -> A (M,). A data-free importance, for when no clips are given."""
+    fc = model.enc.fc
+    d = model.config.latent_dim
+    with torch.inference_mode():
+        x = torch.cat([torch.zeros(1, d), torch.eye(d)]).to(model_device(model))
+        out = fc(x).float()
+        weight = out[1:] - out[:1]  # (D, M): the map without its bias
+    return weight.norm(dim=0).cpu().numpy().astype(np.float64)
 
 
 def order_by_variance(alpha) -> np.ndarray:
@@ -758,6 +774,23 @@ def reference_figure(arrays: ReferenceArrays, code: str = "reference") -> Figure
         )
         axes[2, k].imshow(arrays.masks[code][k], interpolation="nearest")
         axes[2, k].set_title(f"mask {r}x{r}", fontsize=7)
+    for row, (name, what) in enumerate(
+        [
+            ("flow", "hue = direction,\npaler = smaller"),
+            ("mask", "white = warped,\nblack = generated"),
+        ],
+        start=1,
+    ):  # the rows say what they hold, at their left
+        axes[row, 0].text(
+            -0.12,
+            0.5,
+            f"{name}\n({what})",
+            transform=axes[row, 0].transAxes,
+            rotation=90,
+            ha="right",
+            va="center",
+            fontsize=7,
+        )
     fig.suptitle(f"flow fields and masks of the {code} decode, coarse to fine", fontsize=9)
     fig.tight_layout()
     return fig
@@ -766,12 +799,13 @@ def reference_figure(arrays: ReferenceArrays, code: str = "reference") -> Figure
 # ---- sample media and a model to explore without any downloads ----------------------------------
 
 
-def sample_portrait() -> np.ndarray:
-    """Grace Hopper (the photo that ships with matplotlib), cropped square around the face."""
-    from matplotlib import cbook
+SAMPLE_PORTRAIT = Path(__file__).parent / "assets" / "mona_lisa.png"
 
-    path = cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)
-    return np.ascontiguousarray(read_image(path)[30:430, 60:460])
+
+def sample_portrait() -> np.ndarray:
+    """The Mona Lisa (Leonardo da Vinci, public domain), a 256x256 crop of the face that ships
+    with liaviz (``liaviz/assets``): the explorer's and the demo's default portrait."""
+    return read_image(SAMPLE_PORTRAIT)
 
 
 def sample_driving(size: int = 64, n_frames: int = 48, index: int = 0) -> np.ndarray:
@@ -794,6 +828,19 @@ def random_model(seed: int = 0, size: int = 64, motion_dim: int = 20) -> LIA:
         torch.manual_seed(seed)
         model = LIA(config)
     return model.eval()
+
+
+def real_photo_note(label: str | None) -> str | None:
+    """What to expect when the embedded model (``label`` = its name) animates a real photo or
+    painting; None for any other model."""
+    if label != EMBEDDED_MODEL:
+        return None
+    return (
+        f"{EMBEDDED_MODEL} is a small 64x64 model trained only on liaviz's synthetic cartoon "
+        "faces: on a real photo or painting its motions are small and cartoon-like, and a face "
+        "that barely moves is this model's limit, not LIA's. Load the official vox.pt "
+        "(256x256, real faces) to see LIA on real portraits."
+    )
 
 
 def load_demo_model(

@@ -451,7 +451,6 @@ def read_video(path: str | os.PathLike, max_frames: int | None = None) -> np.nda
 # ---- writing ------------------------------------------------------------------------------------
 
 
-
 def output_kind(path: str | os.PathLike) -> str:
     """``"mp4"`` (any ffmpeg container: .mp4/.mov/.mkv...), ``"gif"``, or ``"frames"`` for a path
     without a video suffix (a folder of PNG frames)."""

@@ -60,3 +60,32 @@ def notebook_with(n_frames: int, folder: Path) -> Path:
     out = folder / NOTEBOOK.name
     out.write_text(json.dumps(nb))
     return out
+
+
+def uint8(x: torch.Tensor) -> np.ndarray:
+    """[-1, 1] (N, 3, H, W) -> uint8 (N, H, W, 3), written out here."""
+    x = ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    return x.permute(0, 2, 3, 1).numpy()
+
+
+def expected_edit(model, source: np.ndarray, e: np.ndarray) -> np.ndarray:
+    """z = z_{s->r} + (A_s + e) D^T, decoded: the paper's Fig. 6 from the model's parts."""
+    x = torch.from_numpy(source.copy()).permute(2, 0, 1)[None].float() / 127.5 - 1
+    with torch.inference_mode():
+        state = model.encode_source(x)
+        q = model.directions()  # (D, M) orthonormal columns
+        z = state.latent + (state.alpha + torch.as_tensor(e)[None]) @ q.T
+        return uint8(model.dec(z, state.features))[0]
+
+
+def assert_same_image(a: np.ndarray, b: np.ndarray) -> None:
+    """Equal up to float rounding order (z summed in another order): off by one level at most,
+    on a few pixels."""
+    d = np.abs(a.astype(int) - b.astype(int))
+    assert d.max() <= 1 and d.mean() < 0.01, (d.max(), d.mean())
+
+
+def magnitudes(model, frames: np.ndarray) -> np.ndarray:
+    x = torch.from_numpy(frames.copy()).permute(0, 3, 1, 2).float() / 127.5 - 1
+    with torch.inference_mode():
+        return model.enc.fc(model.enc.net_app(x)[0]).numpy()

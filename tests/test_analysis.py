@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -238,7 +239,11 @@ def test_demo_model_stand_in_warns(tmp_path):
 
 def test_sample_media():
     face = A.sample_portrait()
-    assert face.shape[0] == face.shape[1] and face.dtype == np.uint8
+    assert face.shape == (256, 256, 3) and face.dtype == np.uint8
+    # the Mona Lisa ships inside the package, with its provenance
+    assets = Path(A.__file__).parent / "assets"
+    assert A.SAMPLE_PORTRAIT.parent == assets
+    assert "public domain" in (assets / "README.md").read_text()
     frames = A.sample_driving(32, n_frames=3)
     assert frames.shape == (3, 32, 32, 3)
     assert not np.array_equal(frames[0], frames[2])

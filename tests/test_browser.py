@@ -1,50 +1,30 @@
 """The explorer in a real browser: JupyterLab in Debian's Chromium, driven by Playwright.
 
-Opens the notebook, runs all cells from the Run menu, moves a direction slider with the keyboard
-and checks that the explorer's image changes. Saves a screenshot (to $LIAVIZ_TEST_ARTIFACTS when
-set, else the test's tmp folder). Skips when Chromium or Playwright is not installed:
+Opens the notebook, runs all cells from the Run menu, checks that the PCA view drew one scatter
+trace per clip with its points, drags a direction slider with the mouse and checks that the
+explorer's image changes, then moves one with the keyboard. Saves screenshots (to
+$LIAVIZ_TEST_ARTIFACTS when set, else the test's tmp folder). Skips when Chromium or Playwright
+is not installed:
     apt-get install -y chromium && .venv/bin/pip install playwright
 """
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
+import warnings
 from pathlib import Path
 
 import pytest
 
-from ._explore_helpers import notebook_with
+from liaviz.analysis import load_demo_model
 
-CHROMIUM = next(
-    (shutil.which(b) for b in ("chromium", "chromium-browser") if shutil.which(b)), None
-)
+from ._explore_helpers import notebook_with
+from ._lab import ARGS, CHROMIUM, WATCH_IMAGE, drag, jupyterlab, open_and_run_all
+
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium browser installed")
 
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-TOKEN = "liaviz-browser-test"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+N_CLIPS = 2  # the notebook's default driving: two synthetic clips
 
 
 @pytest.fixture
@@ -53,54 +33,8 @@ def lab(tmp_path):
     work = tmp_path / "work"
     work.mkdir()
     notebook_with(8, work)
-    settings = tmp_path / "settings" / "@jupyterlab" / "apputils-extension"
-    settings.mkdir(parents=True)
-    # no news / update toasts over the page
-    (settings / "notification.jupyterlab-settings").write_text(
-        json.dumps({"fetchNews": "false", "checkForUpdates": False})
-    )
-    env = dict(
-        os.environ,
-        JUPYTERLAB_SETTINGS_DIR=str(tmp_path / "settings"),
-        JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "workspaces"),
-        JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
-        JUPYTER_CONFIG_DIR=str(tmp_path / "config"),
-    )
-    port = _free_port()
-    cmd = [
-        sys.executable,
-        "-m",
-        "jupyterlab",
-        "--no-browser",
-        f"--port={port}",
-        "--ServerApp.ip=127.0.0.1",
-        f"--IdentityProvider.token={TOKEN}",
-        f"--ServerApp.root_dir={work}",
-        "--LabApp.news_url=",
-    ]
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
-        cmd.append("--allow-root")
-    log = open(tmp_path / "lab.log", "wb")
-    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=work)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/api/status?token={TOKEN}", timeout=2)
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"JupyterLab did not start: {(tmp_path / 'lab.log').read_text()}")
-                time.sleep(0.3)
+    with jupyterlab(work, tmp_path) as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 def _artifacts(tmp_path: Path) -> Path:
@@ -115,13 +49,7 @@ def test_slider_changes_image_in_jupyterlab(lab, tmp_path):
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 1000})
             page.set_default_timeout(120_000)
-            page.goto(f"{lab}/lab/tree/explore_directions.ipynb?token={TOKEN}")
-            page.wait_for_selector(".jp-NotebookPanel .jp-Cell", state="attached")
-            # the kernel must be connected, or Run All is silently dropped
-            page.get_by_text("Python 3 (ipykernel) | Idle").wait_for()
-            page.click("div.lm-MenuBar-itemLabel:text-is('Run')")
-            page.click("li.lm-Menu-item[data-command='runmenu:run-all']")
-            page.wait_for_selector(".jp-InputPrompt:text-matches('\\[(\\*|\\d+)\\]')")
+            open_and_run_all(page, lab, "explore_directions.ipynb")
 
             handle = page.locator(".liaviz-direction-slider .noUi-handle").first
             handle.wait_for(state="visible")
@@ -129,22 +57,53 @@ def test_slider_changes_image_in_jupyterlab(lab, tmp_path):
             image.wait_for(state="visible")
             # wait for the last cell (edit-then-animate) so the kernel is free for slider events
             page.wait_for_selector(".jp-OutputArea-output video", state="attached")
-            before = image.get_attribute("src")
 
+            # the PCA scatter: one trace per clip, each with its points drawn
+            pca = page.locator(".liaviz-magnitude-pca")
+            pca.scroll_into_view_if_needed()
+            traces = pca.locator(".scatterlayer .trace")
+            page.wait_for_function(
+                "n => document.querySelectorAll("
+                "'.liaviz-magnitude-pca .scatterlayer .trace').length === n",
+                arg=N_CLIPS,
+                timeout=60_000,
+            )
+            n_traces = traces.count()
+            n_points = pca.locator(".scatterlayer .trace .points path").count()
+
+            # a mouse drag along the first slider changes the image
             handle.scroll_into_view_if_needed()
-            handle.focus()
-            for _ in range(8):
-                page.keyboard.press("ArrowRight")
+            before = image.get_attribute("src")
+            page.evaluate(WATCH_IMAGE)
+            drag(page, handle, 60)
             page.wait_for_function(
                 "before => document.querySelector('img.liaviz-explorer-image').src !== before",
                 arg=before,
                 timeout=60_000,
             )
-            status = page.locator(".liaviz-explorer").inner_text()
+            dragged = image.get_attribute("src")
+            # and so do keyboard steps on the second slider
+            second = page.locator(".liaviz-direction-slider .noUi-handle").nth(1)
+            second.focus()
+            for _ in range(8):
+                page.keyboard.press("ArrowRight")
+            page.wait_for_function(
+                "before => document.querySelector('img.liaviz-explorer-image').src !== before",
+                arg=dragged,
+                timeout=60_000,
+            )
+            page.wait_for_timeout(1500)  # let the full image land after the previews
             explorer = page.locator(".liaviz-explorer")
+            status = page.locator(".liaviz-explorer-status").inner_text()
             explorer.scroll_into_view_if_needed()
             shot = _artifacts(tmp_path) / "explorer_jupyterlab.png"
             explorer.screenshot(path=str(shot))
+            # every slider is in the page, none hidden in a scroll box of its own
+            n_handles = page.locator(".liaviz-direction-slider .noUi-handle").count()
+            scrolls = page.evaluate(
+                "() => { const e = document.querySelector('.liaviz-direction-rows');"
+                " return e.scrollHeight > e.clientHeight + 1; }"
+            )
             for name in ("reference-view", "magnitude-pca"):
                 view = page.locator(f".liaviz-{name}")
                 view.scroll_into_view_if_needed()
@@ -154,6 +113,15 @@ def test_slider_changes_image_in_jupyterlab(lab, tmp_path):
             raise
         finally:
             browser.close()
-    assert "last render" in status
+    assert n_traces == N_CLIPS and n_points >= N_CLIPS
+    assert dragged != before
+    assert "last render" in status or "preview" in status
     assert "error" not in status.lower()
+    assert n_handles == _motion_dim() and not scrolls
     assert shot.stat().st_size > 10_000
+
+
+def _motion_dim() -> int:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return load_demo_model()[0].config.motion_dim

@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from liaviz import analysis as A
 from liaviz import io
+from liaviz.checkpoint import pretrained_names
 from liaviz.cli import main
 
 from ._explore_helpers import clip, portrait, tiny_model
@@ -24,7 +26,8 @@ EXPECTED = {
     "pca_3d.html",
     "plotly.min.js",
     "pca_matplotlib.png",
-    "sweep_top.gif",
+    "sweep_top1.gif",
+    "sweep_top4.gif",
     "animation.mp4",
     "animation.gif",
     "directions.json",
@@ -45,7 +48,7 @@ def test_demo_defaults(tmp_path, capsys):
     names = {p.name for p in out.iterdir()}
     assert EXPECTED <= names
     assert not [n for n in names if n.startswith(".")]  # atomic writes leave no temp files
-    assert "[7/7]" in printed.out
+    assert "[8/8]" in printed.out
     if "pca.png" not in names:
         assert "pca.png skipped" in printed.out
     page = (out / "index.html").read_text()
@@ -58,6 +61,38 @@ def test_demo_defaults(tmp_path, capsys):
     assert Image.open(out / "sweep.png").size[1] > Image.open(out / "sweep.png").size[0]  # 20 rows
     anim = io.read_video(out / "animation.gif")
     assert anim.shape[0] == 6 and anim.shape[2] == 2 * anim.shape[1]  # driving | result
+    # the embedded model on the Mona Lisa: linked card, and a word on what to expect
+    if A.EMBEDDED_MODEL in pretrained_names():
+        assert (out / "model_card.md").is_file() and 'href="model_card.md"' in page
+        assert "synthetic cartoon" in page
+    assert io.read_video(out / "sweep_top1.gif").shape[1] >= 256  # shown large
+
+
+def test_demo_orders_directions_by_importance(tmp_path):
+    """The top directions, and the sweep grid's rows, are the ones that vary most over the
+    clips (the spread of their magnitudes, computed here from the encoder's motion head)."""
+    import torch
+
+    model = tiny_model(motion_dim=6)
+    ckpt = tmp_path / "tiny.safetensors"
+    model.save(ckpt)
+    videos = [tmp_path / f"talk{i}.gif" for i in range(2)]
+    for i, v in enumerate(videos):
+        with io.VideoWriter(v, fps=10) as w:
+            w.write_many(clip(5, seed=i))
+    out = tmp_path / "demo"
+    args = ["demo", "--out", str(out), "--checkpoint", str(ckpt), "--top", "2"]
+    assert main([*args, "--driving", str(videos[0]), "--driving", str(videos[1])]) == 0
+    frames = np.stack([io.prepare(f, 32) for v in videos for f in io.read_video(v)])
+    x = torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 127.5 - 1
+    with torch.inference_mode():
+        alpha = model.enc.fc(model.enc.net_app(x)[0]).numpy()
+    first, second = np.argsort(-alpha.std(0), kind="stable")[:2]
+    page = (out / "index.html").read_text()
+    assert page.index(f"#1 d{first + 1}:") < page.index(f"#2 d{second + 1}:")
+    assert "No model card" in page and "synthetic cartoon" not in page
+    sweep = io.read_video(out / "sweep_top1.gif")
+    assert not np.array_equal(sweep[0], sweep[6])  # it moves
 
 
 def test_demo_with_user_files(tmp_path):

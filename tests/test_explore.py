@@ -1,24 +1,33 @@
-"""The widgets, driven programmatically: sliders, buttons, presets, errors, PCA, reference view."""
+"""The widgets, driven programmatically: sliders, ranges, buttons, presets, exports, errors, PCA,
+reference view. Expected images and values are computed here from the model's own pieces
+(encoder, directions, decoder), not by the explorer's code paths."""
 
 from __future__ import annotations
 
+import io as _io
 import json
 import subprocess
 import sys
-import threading
 
 import ipywidgets as widgets
 import numpy as np
 import pytest
+from PIL import Image
 from plotly.callbacks import Points
 
-from liaviz import analysis as A
 from liaviz import io
+from liaviz.analysis import AnalysisError
 from liaviz.animate import animate
 from liaviz.explore import DirectionExplorer, MagnitudePCA, ReferenceView, load_preset
-from liaviz.explore._render import LatestValueRenderer
 
-from ._explore_helpers import clip, portrait, tiny_model
+from ._explore_helpers import (
+    assert_same_image,
+    clip,
+    expected_edit,
+    magnitudes,
+    portrait,
+    tiny_model,
+)
 
 
 @pytest.fixture(scope="module")
@@ -37,84 +46,132 @@ def _errors(view) -> str:
     return "".join(o.get("text", "") for o in view.output.outputs if o.get("name") == "stderr")
 
 
+def _log(view) -> str:
+    return "".join(o.get("text", "") for o in view.output.outputs)
+
+
+def _decode_png(data) -> np.ndarray:
+    return np.asarray(Image.open(_io.BytesIO(bytes(data))).convert("RGB"))
+
+
 def test_slider_moves_change_the_image(explorer, model):
     first = explorer.image.value
     assert bytes(first).startswith(b"\x89PNG")
-    explorer.sliders[2].value = 1.5
+    s = explorer.sliders[2]
+    s.value = s.max * 0.8
     assert explorer.image.value != first
-    np.testing.assert_array_equal(
-        explorer.current_image, A.edit_image(model, explorer.source, explorer.values())
+    assert_same_image(
+        explorer.current_image, expected_edit(model, explorer.source, explorer.values())
     )
-    assert explorer.values()[2] == pytest.approx(1.5)
     assert "last render" in explorer.status.value and explorer.last_render_s > 0
     explorer.reset_buttons[2].click()
     assert explorer.values()[2] == 0 and explorer.image.value == first
 
 
-def test_reset_all_and_randomize(explorer):
-    first = explorer.image.value
-    explorer.randomize_button.click()
-    v = explorer.values()
-    assert np.abs(v).max() <= 3.0 and np.count_nonzero(v) == len(v)
-    assert explorer.image.value != first
-    explorer.reset_all_button.click()
-    assert not explorer.values().any() and explorer.image.value == first
-    np.testing.assert_allclose(explorer.randomize(seed=3), explorer.randomize(seed=3))
+def test_source_shown_beside_the_edit_and_the_difference_map(explorer):
+    shown = _decode_png(explorer.source_image.value)
+    k = shown.shape[0] // explorer.source.shape[0]
+    np.testing.assert_array_equal(shown[::k, ::k], explorer.source)
+    text = explorer.info.value + explorer.image_caption.value
+    assert "0 = reconstruction" in text
+    explorer.diff_toggle.value = True  # at e = 0 nothing changed: the map is uniformly dark
+    flat = _decode_png(explorer.image.value)
+    assert (flat == flat[0, 0]).all() and flat[0, 0].sum() < 30
+    explorer.set_values(explorer.ranges()[:, 1] * 0.9)
+    changed = _decode_png(explorer.image.value)
+    assert changed.max() > 60 and "reconstruction" in explorer.image_caption.value
+    explorer.diff_toggle.value = False
+    assert (_decode_png(explorer.image.value) != changed).any()
 
 
-def test_slider_range_and_step_are_configurable(model):
+def test_ranges_cover_every_frame_of_the_driving_clip(explorer, model):
+    alpha = magnitudes(model, explorer.driving_frames)
+    a_s = magnitudes(model, explorer.source[None])[0]
+    need = 1.1 * np.maximum(3 * alpha.std(0), np.abs(alpha - a_s).max(0))
+    lo, hi = explorer.ranges().T
+    assert (hi >= need - 1e-6).all() and (lo <= -need + 1e-6).all()
+    assert (hi <= 1.5 * need + 1e-6).all()  # rounded up to a readable bound, not far beyond
+    assert "ranges from the data" in explorer.info.value
+    # every frame's motion fits: taking it widens nothing
+    for t in range(len(explorer.driving_frames)):
+        explorer.take_motion_from_frame(t)
+    assert not explorer.widened
+
+
+def test_default_and_given_ranges(model):
+    ex = DirectionExplorer(model, portrait(), threaded=False)
+    assert (ex.ranges() == [-3.0, 3.0]).all() and "default" in ex.info.value
     ex = DirectionExplorer(model, portrait(), value_range=(-1, 2), step=0.25, threaded=False)
     s = ex.sliders[0]
     assert (s.min, s.max, s.step) == (-1, 2, 0.25)
-    ex.set_values(np.full(model.config.motion_dim, 5.0))
-    assert (ex.values() == 2).all()
-    assert "clipped" in "".join(o.get("text", "") for o in ex.output.outputs)
-    with pytest.raises(A.AnalysisError):
+    with pytest.raises(Exception, match="0 strictly inside"):
         DirectionExplorer(model, portrait(), value_range=(0.5, 2))
 
 
 @pytest.mark.parametrize("bad", [(-float("inf"), 3), (-1, float("inf")), (float("nan"), 2)])
 def test_slider_range_must_be_finite(model, bad):
-    with pytest.raises(A.AnalysisError, match="finite"):
+    with pytest.raises(AnalysisError, match="finite"):
         DirectionExplorer(model, portrait(), value_range=bad, threaded=False)
 
 
-def test_latest_value_wins_when_threaded(model):
-    ex = DirectionExplorer(model, portrait(), threaded=True)
-    for k in range(30):
-        ex.sliders[0].value = 0.1 * (k + 1)
-    assert ex.wait(30)
-    r = ex.renderer
-    assert r.submitted == 30 and r.rendered < 30
-    np.testing.assert_array_equal(ex.current_image, A.edit_image(model, ex.source, ex.values()))
+def test_values_beyond_the_range_widen_the_slider_never_clip(model):
+    ex = DirectionExplorer(model, portrait(), value_range=(-1, 1), threaded=False)
+    v = np.linspace(-5, 5, model.config.motion_dim)
+    ex.set_values(v)
+    np.testing.assert_allclose(ex.values(), v, atol=ex.sliders[0].step / 2 + 1e-6)
+    assert ex.widened == {0, 1, 4, 5}
+    assert all("↔" in ex.spread_labels[i].value for i in ex.widened)
+    assert "↔" not in ex.spread_labels[2].value and "widened" in _log(ex)
+    ex.sliders[2].value = 7.0  # straight on the widget, as code might: widened too
+    assert ex.values()[2] == 7.0 and ex.sliders[2].max >= 7.0 and 2 in ex.widened
 
 
-def test_renderer_drops_superseded_requests():
-    gate, started, seen = threading.Event(), threading.Event(), []
-
-    def render(x):
-        seen.append(x)
-        started.set()
-        gate.wait(10)
-
-    r = LatestValueRenderer(render, on_error=lambda e: None, threaded=True)
-    r.submit(0)
-    assert started.wait(10)
-    for k in range(1, 6):
-        r.submit(k)  # arrive while 0 renders: only the last may run next
-    gate.set()
-    assert r.wait(10)
-    assert seen == [0, 5] and r.submitted == 6 and r.rendered == 2
+def test_one_render_per_button_even_when_the_browser_echoes(explorer):
+    r = explorer.renderer
+    for click in (
+        explorer.randomize_button.click,
+        explorer.reset_all_button.click,
+        explorer.randomize_button.click,
+    ):
+        before = r.rendered
+        click()
+        assert r.rendered == before + 1
+        # the browser snaps each value to its slider's grid and sends it back: no new render
+        for s in explorer.sliders:
+            s.value = s.min + round((s.value - s.min) / s.step) * s.step
+        assert r.rendered == before + 1
 
 
-def test_errors_land_in_the_output_area(explorer):
-    explorer.file_name_box.value = "missing"
-    explorer.load_preset_button.click()  # no such file: shown, not raised
-    assert "no such preset file" in _errors(explorer)
-    assert "error" in explorer.status.value
+def test_randomize_stays_inside_each_range(explorer):
+    first = explorer.image.value
+    e = explorer.randomize(seed=3)
+    lo, hi = explorer.ranges().T
+    assert (e >= lo).all() and (e <= hi).all() and np.count_nonzero(e) >= len(e) - 1
+    assert explorer.image.value != first and not explorer.widened
+    np.testing.assert_allclose(explorer.randomize(seed=3), e)
+
+
+def test_layout_shows_every_slider(model):
+    ex = DirectionExplorer(tiny_model(motion_dim=20), portrait(), threaded=False)
+    assert len(ex.rows_box.children) == 20
+    assert ex.rows_box.layout.grid_template_columns.startswith("repeat(2,")
+    assert not ex.rows_box.layout.max_height and not ex.rows_box.layout.overflow
+    small = DirectionExplorer(model, portrait(), threaded=False)
+    assert small.rows_box.layout.grid_template_columns.startswith("repeat(1,")
+    assert small.status.layout.width and small.status.layout.height  # a fixed place
+
+
+def test_errors_are_one_short_line_in_the_status(explorer, tmp_path):
+    blocker = tmp_path / "a file"
+    blocker.write_text("x")
+    explorer.folder_box.value = str(blocker / "sub")
+    explorer.export_png_button.click()  # the folder cannot be made: shown, not raised
+    assert "cannot use folder" in explorer.status.value and "(at " not in explorer.status.value
+    assert "white-space:nowrap" in explorer.status.value
+    assert "cannot use folder" in _errors(explorer)
     # a render that fails (here: a corrupted source state) is reported and the widget survives
     explorer.state.features = explorer.state.features[:-1]
-    explorer.sliders[0].value = 1.0
+    explorer.sliders[0].value = explorer.sliders[0].max / 2
     assert "feature maps" in _errors(explorer)
     assert len(explorer.errors) == 2
 
@@ -128,7 +185,8 @@ def test_render_errors_from_the_worker_thread(model):
 
 
 def test_presets_round_trip(explorer, model, tmp_path):
-    explorer.set_values(np.linspace(-2, 2, model.config.motion_dim))
+    m = model.config.motion_dim
+    explorer.set_values(explorer.ranges()[:, 1] * np.linspace(-0.9, 0.9, m))
     explorer.name_boxes[0].value = "jaw"
     explorer.set_order([5, 4, 3, 2, 1, 0])
     explorer.file_name_box.value = "my preset"
@@ -137,73 +195,105 @@ def test_presets_round_trip(explorer, model, tmp_path):
     data = json.loads(path.read_text())
     assert data["format"] == "liaviz-preset" and data["names"][0] == "jaw"
     assert data["order"] == [5, 4, 3, 2, 1, 0]
+    assert str(path) in _log(explorer)  # the absolute path
 
     other = DirectionExplorer(model, portrait(), folder=str(tmp_path / "out"), threaded=False)
-    other.file_name_box.value = "my preset"
+    assert other.preset_list.options == ("my_preset",)
+    before = other.renderer.rendered
     other.load_preset_button.click()
-    assert not _errors(other)
+    assert not _errors(other) and other.renderer.rendered == before + 1
     np.testing.assert_allclose(other.values(), explorer.values(), atol=1e-6)
     assert other.names == explorer.names and other.order == explorer.order
-    assert [r for r in other.rows_box.children] == [other.rows[i] for i in other.order]
+    assert list(other.rows_box.children) == [other.rows[i] for i in other.order]
     assert other.image.value == explorer.image.value
-    assert load_preset(path, model.config.motion_dim).names[0] == "jaw"
+    assert load_preset(path, m).names[0] == "jaw"
 
     wrong = dict(data, values=data["values"][:3], names=data["names"][:3])
     del wrong["order"]
     (tmp_path / "out" / "wrong.json").write_text(json.dumps(wrong))
+    other.refresh_presets()
+    assert other.preset_list.options == ("my_preset", "wrong")
     before = other.values()
-    other.file_name_box.value = "wrong"
+    other.preset_list.value = "wrong"
     other.load_preset_button.click()
     assert "preset has 3 directions, this model has 6" in _errors(other)
     np.testing.assert_array_equal(other.values(), before)
 
 
-def test_names_are_editable(explorer):
+def test_names_given_edited_or_from_a_directions_file(explorer, model, tmp_path):
     explorer.name_boxes[3].value = "blink"
     assert explorer.names[3] == "blink"
     assert ("blink", 3) in explorer.sweep_direction.options
+    labels = {
+        "directions": [{"index": 2, "label": "yaw", "score": 0.9}, {"index": 6, "label": "jaw"}]
+    }
+    (tmp_path / "directions.json").write_text(json.dumps(labels))
+    ex = DirectionExplorer(model, portrait(), names=tmp_path / "directions.json", threaded=False)
+    assert ex.names == ["d1", "yaw", "d3", "d4", "d5", "jaw"]
+    assert [b.value for b in ex.name_boxes] == ex.names
+    ex = DirectionExplorer(model, portrait(), names=list("abcdef"), threaded=False)
+    assert ex.names == list("abcdef")
 
 
 def test_export_png_and_sweep(explorer, tmp_path):
-    explorer.sliders[1].value = 1.0
+    explorer.sliders[1].value = explorer.sliders[1].max / 2
     explorer.file_name_box.value = "look"
-    explorer.export_png_button.click()
-    png = io.read_image(tmp_path / "out" / "look.png")
-    np.testing.assert_array_equal(png, explorer.current_image)
+    explorer.export_png_button.click()  # default: the display size
+    path = tmp_path / "out" / "look.png"
+    png = io.read_image(path)
+    assert png.shape[:2] == (256, 256)
+    np.testing.assert_array_equal(png[::8, ::8], explorer.current_image)
+    assert str(path.resolve()) in _log(explorer)
+    label, preview = explorer.export_box.children
+    assert str(path.resolve()) in label.value and bytes(preview.value) == path.read_bytes()
+    out = explorer.export_png(tmp_path / "model.png", scale=1)
+    np.testing.assert_array_equal(io.read_image(out), explorer.current_image)
+
     explorer.sweep_direction.value = 4
+    explorer.export_size.value = 2
     explorer.export_sweep_button.click()
     frames = io.read_video(tmp_path / "out" / "look_sweep_d5.gif")
-    assert frames.shape == (48, 32, 32, 3)
+    assert frames.shape == (48, 64, 64, 3)
     assert not _errors(explorer)
 
 
 def test_take_motion_from_frame(explorer, model):
     explorer.frame_slider.value = 6
     explorer.take_motion_button.click()
-    e = A.motion_from_frame(model, explorer.source, explorer.driving_frames[6])
-    np.testing.assert_allclose(explorer.values(), np.clip(e, -3, 3), atol=1e-6)
+    e = magnitudes(model, explorer.driving_frames[6:7])[0]
+    e = e - magnitudes(model, explorer.source[None])[0]
+    steps = np.array([s.step for s in explorer.sliders])
+    assert (np.abs(explorer.values() - e) <= steps / 2 + 1e-5).all()
 
 
-def test_order_by_variance(explorer):
-    explorer.order_checkbox.value = True
-    expected = A.order_by_variance(explorer.driving_magnitudes()).tolist()
-    assert explorer.order == expected
+def test_default_order_is_by_importance(explorer, model):
+    alpha = magnitudes(model, explorer.driving_frames)
+    expected = np.argsort(-alpha.std(0), kind="stable").tolist()
+    assert explorer.order == expected and explorer.order_dropdown.value == "importance"
     assert list(explorer.rows_box.children) == [explorer.rows[i] for i in expected]
     assert "σ" in explorer.spread_labels[0].value
-    explorer.order_checkbox.value = False
+    explorer.order_dropdown.value = "index"
     assert explorer.order == list(range(len(explorer.sliders)))
+    explorer.order_dropdown.value = "importance"
+    assert explorer.order == expected
 
 
-def test_order_needs_a_video(model):
+def test_order_without_clips_uses_the_encoder_gain(model):
     ex = DirectionExplorer(model, portrait(), threaded=False)
-    assert ex.order_checkbox.disabled
+    w = None  # the motion head is linear: its matrix is the product of its layers
+    for layer in model.enc.fc:
+        lw = layer.weight.detach() * layer.scale
+        w = lw if w is None else lw @ w
+    gain = w.norm(dim=1).numpy()
+    assert ex.order == np.argsort(-gain, kind="stable").tolist()
+    assert "encoder gain" in ex.info.value
     rng = np.random.default_rng(0)
     alpha = rng.normal(size=(50, 6)) * np.arange(1, 7)
     assert ex.order_by_variance(alpha).tolist() == [5, 4, 3, 2, 1, 0]
 
 
 def test_edit_then_animate(explorer, model):
-    explorer.sliders[0].value = 2.0
+    explorer.sliders[0].value = explorer.sliders[0].max * 0.8
     explorer.mode.value = "relative"
     explorer.animate_button.click()
     assert not _errors(explorer)
@@ -236,6 +326,7 @@ def test_magnitude_pca(model):
     )
     assert [t.name for t in pca.figure.data] == ["a", "b"]
     assert pca.figure.data[0].type == "scatter"
+    assert [len(t.x) for t in pca.figure.data] == [8, 6]
     assert "PC1" in pca.figure.layout.xaxis.title.text
 
     # a click on point 2 of trace "b" shows frame 2 of video b
@@ -249,10 +340,20 @@ def test_magnitude_pca(model):
 
     before = pca.pc_image.value
     pca.pc_sliders[0].value = 2.0
+    pca.pc_sliders[1].value = -1.0
     assert pca.pc_image.value != before
-    np.testing.assert_allclose(pca.edit(), A.pcs_to_directions(pca.result, pca.pcs()), atol=1e-6)
-    pca.send_to_explorer()
-    np.testing.assert_allclose(ex.values(), np.clip(pca.edit(), -3, 3), atol=1e-5)
+    # the PC edit in the d_i basis, from an SVD of the magnitudes written out here
+    frames = [io.prepare(f, model.config.size) for f in [*clip(8), *clip(6, seed=4)]]
+    a = magnitudes(model, np.stack(frames))
+    a = a.astype(np.float64) - a.mean(0)
+    _, sv, vt = np.linalg.svd(a, full_matrices=False)
+    std = sv / np.sqrt(len(a) - 1)
+    signs = np.sign((vt[:2] * pca.result.components[:2]).sum(1))  # PCA axes have no sign
+    expected = (np.array([2.0, -1.0]) * std[:2] * signs) @ vt[:2]
+    np.testing.assert_allclose(pca.edit(), expected, atol=1e-4)
+    pca.send_to_explorer()  # nothing clipped: the explorer shows the same edit
+    steps = np.array([s.step for s in ex.sliders])
+    assert (np.abs(ex.values() - pca.edit()) <= steps / 2 + 1e-5).all()
 
     pca.color_toggle.value = "time"
     assert np.asarray(pca.figure.data[0].marker.color).shape == (8,)
@@ -265,7 +366,7 @@ def test_magnitude_pca(model):
 def test_core_modules_do_not_import_widgets():
     code = (
         "import sys, liaviz.analysis, liaviz.explore, liaviz.explore.figures, "
-        "liaviz.explore.presets\n"
+        "liaviz.explore.presets, liaviz.explore.ranges\n"
         "bad = [m for m in ('ipywidgets', 'IPython') if m in sys.modules]\n"
         "assert not bad, bad"
     )

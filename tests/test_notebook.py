@@ -46,5 +46,7 @@ def test_notebook_runs_headless(tmp_path):
     assert sum("image/png" in o.get("data", {}) for o in outputs) == 2  # PCA figure, sweep grid
     if EMBEDDED_MODEL not in pretrained_names():
         assert "RANDOM weights" in text  # the stand-in model is announced, visibly
+    else:
+        assert "synthetic cartoon" in text  # and what the small model can do on a painting
     # the widgets' state travels with the executed notebook (what a viewer would render)
     assert "state" in nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]

@@ -1,9 +1,9 @@
 """`liaviz demo --out out/demo`: the explorer's results rendered headless, with an index.html.
 
 Uses the bundled model (or a small random-weight model, with a warning, when this install has
-none; or ``--checkpoint`` such as the official vox.pt), the Grace Hopper portrait that ships with
-matplotlib (or ``--image``) and synthetic talking-head clips (or ``--driving``). Nothing is
-downloaded.
+none; or ``--checkpoint`` such as the official vox.pt), the Mona Lisa that ships with liaviz (or
+``--image``) and synthetic talking-head clips (or ``--driving``). Nothing is downloaded. The
+directions are shown most important first (the spread of each magnitude over the clips).
 """
 
 from __future__ import annotations
@@ -34,13 +34,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="model to explore: a checkpoint path (e.g. vox.pt) or bundled name "
         "(default: the bundled synthetic-faces-64)",
     )
-    p.add_argument("--image", help="source portrait (default: Grace Hopper, from matplotlib)")
+    p.add_argument("--image", help="source portrait (default: the Mona Lisa, shipped with liaviz)")
     p.add_argument(
         "--driving",
         action="append",
         help="driving video (repeat for several; default: two synthetic talking-head clips)",
     )
     p.add_argument("--frames", type=int, default=48, help="frames per driving clip (default 48)")
+    p.add_argument(
+        "--top", type=int, default=4, help="directions shown large and animated (default 4)"
+    )
     p.add_argument(
         "--precision",
         choices=["float32", "bfloat16"],
@@ -67,15 +70,18 @@ class _Steps:
 def run(args: argparse.Namespace) -> int:
     from .. import analysis as A
     from ..animate import animate
+    from ..explore.ranges import ranges_from_magnitudes
     from ..io import VideoWriter, read_image, read_video
 
     if args.frames < 2:
         raise UserError(f"--frames must be at least 2, got {args.frames}")
+    if args.top < 1:
+        raise UserError(f"--top must be at least 1, got {args.top}")
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UserError(f"{out}: exists and is not a folder")
     out.mkdir(parents=True, exist_ok=True)
-    step = _Steps(7)
+    step = _Steps(8)
 
     step("loading the model")
     with warnings.catch_warnings():
@@ -85,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"WARNING: {warning}", file=sys.stderr, flush=True)
     size, m = model.config.size, model.config.motion_dim
     label = args.checkpoint or (A.EMBEDDED_MODEL if not warning else "random weights (stand-in)")
+    card = _copy_model_card(out, None if args.checkpoint or warning else A.EMBEDDED_MODEL)
     step.done(f"{label}: {size}x{size}, {m} directions")
 
     step("reference image, flows and masks")
@@ -100,14 +107,6 @@ def run(args: argparse.Namespace) -> int:
     labels = _write_anatomy(out, model, source if args.image else None)
     step.done("directions.json, directions.png")
 
-    step(f"sweep grid: {m} directions x {len(A.DEFAULT_VALUES)} magnitudes")
-    fig = A.sweep_grid(
-        model, state, values=A.DEFAULT_VALUES, names=labels, precision=args.precision,
-        progress=True,
-    )  # fmt: skip
-    A.save_figure(fig, out / "sweep.png", dpi=max(100, size * 1.1))
-    step.done("sweep.png")
-
     step("magnitudes of the driving clips, and their PCA")
     if args.driving:
         videos = {Path(p).stem: read_video(p, max_frames=args.frames) for p in args.driving}
@@ -119,11 +118,39 @@ def run(args: argparse.Namespace) -> int:
     mags = A.video_magnitudes(model, videos, keep_frames=True, progress=True)
     result = A.fit_pca(mags)
     pca_files, pca_div = _write_pca(out, result, mags)
+    order = [int(i) for i in A.order_by_variance(mags)]
+    spread = np.sqrt(A.direction_variance(mags))
     step.done(", ".join(pca_files))
 
-    step("edit, then animate: the most-used direction, swept and driven")
-    top = int(A.order_by_variance(mags)[0])
-    A.write_sweep(model, state, top, out / "sweep_top.gif", precision=args.precision)
+    step(f"sweep grid: {m} directions x {len(A.DEFAULT_VALUES)} magnitudes, most important first")
+    names = [f"{labels[i]} (σ {spread[i]:.2f})" for i in range(m)]
+    fig = A.sweep_grid(
+        model,
+        state,
+        directions=order,
+        values=A.DEFAULT_VALUES,
+        names=names,
+        precision=args.precision,
+        cell_inches=1.2,
+        progress=True,
+    )
+    A.save_figure(fig, out / "sweep.png", dpi=max(100, size * 1.1))
+    step.done("sweep.png")
+
+    top = order[: min(args.top, m)]
+    step(f"the {len(top)} most important directions, animated over the clips' range")
+    limits = ranges_from_magnitudes(mags.alpha, state.alpha[0].float().cpu().numpy())
+    tops = []
+    for rank, d in enumerate(top, 1):
+        hi = float(limits[d, 1])
+        up = np.linspace(0.0, hi, 13)
+        values = np.concatenate([up, up[-2::-1], -up[1:], -up[-2:0:-1]])
+        name = f"sweep_top{rank}.gif"
+        A.write_sweep(model, state, d, out / name, values, precision=args.precision, min_size=256)
+        tops.append((name, d, hi, float(spread[d]), labels[d]))
+    step.done(", ".join(t[0] for t in tops))
+
+    step("edit, then animate: the source driven by the first clip")
     driving = mags.frames[mags.video == 0]
     frames = np.stack(
         list(
@@ -134,11 +161,13 @@ def run(args: argparse.Namespace) -> int:
     with VideoWriter(out / "animation.mp4", fps=12) as w:
         w.write_many(A.upscale(side, 256))
     with VideoWriter(out / "animation.gif", fps=12) as w:
-        w.write_many(side)
-    step.done(f"sweep_top.gif (d{top + 1}), animation.mp4, animation.gif")
+        w.write_many(A.upscale(side, 192))
+    step.done("animation.mp4, animation.gif")
 
     step("index.html")
-    _write_index(out, label, warning, model, result, top, pca_files, pca_div, labels)
+    note = A.real_photo_note(label) if not warning else None
+    page = _Page(label, warning, note, card, model, result, tops, pca_files, pca_div, labels)
+    A.write_bytes_atomic(out / "index.html", page.html().encode("utf-8"))
     step.done(f"open {out / 'index.html'}")
     return 0
 
@@ -154,6 +183,18 @@ def _write_anatomy(out: Path, model, source) -> list[str]:
     write_anatomy(anatomy, out / "directions.json")
     A.save_figure(anatomy_figure(anatomy), out / "directions.png", dpi=110)
     return [f"d{d.index}: {d.label}" for d in anatomy.directions]
+
+
+def _copy_model_card(out: Path, name: str | None) -> str | None:
+    """Copy a bundled model's card next to the page (linked from it); None without one."""
+    from .. import analysis as A
+    from ..checkpoint import PRETRAINED_DIR
+
+    card = PRETRAINED_DIR / f"{name}.md" if name else None
+    if card is None or not card.is_file():
+        return None
+    A.write_bytes_atomic(out / "model_card.md", card.read_bytes())
+    return "model_card.md"
 
 
 def _write_pca(out: Path, result, mags) -> tuple[list[str], str]:
@@ -211,35 +252,48 @@ _PAGE = """<!doctype html>
  code {{ background: #f4f4f4; padding: 1px 4px; }}
 </style></head><body>
 <h1>liaviz demo: the motion directions of a Latent Image Animator</h1>
-<p>Model: <b>{label}</b> ({size}&times;{size}, {m} directions). {warning}</p>
+<div class="row"><figure><img src="source.png" class="px" width="160" alt="source">
+<figcaption>the source</figcaption></figure>
+<div style="flex:1;min-width:320px">
+<p>Model: <b>{label}</b> ({size}&times;{size}, {m} directions). {card}</p>
+{warning}{note}
 <p>LIA (Wang et al., ICLR 2022) encodes a face into a latent code and moves that code along a
 small dictionary of learned, orthonormal <em>motion directions</em> d<sub>1</sub>..d<sub>{m}</sub>;
 the decoder turns each code into flow fields that warp the source. This page shows what each
-direction does. The interactive version is <code>make lab</code> (notebook
-<code>notebooks/explore_directions.ipynb</code>).</p>
+direction does, <b>most important first</b>: importance is the spread &sigma; of each direction's
+magnitude over the driving clips. The interactive version is <code>make lab</code> (notebook
+<code>notebooks/explore_directions.ipynb</code>).</p></div></div>
 
-<h2>Reference image (paper Fig. 5)</h2>
-<figure><img src="reference.png" style="max-width:100%" alt="reference view">
-<figcaption>The reference image x<sub>r</sub> decodes the code z<sub>s&rarr;r</sub> with no motion
-added: the source in the model's canonical pose. Below: the flow field (colour = direction,
-paler = smaller shift) and mask (white = warped source features) at each decoder scale.
-</figcaption></figure>
+<h2>The {n_top} most important directions</h2>
+<div class="row">{tops}</div>
+<p style="font-size:13px;color:#555">Each clip moves the source's code along one direction alone,
+z = z<sub>s&rarr;s</sub> + a&middot;d<sub>i</sub>, for a from 0 to +r, to &minus;r and back, where
+r covers every frame of the clips (r = 1.1 &times; max(3&sigma;, max |A<sub>t</sub> &minus;
+A<sub>s</sub>|), rounded up).</p>
 
 <h2>What each direction does</h2>
 <p>Measured from the decoder's flow fields, without landmarks (<code>liaviz directions</code>): a
 step along each direction is split into a global similarity (shift x, shift y, roll, zoom) and a
-local residual; the labels below also name the sliders and the sweep rows.
+local residual; the labels also name the sweep rows and the explorer's sliders.
 <a href="directions.json">directions.json</a></p>
 <p>{labels}</p>
 <figure><img src="directions.png" style="max-width:100%" alt="direction anatomy">
 <figcaption>One row per direction: its flow change (colour = direction), where the local motion
 concentrates (box), and the shares of its flow energy.</figcaption></figure>
 
-<h2>Sweep grid (paper Fig. 6)</h2>
-<figure><img src="sweep.png" style="max-width:100%" alt="sweep grid">
-<figcaption>Row i moves the source's code along d<sub>i</sub> alone,
-z = z<sub>s&rarr;s</sub> + a&middot;d<sub>i</sub>; the outlined column (a = 0) is the
-reconstruction.</figcaption></figure>
+<h2>Sweep grid (paper Fig. 6), most important first</h2>
+<figure><img src="sweep.png" style="width:100%" alt="sweep grid">
+<figcaption>Row i moves the source's code along one direction alone,
+z = z<sub>s&rarr;s</sub> + a&middot;d<sub>i</sub>, for a = &minus;3..3; rows are sorted by
+&sigma; (in the row names); the outlined column (a = 0) is the reconstruction.</figcaption></figure>
+
+<h2>Reference image (paper Fig. 5)</h2>
+<figure><img src="reference.png" style="max-width:100%" alt="reference view">
+<figcaption>Top: the source, the reference image x<sub>r</sub> (the code z<sub>s&rarr;r</sub>
+with no motion added: the source in the model's canonical pose) and the reconstruction.
+Row &ldquo;flow&rdquo;: the flow field at each decoder scale, coarse to fine (colour = direction of
+the shift, paler = smaller shift). Row &ldquo;mask&rdquo;: where each scale uses the warped source
+features (white) or generates (black).</figcaption></figure>
 
 <h2>PCA of motion magnitudes</h2>
 <p>Each frame of the driving clips encodes to magnitudes A (one per direction). Their principal
@@ -249,34 +303,51 @@ Explained variance: {explained}.</p>
 <p>{pca_links}</p>
 
 <h2>Edit, then animate</h2>
-<div class="row">
-<figure><img src="sweep_top.gif" class="px" width="192" alt="sweep of the top direction">
-<figcaption>d<sub>{top}</sub>, the direction that varies most over the clips, swept
-0 &rarr; +3 &rarr; &minus;3 &rarr; 0</figcaption></figure>
-<figure><img src="animation.gif" class="px" width="384" alt="animation">
+<figure><img src="animation.gif" class="px" width="512" alt="animation">
 <figcaption>driving clip (left) and the source animated by it, relative mode (eq. 12).
-<a href="animation.mp4">MP4</a></figcaption></figure></div>
+<a href="animation.mp4">MP4</a></figcaption></figure>
 <p>Use your own media: <code>liaviz demo --image me.jpg --driving talk.mp4 --checkpoint vox.pt</code>.</p>
 </body></html>
 """
 
 
-def _write_index(
-    out: Path, label, warning, model, result, top: int, pca_files, pca_div: str, labels=()
-) -> None:
-    from .. import analysis as A
+class _Page:
+    """index.html from the demo's results."""
 
-    explained = ", ".join(f"PC{k + 1} {100 * r:.0f}%" for k, r in enumerate(result.explained[:5]))
-    links = [f'<a href="{f}">{f}</a>' for f in pca_files if f != "pca.html"]
-    page = _PAGE.format(
-        label=html.escape(str(label)),
-        size=model.config.size,
-        m=model.config.motion_dim,
-        warning=f'<div class="warn">{html.escape(warning)}</div>' if warning else "",
-        explained=explained,
-        pca_links="Also: " + ", ".join(links) if links else "",
-        top=top + 1,
-        pca_div=f'<div class="plot">{pca_div}</div>',
-        labels=", ".join(html.escape(n) for n in labels),
-    )
-    A.write_bytes_atomic(out / "index.html", page.encode("utf-8"))
+    def __init__(self, label, warning, note, card, model, result, tops, pca_files, pca_div, labels):
+        self.label, self.warning, self.note, self.card = label, warning, note, card
+        self.model, self.result, self.tops = model, result, tops
+        self.pca_files, self.pca_div, self.labels = pca_files, pca_div, labels
+
+    def html(self) -> str:
+        explained = ", ".join(
+            f"PC{k + 1} {100 * r:.0f}%" for k, r in enumerate(self.result.explained[:5])
+        )
+        links = [f'<a href="{f}">{f}</a>' for f in self.pca_files if f != "pca.html"]
+        tops = "".join(
+            f'<figure><img src="{name}" class="px" width="240" alt="d{d + 1}">'
+            f"<figcaption><b>#{rank} {html.escape(label)}</b> &sigma; {sd:.2f}, "
+            f"a = &plusmn;{hi:g}</figcaption></figure>"
+            for rank, (name, d, hi, sd, label) in enumerate(self.tops, 1)
+        )
+        card = (
+            f'Model card: <a href="{self.card}">{self.card}</a> (how it was trained, what it can do).'
+            if self.card
+            else "No model card for this checkpoint."
+        )
+        return _PAGE.format(
+            label=html.escape(str(self.label)),
+            size=self.model.config.size,
+            m=self.model.config.motion_dim,
+            card=card,
+            warning=f'<div class="warn">{html.escape(self.warning)}</div>' if self.warning else "",
+            note=f'<div class="warn"><b>Note:</b> {html.escape(self.note)}</div>'
+            if self.note
+            else "",
+            n_top=len(self.tops),
+            tops=tops,
+            explained=explained,
+            pca_links="Also: " + ", ".join(links) if links else "",
+            pca_div=f'<div class="plot">{self.pca_div}</div>',
+            labels=", ".join(html.escape(n) for n in self.labels),
+        )

@@ -55,12 +55,21 @@ def labelled(child: widgets.Widget, text: str) -> widgets.VBox:
 
 
 def error_text(exc: BaseException) -> str:
-    """One line for problems the user can fix; type, message and place for bugs."""
+    """One short line: the message for problems the user can fix (bad input, a file or folder
+    the system refused), type, message and place for bugs."""
     if isinstance(exc, UserError):
-        return f"error: {exc}"
+        return f"error: {_first_line(exc)}"
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f": {exc.filename}" if exc.filename else ""
+        return f"error: {exc.strerror}{where}"
     frames = traceback.extract_tb(exc.__traceback__)
-    where = f" (at {frames[-1].filename}:{frames[-1].lineno})" if frames else ""
-    return f"error: {type(exc).__name__}: {exc}{where}"
+    where = f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""
+    return f"error: {type(exc).__name__}: {_first_line(exc)}{where}"
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
 
 
 class View:

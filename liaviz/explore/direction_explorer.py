@@ -1,52 +1,61 @@
 """``DirectionExplorer``: one slider per motion direction d_i, and the source edited live.
 
 The edited code is the paper's linear manipulation (Fig. 6), z = z_{s->s} + sum_i e_i d_i: with
-every slider at 0 the image is the source's reconstruction. The source is encoded once; each
-slider event only decodes. Renders run on a worker thread and the newest slider value wins, so
-dragging never queues renders; ``threaded=False`` renders inline (scripts, tests).
+every slider at 0 the image is the source's reconstruction, shown beside the source. The source is
+encoded once; each slider event only decodes. Renders run on a worker thread and the newest value
+wins; while a slider moves a coarser decoder level previews the edit, and the full image follows
+when it rests. ``threaded=False`` renders inline and in full (scripts, tests).
 """
 
 from __future__ import annotations
 
+import html
 import math
-import re
+import os
 import time
 from pathlib import Path
 
-import ipywidgets as widgets
 import numpy as np
 
 from .. import analysis
 from ..analysis import AnalysisError, MagnitudeSet
 from ..io import Crop
 from ..nn import LIA
-from ._common import View, image_widget, play, png
+from . import ranges as R
+from ._common import View, play, png
+from ._edits import DIFF_GAIN, EditDecoder
+from ._explorer_files import ExplorerFiles
+from ._explorer_layout import LINE as _LINE
+from ._explorer_layout import ExplorerLayout
 from ._render import LatestValueRenderer
-from .mixer_panel import MixerPanel, anatomy_panel
-from .presets import Preset, load_preset, save_preset
+from .presets import read_direction_labels
 
 
-class DirectionExplorer(View):
-    """Sliders for every direction d_i of ``model``, applied to ``image``.
+class DirectionExplorer(ExplorerLayout, ExplorerFiles, View):
+    """Sliders for every direction d_i of ``model``, applied to ``image`` (default: the Mona Lisa).
 
     ``driving`` (optional: a video path, uint8 (T, H, W, 3) frames, or an iterable of frames)
-    enables "take motion from a frame", ordering the sliders by how much each direction varies
-    over it, and animating the edited source. ``order_by`` gives magnitudes (N, M) or a
-    ``MagnitudeSet`` to order by instead. Files (presets, PNG, sweeps) go to ``folder``.
-    ``anatomy`` (a ``liaviz.anatomy.Anatomy``, or True to measure one on ``image``) names the
-    sliders by what each direction does when ``names`` is not given, shows its figure and gives
-    the mixer its "pose only" / "expression only" presets.
+    enables "take motion from a frame" and animating the edited source; with ``order_by``
+    (magnitudes (N, M) or a ``MagnitudeSet``, e.g. of a dataset split) it sets each slider's
+    range (every frame's A_t - A_s fits, see ``liaviz.explore.ranges``) and the default order,
+    most varying first. Without either, sliders span ``ranges.DEFAULT_RANGE`` and are ordered by
+    the encoder's gain. ``value_range`` forces one range on all. A value beyond a slider's range
+    widens it (flagged), never clips. ``names``: a list, or a directions.json from the direction
+    analysis. Files (presets, PNG, sweeps) go to ``folder``. ``anatomy`` (a
+    ``liaviz.anatomy.Anatomy``, or True to measure one on ``image``) names the sliders by what each
+    direction does when ``names`` is not given, shows its figure and gives the Animate mixer its
+    "pose only" / "expression only" presets.
     """
 
     def __init__(
         self,
         model: LIA,
-        image,
+        image=None,
         *,
         driving=None,
-        names: list[str] | None = None,
-        value_range: tuple[float, float] = (-3.0, 3.0),
-        step: float = 0.05,
+        names: list[str] | str | os.PathLike | None = None,
+        value_range: tuple[float, float] | None = None,
+        step: float | None = None,
         display_size: int = 256,
         precision: analysis.Precision = "float32",
         folder: str = "explorer_out",
@@ -54,22 +63,29 @@ class DirectionExplorer(View):
         order_by=None,
         crop: Crop = "center",
         threaded: bool = True,
+        preview_budget_s: float = 0.3,
         anatomy=None,
     ) -> None:
-        lo, hi = (float(v) for v in value_range)
-        if not (math.isfinite(lo) and math.isfinite(hi) and lo < 0 < hi):
-            raise AnalysisError(
-                f"value_range must be two finite numbers with 0 strictly inside, got {value_range}"
-            )
-        if step <= 0:
+        if value_range is not None:
+            lo, hi = (float(v) for v in value_range)
+            if not (math.isfinite(lo) and math.isfinite(hi) and lo < 0 < hi):
+                raise AnalysisError(
+                    f"value_range must be two finite numbers with 0 strictly inside, "
+                    f"got {value_range}"
+                )
+        if step is not None and step <= 0:
             raise AnalysisError(f"step must be positive, got {step}")
         self.model = model
         self.m = model.config.motion_dim
-        self.value_range = (lo, hi)
         self.display_size = display_size
         self.precision = precision
-        self.source = analysis.prepare_image(model, image, crop)
+        self.source = analysis.prepare_image(
+            model, analysis.sample_portrait() if image is None else image, crop
+        )
         self.state = analysis.encode(model, self.source)  # cached: slider events only decode
+        self.decoder = EditDecoder(model, self.state, precision, preview_budget_s)
+        if isinstance(names, (str, os.PathLike)):
+            names = read_direction_labels(names, self.m)
         if anatomy is True:
             from ..anatomy import analyze_directions
 
@@ -82,186 +98,156 @@ class DirectionExplorer(View):
         self.current_image = self.source
         self.last_render_s: float | None = None
         self.last_animation: np.ndarray | None = None
+        self.last_export: Path | None = None
+        self.widened: set[int] = set()  # directions whose range grew to hold a value
         self._quiet = False
+        self._last_values: np.ndarray | None = None
         self._rng = np.random.default_rng()
         self._order_alpha = order_by.alpha if isinstance(order_by, MagnitudeSet) else order_by
         self.driving_frames = self._read_driving(driving, crop, max_driving_frames)
         self._driving_alpha: np.ndarray | None = None
-        self._build(step, folder)
-        self.renderer = LatestValueRenderer(self._render, self.report_error, threaded=threaded)
+        lo_hi, steps, self.range_source = self._initial_ranges(value_range, step)
+        self._base_ranges = [tuple(r) for r in lo_hi]
+        self._build(lo_hi, steps, folder)
+        self.renderer = LatestValueRenderer(
+            self._render,
+            self.report_error,
+            threaded=threaded,
+            preview=self._preview,
+            on_busy=self._on_busy,
+        )
+        self.importance, self.importance_kind = self._importance()
+        self._show_notes()
+        if self.importance_kind != "none":
+            self.set_order(np.argsort(-self.importance, kind="stable"))
+        self.refresh_presets()
         self.render_now()
 
-    # ---- layout -------------------------------------------------------------------------------
-    def _build(self, step: float, folder: str) -> None:
-        lo, hi = self.value_range
-        W = widgets
-        self.sliders, self.name_boxes, self.reset_buttons, self.spread_labels = [], [], [], []
-        self.rows = []
-        for i in range(self.m):
-            slider = W.FloatSlider(
-                value=0.0,
-                min=lo,
-                max=hi,
-                step=step,
-                continuous_update=True,
-                readout_format=".2f",
-                layout=W.Layout(width="260px"),
-            )
-            slider.observe(self._on_slider, names="value")
-            slider.add_class("liaviz-direction-slider")  # CSS hooks for styling and browser tests
-            name = W.Text(
-                value=self.names[i],
-                tooltip=f"name of direction d{i + 1}",
-                layout=W.Layout(width="80px"),
-            )
-            name.observe(lambda ch, i=i: self._on_name(i, ch["new"]), names="value")
-            reset = W.Button(
-                description="↺", tooltip=f"reset d{i + 1}", layout=W.Layout(width="32px")
-            )
-            reset.on_click(lambda _, i=i: self.guarded(self.reset, i))
-            spread = W.HTML(layout=W.Layout(width="64px"))
-            self.sliders.append(slider)
-            self.name_boxes.append(name)
-            self.reset_buttons.append(reset)
-            self.spread_labels.append(spread)
-            # fixed-height rows: the column scrolls instead of squeezing them
-            row = W.HBox([name, slider, reset, spread], layout=W.Layout(flex="0 0 auto"))
-            self.rows.append(row)
-        self.rows_box = W.VBox(
-            list(self.rows),
-            layout=W.Layout(max_height=f"{max(self.display_size + 60, 300)}px", overflow="auto"),
-        )
-
-        self.image = image_widget(None, self.display_size)
-        self.image.add_class("liaviz-explorer-image")
-        self.status = W.HTML()
-        self.output = W.Output(
-            layout=W.Layout(max_height="140px", overflow="auto", border="1px solid #ddd")
-        )
-
-        self.reset_all_button = W.Button(description="Reset all", tooltip="every slider to 0")
-        self.reset_all_button.on_click(lambda _: self.guarded(self.reset))
-        self.randomize_button = W.Button(description="Randomize", tooltip="random edit, N(0, 1)")
-        self.randomize_button.on_click(lambda _: self.guarded(self.randomize))
-        self.order_checkbox = W.Checkbox(
-            value=False,
-            description="order by variance",
-            indent=False,
-            disabled=self.driving_frames is None and self._order_alpha is None,
-            tooltip="most-used directions first (variance of the magnitudes over the video)",
-        )
-        self.order_checkbox.observe(self._on_order, names="value")
-        controls = [self.reset_all_button, self.randomize_button, self.order_checkbox]
-
-        self.folder_box = W.Text(value=folder, description="folder", layout=W.Layout(width="220px"))
-        self.file_name_box = W.Text(
-            value="edit", description="name", layout=W.Layout(width="180px")
-        )
-        self.save_preset_button = W.Button(description="Save preset")
-        self.save_preset_button.on_click(lambda _: self.guarded(self.save_preset))
-        self.load_preset_button = W.Button(description="Load preset")
-        self.load_preset_button.on_click(lambda _: self.guarded(self.load_preset))
-        self.export_png_button = W.Button(description="Export PNG")
-        self.export_png_button.on_click(lambda _: self.guarded(self.export_png))
-        self.sweep_direction = W.Dropdown(
-            options=self._direction_options(), layout=W.Layout(width="110px")
-        )
-        self.sweep_format = W.Dropdown(options=["gif", "mp4"], layout=W.Layout(width="70px"))
-        self.export_sweep_button = W.Button(description="Export sweep")
-        self.export_sweep_button.on_click(
-            lambda _: self.guarded(self.export_sweep, self.sweep_direction.value)
-        )
-        files = W.VBox(
-            [
-                W.HBox([self.folder_box, self.file_name_box]),
-                W.HBox([self.save_preset_button, self.load_preset_button, self.export_png_button]),
-                W.HBox([self.sweep_direction, self.sweep_format, self.export_sweep_button]),
-            ]
-        )
-
-        parts = [
-            W.HBox(
-                [W.VBox([self.image, self.status]), self.rows_box],
-                layout=W.Layout(align_items="flex-start"),
-            ),
-            W.HBox(controls),
-        ]
+    # ---- ranges and importance ----------------------------------------------------------------
+    def data_magnitudes(self) -> np.ndarray | None:
+        """The frames' magnitudes (N, M) that set ranges and order: the driving video's and
+        ``order_by``'s together; None without either."""
+        parts = []
         if self.driving_frames is not None:
-            n = len(self.driving_frames)
-            self.frame_slider = W.IntSlider(value=0, min=0, max=n - 1, description="frame")
-            self.frame_image = image_widget(self.driving_frames[0], 96)
-            self.frame_slider.observe(self._on_frame, names="value")
-            self.take_motion_button = W.Button(
-                description="Take motion from frame", layout=W.Layout(width="190px")
-            )
-            self.take_motion_button.on_click(
-                lambda _: self.guarded(self.take_motion_from_frame, self.frame_slider.value)
-            )
-            self.mode = W.Dropdown(options=["relative", "absolute"], layout=W.Layout(width="100px"))
-            self.animate_button = W.Button(description="Animate edit", button_style="primary")
-            self.animate_button.on_click(lambda _: self.guarded(self.animate, self.mode.value))
-            self.progress = W.IntProgress(min=0, max=n, layout=W.Layout(width="200px"))
-            self.mixer = MixerPanel(self.names, self.anatomy, self.guarded)
-            self.animation_box = W.Box()
-            parts.append(
-                W.HBox(
-                    [
-                        self.frame_image,
-                        W.VBox(
-                            [
-                                W.HBox([self.frame_slider, self.take_motion_button]),
-                                W.HBox([self.mode, self.animate_button, self.progress]),
-                                self.mixer.widget,
-                            ]
-                        ),
-                    ]
-                )
-            )
-            parts.append(self.animation_box)
-        parts += [p for p in [anatomy_panel(self.anatomy)] if p is not None]
-        parts += [files, self.output]
-        self.widget = W.VBox(parts)
-        self.widget.add_class("liaviz-explorer")
+            parts.append(self.driving_magnitudes())
+        if self._order_alpha is not None:
+            parts.append(np.asarray(self._order_alpha, np.float64).reshape(-1, self.m))
+        return np.concatenate(parts) if parts else None
 
-    def _direction_options(self) -> list[tuple[str, int]]:
-        return [(self.names[i], i) for i in range(self.m)]
+    def _initial_ranges(self, value_range, step):
+        alpha = self.data_magnitudes()
+        if value_range is not None:
+            lo_hi = np.tile(np.asarray(value_range, np.float64), (self.m, 1))
+            kind = "given"
+        elif alpha is not None:
+            source = self.state.alpha[0].float().cpu().numpy()
+            lo_hi, kind = R.ranges_from_magnitudes(alpha, source), "data"
+        else:
+            lo_hi, kind = np.tile(np.asarray(R.DEFAULT_RANGE), (self.m, 1)), "default"
+        steps = [step or R.nice_step(lo, hi) for lo, hi in lo_hi]
+        return lo_hi, steps, kind
+
+    def _importance(self) -> tuple[np.ndarray, str]:
+        alpha = self.data_magnitudes()
+        if alpha is not None and len(alpha) >= 2:
+            return np.sqrt(analysis.direction_variance(alpha)), "σ"
+        gain = analysis.encoder_gain(self.model)
+        if gain.shape != (self.m,):  # no motion dictionary: no magnitudes to rank, index order
+            return np.zeros(self.m), "none"
+        return gain, "gain"
+
+    def _show_notes(self) -> None:
+        for i, label in enumerate(self.spread_labels):
+            flag = (
+                "<span style='color:#d35400' title='widened to hold a value'>↔</span> "
+                if i in self.widened
+                else ""
+            )
+            v = f"{self.importance_kind} {self.importance[i]:.2f}" if self.importance.any() else ""
+            label.value = f"<span style='font-size:11px;color:#777'>{flag}{v}</span>"
+        where = {
+            "data": f"ranges from the data: ±max(3σ, max|A_t − A_s|) ×{R.MARGIN}",
+            "default": f"ranges: default {R.DEFAULT_RANGE[0]:g}..{R.DEFAULT_RANGE[1]:g}"
+            " (no clips given)",
+            "given": "ranges: as given",
+        }[self.range_source]
+        order = {"σ": "spread σ of a_i over the clips", "gain": "encoder gain"}.get(
+            self.importance_kind, "index"
+        )
+        widened = f"<br>↔ widened: {len(self.widened)}" if self.widened else ""
+        self.info.value = (
+            "<div style='font-size:12px;color:#444;line-height:1.5'>"
+            "<b>0 = reconstruction</b> of the source (z<sub>s→s</sub>)<br>"
+            f"{where}<br>importance: {order}{widened}</div>"
+        )
 
     # ---- values -------------------------------------------------------------------------------
     def values(self) -> np.ndarray:
         """The current edit e (M,), in direction order."""
         return np.array([s.value for s in self.sliders], dtype=np.float32)
 
-    def set_values(self, values, render: bool = True) -> None:
-        """Move every slider at once (one render, not M). Values beyond the range are clipped."""
+    def ranges(self) -> np.ndarray:
+        """Each slider's (min, max), (M, 2), in direction order."""
+        return np.array([(s.min, s.max) for s in self.sliders], dtype=np.float64)
+
+    def _place(self, i: int, x: float, exact: bool) -> None:
+        """Set slider i to x on its step grid; a ``DirectionSlider`` widens to hold it. ``exact``
+        refines the step (down to 1/1000) until x lies on the grid (a preset's values)."""
+        s = self.sliders[i]
+        s.value = x  # widens the range first when x lies outside
+        if exact:
+            floor = s.step / 1000
+            while abs(R.snap(x, s.min, s.step) - x) > 1e-6 and s.step / 10 >= floor * 0.999:
+                s.step = round(s.step / 10, 12)
+        snapped = R.snap(x, s.min, s.step)
+        s.value = min(max(snapped, s.min), s.max)  # the grid's last step may pass the end
+        self._note_widened(i)
+
+    def _note_widened(self, i: int) -> bool:
+        s = self.sliders[i]
+        lo, hi = self._base_ranges[i]
+        if i in self.widened or (s.min >= lo and s.max <= hi):
+            return False
+        self.widened.add(i)
+        return True
+
+    def set_values(self, values, render: bool = True, exact: bool = False) -> None:
+        """Move every slider at once: one render, not M. A value beyond its slider's range widens
+        that slider (flagged with ↔) instead of being clipped; values snap to the slider step
+        (``exact``: the step is refined instead, so the values are kept as given)."""
         v = np.asarray(values, dtype=np.float64).reshape(-1)
         if v.size != self.m:
             raise AnalysisError(f"expected {self.m} values, got {v.size}")
-        lo, hi = self.value_range
-        clipped = np.clip(v, lo, hi)
-        if not np.allclose(clipped, v):
-            self.log(f"note: {int((clipped != v).sum())} value(s) clipped to [{lo:g}, {hi:g}]")
+        if not np.isfinite(v).all():
+            raise AnalysisError("values must be finite numbers")
+        before = len(self.widened)
         self._quiet = True
         try:
-            for slider, x in zip(self.sliders, clipped, strict=True):
-                slider.value = float(x)
+            for i, x in enumerate(v):
+                self._place(i, float(x), exact)
         finally:
             self._quiet = False
+        if len(self.widened) > before:
+            self.log(f"note: widened {len(self.widened) - before} slider(s) to hold the values")
+            self._show_notes()
         if render:
-            self.request_render()
+            self.request_render(final=True)
 
     def reset(self, index: int | None = None) -> None:
         """Reset one slider (or all, with no index) to 0."""
-        if index is None:
-            self.set_values(np.zeros(self.m))
-        else:
-            self.sliders[index].value = 0.0
+        v = np.zeros(self.m) if index is None else self.values()
+        if index is not None:
+            v[index] = 0.0
+        self.set_values(v)
 
     def randomize(self, seed: int | None = None, scale: float = 1.0) -> np.ndarray:
-        """A random edit, e_i ~ N(0, scale^2) clipped to the range. Returns it."""
+        """A random edit, e_i ~ N(0, (scale * half-range_i / 3)^2) kept inside each slider's
+        range: one render. Returns it (as set, on the sliders' steps)."""
         rng = self._rng if seed is None else np.random.default_rng(seed)
-        e = analysis.random_edit(self.m, scale, max(abs(v) for v in self.value_range), rng)
+        half = np.abs(self.ranges()).min(axis=1)
+        e = analysis.random_edit(self.m, scale * half / 3.0, half, rng)
         self.set_values(e)
-        return e
+        return self.values()
 
     def set_names(self, names: list[str]) -> None:
         names = analysis.direction_names(self.m, names)
@@ -272,19 +258,33 @@ class DirectionExplorer(View):
         self.names[index] = name
         self.sweep_direction.options = self._direction_options()
 
+    def _direction_options(self) -> list[tuple[str, int]]:
+        return [(self.names[i], i) for i in self.order]
+
     # ---- rendering ----------------------------------------------------------------------------
     def _on_slider(self, change) -> None:
-        if not self._quiet:
-            self.request_render()
+        if self._quiet:
+            return
+        if self._note_widened(self.sliders.index(change["owner"])):
+            self.log("note: widened 1 slider to hold its value")
+            self._show_notes()
+        v = self.values()
+        # the browser sends back values it snapped to the step: the same edit, not a new one
+        if self._last_values is not None and np.allclose(v, self._last_values, atol=1e-7):
+            return
+        self.request_render()
 
-    def request_render(self) -> None:
-        """Render the current values (on the worker thread when threaded; latest wins)."""
-        self.renderer.submit(self.values())
+    def request_render(self, final: bool = False) -> None:
+        """Render the current values (on the worker thread when threaded; latest wins).
+        ``final``: one full render (buttons); otherwise previews while values keep coming."""
+        self._last_values = self.values()
+        self.renderer.submit(self._last_values, final=final)
 
     def render_now(self) -> np.ndarray:
         """Render the current values here and now, and return the image (S, S, 3) uint8."""
+        self._last_values = self.values()
         try:
-            self._render(self.values())
+            self._render(self._last_values)
         except Exception as e:
             self.report_error(e)
         return self.current_image
@@ -293,24 +293,67 @@ class DirectionExplorer(View):
         """Wait until pending renders are done (for scripts and tests)."""
         return self.renderer.wait(timeout)
 
+    def _show(self, img: np.ndarray) -> bytes:
+        shown = self.decoder.difference(img) if self.diff_toggle.value else img
+        data = png(shown, self.display_size)
+        self.image.value = data
+        return data
+
     def _render(self, e: np.ndarray) -> None:
         t0 = time.perf_counter()
-        img = analysis.edit_images(self.model, self.state, e[None], 1, self.precision)[0]
+        img = self.decoder.full(e)
         t1 = time.perf_counter()
-        data = png(img, self.display_size)
+        self._show(img)
         t2 = time.perf_counter()
-        self.image.value = data
         self.current_image = img
         self.last_render_s = t2 - t0
-        text = (
+        self._status(
             f"last render {1000 * (t2 - t0):.0f} ms "
-            f"(decode {1000 * (t1 - t0):.0f} ms, PNG {1000 * (t2 - t1):.0f} ms)"
+            f"(decode {1000 * (t1 - t0):.0f}, PNG {1000 * (t2 - t1):.0f})"
         )
-        r = getattr(self, "renderer", None)  # absent during the first render in __init__
-        if r is not None and r.submitted > r.rendered + 1:
-            # rendered counts this render only when it returns; the rest were superseded
-            text += f" · {r.submitted - r.rendered - 1} stale value(s) skipped so far"
-        self.status.value = f"<span style='color:#555;font-size:12px'>{text}</span>"
+
+    def _preview(self, e: np.ndarray) -> bool:
+        t0 = time.perf_counter()
+        img, full = self.decoder.preview(e)
+        self._show(img)
+        dt = time.perf_counter() - t0
+        if full:
+            self.current_image = img
+            self.last_render_s = dt
+            self._status(f"last render {1000 * dt:.0f} ms")
+        else:
+            self._status(f"preview {1000 * dt:.0f} ms at {img.shape[0]} px; full image on rest")
+        return full
+
+    def _status(self, text: str, color: str = "#555", busy: bool | None = None) -> None:
+        """The one status line, in a fixed place: a busy dot (orange while rendering) and text."""
+        if busy is None:
+            busy = self.renderer.busy if hasattr(self, "renderer") else False
+        dot = f"<span style='color:{'#e67e22' if busy else '#27ae60'}'>●</span>"
+        self._status_text, self._status_color = text, color
+        self.status.value = (
+            f"<div style='font-size:12px;color:{color};{_LINE}'>{dot} {html.escape(text)}</div>"
+        )
+
+    def _on_busy(self, busy: bool) -> None:
+        text = getattr(self, "_status_text", "")
+        color = getattr(self, "_status_color", "#555")
+        self._status("rendering…" if busy and color != "#c0392b" else text, color, busy)
+
+    def report_error(self, exc: BaseException) -> None:
+        """The error as one short line in the status place (the full text goes to the log)."""
+        super().report_error(exc)
+        self._status(self.errors[-1], color="#c0392b")
+
+    def _on_diff(self) -> None:
+        on = self.diff_toggle.value
+        self.image_caption.value = (
+            f"<div style='text-align:center;font-size:12px'>|edit − reconstruction| ×{DIFF_GAIN:g}"
+            "</div>"
+            if on
+            else "<div style='text-align:center;font-size:12px'>edit (all 0 = reconstruction)</div>"
+        )
+        self._show(self.current_image)
 
     # ---- driving video ------------------------------------------------------------------------
     def _read_driving(self, driving, crop: Crop, max_frames: int) -> np.ndarray | None:
@@ -323,7 +366,7 @@ class DirectionExplorer(View):
             frames.append(u8)
             if sum(len(f) for f in frames) >= max_frames:
                 break
-        out = np.concatenate(frames)[:max_frames]
+        out = np.concatenate(frames)[:max_frames] if frames else np.zeros((0,))
         if len(out) < 1:
             raise AnalysisError("the driving video has no frames")
         return out
@@ -348,7 +391,8 @@ class DirectionExplorer(View):
             raise AnalysisError(
                 f"frame {index} outside the driving video (0..{len(self.driving_frames) - 1})"
             )
-        e = analysis.motion_from_frame(self.model, self.state, self.driving_frames[index])
+        source = self.state.alpha[0].float().cpu().numpy()
+        e = (self.driving_magnitudes()[index] - source).astype(np.float32)
         self.set_values(e)
         return e
 
@@ -360,92 +404,27 @@ class DirectionExplorer(View):
             raise AnalysisError(f"order must be a permutation of 0..{self.m - 1}")
         self.order = order
         self.rows_box.children = [self.rows[i] for i in order]
+        self.sweep_direction.options = self._direction_options()
 
     def order_by_variance(self, alpha=None) -> np.ndarray:
         """Order the sliders by the variance of each magnitude over ``alpha`` (N, M) (default:
-        the driving video), most-used first; each row shows its standard deviation."""
+        the driving video and ``order_by``), most-used first; each row shows its spread."""
         if alpha is None:
-            alpha = (
-                self._order_alpha if self._order_alpha is not None else self.driving_magnitudes()
-            )
-        var = analysis.direction_variance(alpha)
-        for label, v in zip(self.spread_labels, var, strict=True):
-            label.value = f"<span style='font-size:11px;color:#777'>σ {np.sqrt(v):.2f}</span>"
+            alpha = self.data_magnitudes()
+            if alpha is None:
+                raise AnalysisError("no magnitudes to order by: pass driving= or order_by=")
+        self.importance = np.sqrt(analysis.direction_variance(alpha))
+        self.importance_kind = "σ"
+        self._show_notes()
         order = analysis.order_by_variance(alpha)
         self.set_order(order)
         return order
 
     def _on_order(self, change) -> None:
-        if change["new"]:
-            if self.guarded(self.order_by_variance) is None:
-                self.order_checkbox.value = False
+        if change["new"] == "importance" and self.importance_kind != "none":
+            self.set_order(np.argsort(-self.importance, kind="stable"))
         else:
             self.set_order(range(self.m))
-
-    # ---- files --------------------------------------------------------------------------------
-    def _path(self, path, suffix: str) -> Path:
-        if path is not None:
-            return Path(path)
-        folder = Path(self.folder_box.value).expanduser()
-        folder.mkdir(parents=True, exist_ok=True)
-        stem = _safe(self.file_name_box.value) or "edit"
-        return folder / f"{stem}{suffix}"
-
-    def preset(self) -> Preset:
-        order = self.order if self.order != list(range(self.m)) else None
-        return Preset(self.values().tolist(), list(self.names), order)
-
-    def save_preset(self, path=None) -> Path:
-        """Save values, names and slider order as JSON (default: folder/name.json)."""
-        out = save_preset(self.preset(), self._path(path, ".json"))
-        self.log(f"saved preset {out}")
-        return out
-
-    def load_preset(self, path=None) -> None:
-        """Load values, names and order from a preset JSON (default: folder/name.json)."""
-        p = self._path(path, ".json")
-        preset = load_preset(p, self.m)
-        self.set_names(preset.names)
-        self.set_order(preset.order if preset.order is not None else range(self.m))
-        self.set_values(preset.values)
-        self.log(f"loaded preset {p}")
-
-    def export_png(self, path=None) -> Path:
-        """Write the current image (at the model's size) as PNG (default: folder/name.png)."""
-        self.wait()
-        out = analysis.write_bytes_atomic(
-            self._path(path, ".png"), analysis.encode_png(self.current_image, 6)
-        )
-        self.log(f"saved image {out}")
-        return out
-
-    def export_sweep(
-        self, direction: int, path=None, fmt: str | None = None, fps: float = 12.0
-    ) -> Path:
-        """Write a looping sweep of one direction (0 -> +3 -> -3 -> 0, on top of the current
-        edit) as GIF or MP4 (default: folder/name_sweep_<direction name>.<format>)."""
-        fmt = fmt or self.sweep_format.value
-        if path is None:
-            base = self._path(None, "")
-            path = base.with_name(
-                f"{base.name}_sweep_{_safe(self.names[direction]) or direction + 1}.{fmt}"
-            )
-        lo, hi = self.value_range
-        up = np.linspace(0.0, hi, 13)
-        down = np.linspace(0.0, lo, 13)
-        values = np.concatenate([up, up[-2::-1], down[1:], down[-2:0:-1]])
-        out = analysis.write_sweep(
-            self.model,
-            self.state,
-            direction,
-            path,
-            values,
-            fps,
-            precision=self.precision,
-            base=self.values(),
-        )
-        self.log(f"saved sweep of {self.names[direction]} to {out}")
-        return out
 
     # ---- edit, then animate -------------------------------------------------------------------
     def animate(
@@ -479,11 +458,6 @@ class DirectionExplorer(View):
         self.animation_box.children = [play(side, 12.0, self.display_size, caption)]
         self.log(f"animated {len(frames)} frames ({mode})")
         return self.last_animation
-
-
-def _safe(name: str) -> str:
-    """A file-name-safe version of a user-typed name."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name.strip()).strip("._")
 
 
 __all__ = ["DirectionExplorer"]

@@ -141,9 +141,15 @@ class MagnitudePCA(View):
     # ---- scatter ------------------------------------------------------------------------------
     def _new_figure(self) -> None:
         n = 3 if self.dims_toggle.value == "3D" else 2
-        self.figure = go.FigureWidget(
-            pca_scatter(self.result, self.mags, n, self.color_toggle.value)
-        )
+        static = pca_scatter(self.result, self.mags, n, self.color_toggle.value)
+        # The traces go in as an addTraces message, not in the constructor: plotly's widget
+        # syncs constructor data as a state update sent *after* the widget opens, and its views
+        # read that data once, at render (they ignore later changes of it), so a view rendered
+        # before the update lands would show axes without points (the likely cause of the
+        # intermittent empty plot after Run All; not reproduced on demand). addTraces reaches
+        # both the model's data (for views made later) and every view made already.
+        self.figure = go.FigureWidget(layout=static.layout)
+        self.figure.add_traces(list(static.data))
         for trace in self.figure.data:
             trace.on_click(self._on_click)
         self.figure_box.children = [self.figure]

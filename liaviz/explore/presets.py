@@ -87,3 +87,43 @@ def load_preset(path: str | os.PathLike, motion_dim: int | None = None) -> Prese
     if order is not None and sorted(order) != list(range(len(values))):
         raise PresetError(f'{path}: "order" must be a permutation of 0..{len(values) - 1}')
     return Preset([float(v) for v in values], [str(n) for n in names], order)
+
+
+def list_presets(folder: str | os.PathLike) -> list[str]:
+    """The stems of the presets in ``folder`` (JSON files that are liaviz presets), sorted."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    out = []
+    for p in sorted(folder.glob("*.json")):
+        try:
+            if json.loads(p.read_text(encoding="utf-8")).get("format") == FORMAT:
+                out.append(p.stem)
+        except (OSError, ValueError, AttributeError):
+            continue  # not a preset: not listed
+    return out
+
+
+def read_direction_labels(path: str | os.PathLike, motion_dim: int) -> list[str]:
+    """Direction names from a direction analysis file (``liaviz directions``' directions.json):
+    ``{"directions": [{"index": 1-based, "label": str, ...}, ...]}``. Directions it does not
+    label keep their default name d<i>."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise PresetError(f"{path}: no such file") from None
+    except (OSError, ValueError) as e:
+        raise PresetError(f"{path}: not a JSON file ({e})") from None
+    entries = data.get("directions") if isinstance(data, dict) else None
+    if not isinstance(entries, list):
+        raise PresetError(f'{path}: no "directions" list')
+    names = [f"d{i + 1}" for i in range(motion_dim)]
+    for entry in entries:
+        index = entry.get("index") if isinstance(entry, dict) else None
+        label = entry.get("label") if isinstance(entry, dict) else None
+        if not isinstance(index, int) or not 1 <= index <= motion_dim:
+            raise PresetError(f"{path}: direction index {index!r} outside 1..{motion_dim}")
+        if isinstance(label, str) and label.strip():
+            names[index - 1] = label.strip()
+    return names

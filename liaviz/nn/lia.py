@@ -147,12 +147,18 @@ class LIA(nn.Module):
 
     # ---- decoding ---------------------------------------------------------------------------
     def decode(
-        self, state: SourceState, z: torch.Tensor, return_flows: bool = False
+        self,
+        state: SourceState,
+        z: torch.Tensor,
+        return_flows: bool = False,
+        levels: int | None = None,
     ) -> torch.Tensor | SynthesisOutput:
         """Decode latent codes z (T, D) with the source's features -> images (T, 3, S, S).
 
         A batch-1 state broadcasts over all T codes; otherwise the batches must match. With
         ``return_flows`` a ``SynthesisOutput`` also holds each level's flow field and mask.
+        ``levels`` < the number of levels decodes only the coarser ones (a preview of size
+        S / 2**(n - levels)).
         """
         if z.dim() != 2 or z.shape[1] != self.config.latent_dim:
             raise ValueError(f"z must be (T, {self.config.latent_dim}), got {tuple(z.shape)}")
@@ -166,9 +172,9 @@ class LIA(nn.Module):
             )
         step = self._chunk_size(z)
         if step >= z.shape[0]:
-            return self.dec(z, features, return_flows=return_flows)
+            return self.dec(z, features, return_flows=return_flows, levels=levels)
         parts = [
-            self.dec(z[i : i + step], [f[i : i + step] for f in features], return_flows)
+            self.dec(z[i : i + step], [f[i : i + step] for f in features], return_flows, levels)
             for i in range(0, z.shape[0], step)
         ]
         if not return_flows:

@@ -125,14 +125,24 @@ class Synthesis(nn.Module):
             self.to_flows.append(ToFlow(ch(r), d, r))
 
     def forward(
-        self, z: torch.Tensor, features: list[torch.Tensor], return_flows: bool = False
+        self,
+        z: torch.Tensor,
+        features: list[torch.Tensor],
+        return_flows: bool = False,
+        levels: int | None = None,
     ) -> torch.Tensor | SynthesisOutput:
+        """``levels`` stops after that many levels (coarse to fine): the RGB of a coarser level,
+        a cheap preview (each level doubles the resolution; the finest costs the most)."""
         if len(features) != len(self.to_flows):
             raise ValueError(f"expected {len(self.to_flows)} feature maps, got {len(features)}")
+        n = len(self.to_flows) if levels is None else levels
+        if not 1 <= n <= len(self.to_flows):
+            raise ValueError(f"levels must be 1..{len(self.to_flows)}, got {levels}")
         x = self.conv1(self.input(z.shape[0]), z)
         rgb = logits = None
         flows, masks = [], []
-        for level, (to_flow, to_rgb) in enumerate(zip(self.to_flows, self.to_rgbs, strict=True)):
+        pairs = list(zip(self.to_flows, self.to_rgbs, strict=True))[:n]
+        for level, (to_flow, to_rgb) in enumerate(pairs):
             x = self.convs[2 * level](x, z)
             x = self.convs[2 * level + 1](x, z)
             out = to_flow(x, z, features[level], logits)
