@@ -63,6 +63,10 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         # L1 summed over a Gaussian pyramid; [1.0] is the paper's plain pixel L1. Coarser scales
         # give the flow fields a gradient from farther away when no VGG19 weights are at hand.
         "l1_scales": [1.0],
+        # weight of an L1 on the bands of a Laplacian pyramid (edges and small parts count in
+        # full, not only their share of the pixels); 0: off, as in the paper
+        "laplacian_l1": 0.0,
+        "laplacian_levels": 4,  # bands of that pyramid, the coarsest being the low-pass rest
         "perceptual": "vgg19",  # or "none"
         "vgg_weights": None,  # torchvision's vgg19-*.pth (ImageNet); required for vgg19
         "perceptual_weight": 10.0,  # per layer, relu1_1 .. relu5_1
@@ -174,6 +178,14 @@ def validate(config: dict) -> LIAConfig:
         and loss["l1_scales"]
         and all(isinstance(s, (int, float)) and 0 < s <= 1 for s in loss["l1_scales"]),
         "loss.l1_scales must be a non-empty list of scales in (0, 1]",
+    )
+    need(
+        isinstance(loss["laplacian_l1"], (int, float)) and loss["laplacian_l1"] >= 0,
+        "loss.laplacian_l1 must be a number >= 0",
+    )
+    need(
+        isinstance(loss["laplacian_levels"], int) and loss["laplacian_levels"] >= 1,
+        "loss.laplacian_levels must be an integer >= 1",
     )
     need(isinstance(data["workers"], int) and data["workers"] >= 0, "data.workers must be >= 0")
     need(
