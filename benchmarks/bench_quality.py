@@ -13,7 +13,9 @@ On a freshly rendered test split (new seed, so new identities and motions):
 4. what the directions mean: for every ground-truth factor, the direction whose magnitude
    correlates best with it (Spearman) and a linear probe from A (R^2 on held-out videos), and
    the same for the top principal components of A;
-5. optionally the paper's ablation: reconstruction L1 of a model trained without the dictionary.
+5. a sweep image: on an unseen neutral face, the best direction of each factor alone, from
+   one end of the magnitudes seen on the test clips to the other (the demo's Fig. 6 view);
+6. optionally the paper's ablation: reconstruction L1 of a model trained without the dictionary.
 """
 
 from __future__ import annotations
@@ -28,12 +30,13 @@ import torch
 from PIL import Image
 
 import liaviz
+from liaviz.analysis import mosaic, sweep_images
 from liaviz.animate import animate
 from liaviz.data.synthetic import FACTOR_NAMES, video_frames
 from liaviz.evaluate import copy_source_l1, reconstruction_l1
 from liaviz.factors import align_factors, principal_components
 from liaviz.io import VideoWriter, to_tensor
-from liaviz.transfer import factor_transfer_ratios
+from liaviz.transfer import factor_transfer_ratios, unseen_identities
 
 TRANSFER_BAR = 0.5  # the issue's target for every factor
 
@@ -67,6 +70,27 @@ def transfer_grid(model, clips, n_sources: int, columns: int, out_png: Path, out
     with VideoWriter(out_video, fps=10) as writer:
         for t in range(len(driving)):
             writer.write(np.concatenate([driving[t], *(a[t] for a in animated)], axis=1))
+
+
+def direction_sweeps(model, alpha: np.ndarray, rows: list[dict], out_png: Path) -> list[dict]:
+    """Each factor's best direction alone on an unseen neutral face, over +-the largest offset
+    from the median magnitude seen on the test clips (7 steps), one row per factor."""
+    from liaviz.data.synthetic import render_face
+
+    face = render_face(unseen_identities(seed=99, count=1)[0], {}, size=model.config.size)
+    offsets = np.abs(alpha - np.median(alpha, axis=0))
+    picked, images = [], []
+    for row in rows:
+        d = row["component"]
+        reach = float(np.percentile(offsets[:, d], 98))
+        sign = 1.0 if row["spearman"] >= 0 else -1.0  # left to right: the factor grows
+        values = sign * np.linspace(-reach, reach, 7)
+        images.append(sweep_images(model, face, [d], values)[0])
+        picked.append(
+            {"factor": row["factor"], "direction": f"d{d + 1}", "values": values.round(3).tolist()}
+        )
+    Image.fromarray(mosaic(np.stack(images))).save(out_png)
+    return picked
 
 
 def main() -> None:
@@ -123,6 +147,10 @@ def main() -> None:
     report["directions"] = directions.as_rows()
     report["principal_components"] = components.as_rows()
     report["pca_explained_variance"] = [round(float(v), 4) for v in pca.explained_variance_ratio_]
+    report["sweeps"] = direction_sweeps(
+        model, alpha, report["directions"], media / "direction_sweeps.png"
+    )
+    report["media"].append(str(media / "direction_sweeps.png"))
 
     if args.ablation:
         ablation = liaviz.load_model(args.ablation)
@@ -164,6 +192,10 @@ def main() -> None:
         )
     print("(d1..dM numbered as the explorer's sliders; the JSON's component indices count from 0)")
     print(f"\nPCA explained variance of A: {report['pca_explained_variance']}")
+    print(
+        f"{media}/direction_sweeps.png: one row per factor (in the table's order), its best "
+        "direction alone on an unseen neutral face, the factor growing left to right"
+    )
     Path(args.out).write_text(json.dumps(report, indent=2))
     print(f"wrote {args.out} and {media}/ in {report['seconds']} s")
 
