@@ -32,14 +32,14 @@ from sklearn.decomposition import PCA
 
 from .animate import DrivingVideo, Precision, default_batch_size
 from .atomic import write_bytes
-from .checkpoint import load_model, pretrained_names
+from .checkpoint import EMBEDDED_DEFAULT, load_model, pretrained_names
 from .errors import UserError
 from .io import Crop, iter_video, prepare, read_image, to_tensor, to_uint8
 from .nn import LIA, LIAConfig, SourceState
 from .nn.synthesis import identity_grid
 
 DEFAULT_VALUES = tuple(np.linspace(-3.0, 3.0, 9).round(6).tolist())
-EMBEDDED_MODEL = "synthetic-faces-64"
+EMBEDDED_MODEL = EMBEDDED_DEFAULT  # the versioned name: labels say which model it is
 
 
 class AnalysisError(UserError, ValueError):

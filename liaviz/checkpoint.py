@@ -29,6 +29,10 @@ from .nn import LIA, LIAConfig
 FORMAT_NAME = "liaviz"
 FORMAT_VERSION = "1"
 PRETRAINED_DIR = Path(__file__).parent / "pretrained"
+# The embedded default, by its versioned file name; the stable alias EMBEDDED loads it whatever
+# its size, so code and docs that say "embedded" follow it when a better model ships.
+EMBEDDED = "embedded"
+EMBEDDED_DEFAULT = "synthetic-faces-64-v2"
 # Keys whose presence identifies a LIA generator state_dict.
 _SIGNATURE_KEYS = ("enc.net_app.convs.0.0.weight", "dec.input.input", "enc.fc.0.weight")
 # The safetensors library refuses headers over 100 MB; no longer one is a safetensors file.
@@ -57,14 +61,18 @@ def pretrained_names() -> list[str]:
 
 
 def resolve_path(name_or_path: str | os.PathLike) -> Path:
-    """A file path, or the bundled file for a pretrained name such as ``synthetic-faces-64``."""
+    """A file path, or the bundled file for a pretrained name such as ``synthetic-faces-64-v2``, or
+    ``"embedded"`` for the embedded default (a file of that name, if one exists, wins)."""
     path = Path(name_or_path).expanduser()
     if path.exists():
         return path
-    bundled = PRETRAINED_DIR / f"{name_or_path}.safetensors"
+    name = EMBEDDED_DEFAULT if str(name_or_path) == EMBEDDED else name_or_path
+    bundled = PRETRAINED_DIR / f"{name}.safetensors"
     if bundled.exists():
         return bundled
     known = ", ".join(pretrained_names()) or "none in this install"
+    if (PRETRAINED_DIR / f"{EMBEDDED_DEFAULT}.safetensors").exists():
+        known += f"; {EMBEDDED} = {EMBEDDED_DEFAULT}"
     raise CheckpointError(f"{name_or_path}: no such file, and not a bundled model name ({known})")
 
 

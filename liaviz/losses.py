@@ -1,4 +1,5 @@
-"""Training losses of LIA: pixel L1, the VGG19 pyramid perceptual loss, and the GAN losses.
+"""Training losses of LIA: pixel L1, the VGG19 pyramid perceptual loss, and the GAN losses (plus
+a Laplacian-pyramid L1, an option off in the paper configs).
 
 The generator minimizes ``perceptual + l1 + softplus(-D(fake))`` (the official recipe); the
 discriminator minimizes ``softplus(-D(real)) + softplus(D(fake))``, optionally plus R1.
@@ -73,6 +74,33 @@ def gaussian_downsample(x: torch.Tensor, scale: float) -> torch.Tensor:
     weight = kernel.expand(channels, 1, taps, taps)
     out = F.conv2d(F.pad(x, [taps // 2] * 4), weight, groups=channels)
     return out[:, :, ::step, ::step]
+
+
+def laplacian_pyramid(x: torch.Tensor, levels: int) -> list[torch.Tensor]:
+    """Band-pass images, finest first: ``levels - 1`` differences G_k - up(G_{k+1}) of a Gaussian
+    pyramid (each level the previous one downsampled by 2), then the coarsest G_{levels-1}."""
+    if levels < 1:
+        raise ValueError(f"levels must be >= 1, got {levels}")
+    bands = []
+    for _ in range(levels - 1):
+        smaller = gaussian_downsample(x, 0.5)
+        up = F.interpolate(smaller, size=x.shape[-2:], mode="bilinear", align_corners=False)
+        bands.append(x - up)
+        x = smaller
+    return [*bands, x]
+
+
+def laplacian_l1(prediction: torch.Tensor, target: torch.Tensor, levels: int) -> torch.Tensor:
+    """Mean absolute difference of each band of the Laplacian pyramids, summed over the bands.
+
+    Unlike a Gaussian pyramid L1, the fine bands hold only edges and small parts (an eyelid, a
+    lip line), so a blur that gets the average colour right still pays for them in full."""
+    return sum(
+        (p - t).abs().mean()
+        for p, t in zip(
+            laplacian_pyramid(prediction, levels), laplacian_pyramid(target, levels), strict=True
+        )
+    )
 
 
 class PerceptualPyramidLoss(nn.Module):

@@ -73,7 +73,7 @@ def test_directions_command_errors(tmp_path, monkeypatch, capsys, extra, message
 
 
 def test_readme_mixer_lines(tmp_path, monkeypatch):
-    lines = _readme_lines("liaviz animate --checkpoint synthetic-faces-64")
+    lines = _readme_lines("liaviz animate --checkpoint embedded")
     assert len(lines) >= 2
     monkeypatch.chdir(tmp_path)
     Image.fromarray(sample_driving(64, 1)[0]).save(tmp_path / "face.png")

@@ -18,6 +18,8 @@ from liaviz.losses import (
     g_nonsaturating_loss,
     gaussian_downsample,
     l1_loss,
+    laplacian_l1,
+    laplacian_pyramid,
     load_vgg19,
     r1_penalty,
 )
@@ -87,6 +89,35 @@ def test_gaussian_downsample_is_anti_aliased() -> None:
     assert gaussian_downsample(ones, 1.0) is ones
     with pytest.raises(ValueError):
         gaussian_downsample(ones, 0.3)
+
+
+def test_laplacian_pyramid_bands_rebuild_the_image_and_isolate_detail() -> None:
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(2, 3, 32, 32, generator=g)
+    bands = laplacian_pyramid(x, 3)
+    assert [b.shape[-1] for b in bands] == [32, 16, 8]
+    # collapsing the pyramid (upsample the coarse part, add each band back) gives the image
+    rebuilt = bands[-1]
+    for band in reversed(bands[:-1]):
+        up = F.interpolate(rebuilt, size=band.shape[-2:], mode="bilinear", align_corners=False)
+        rebuilt = up + band
+    assert torch.allclose(rebuilt, x, atol=1e-5)
+    # a flat image has no detail: its fine bands are zero away from the zero-padded border
+    flat = torch.full((1, 3, 32, 32), 0.7)
+    assert laplacian_pyramid(flat, 3)[0][..., 4:-4, 4:-4].abs().max() < 1e-6
+    with pytest.raises(ValueError):
+        laplacian_pyramid(x, 0)
+
+
+def test_laplacian_l1_weighs_a_small_part_more_than_plain_l1() -> None:
+    target = torch.zeros(1, 3, 32, 32)
+    dot = target.clone()
+    dot[..., 15:17, 15:17] = 1.0  # a 2x2 detail (an eye's highlight) the prediction lacks
+    shift = target + 1.0 / 256  # a uniform tint of the same plain L1
+    assert torch.isclose(l1_loss(dot, target), l1_loss(shift, target))
+    assert laplacian_l1(dot, target, 4) > 2 * laplacian_l1(shift, target, 4)
+    assert laplacian_l1(target, target, 4) == 0
+    assert torch.isclose(laplacian_l1(dot, target, 1), l1_loss(dot, target))
 
 
 def test_vgg19_loads_torchvision_weights(vgg_file: Path) -> None:

@@ -124,6 +124,17 @@ def test_neutral_is_the_default_and_unknown_factors_are_refused():
         render_face(who, {"yawn": 1.0}, 32)
 
 
+@pytest.mark.parametrize("seed", [0, 3, 5])
+def test_the_face_fills_the_frame_and_the_eyes_are_large(seed):
+    """Framed like VoxCeleb crops: cheek to cheek and brow to chin the face spans most of the
+    frame, and the open eyes alone cover over 1% of it (several pixels tall even at 64 px)."""
+    f = Faces(seed=seed)
+    img = f.img()
+    ys, xs = np.nonzero(f.part(img, "skin", "skin_lit", "shade"))
+    assert xs.max() - xs.min() > 0.65 * SIZE and ys.max() - ys.min() > 0.65 * SIZE
+    assert f.part(img, "sclera", "iris", "pupil").sum() > 0.01 * SIZE * SIZE
+
+
 def test_every_factor_changes_the_image():
     who = Identity.sample(np.random.default_rng(2))
     r = FaceRenderer(who, 64)
@@ -260,6 +271,26 @@ def test_trajectories_are_seeded_in_range_smooth_and_extend():
     for f in FACTORS:  # the videos together explore most of each range
         v = np.concatenate(pooled[f.name])
         assert np.ptp(v) > 0.6 * (f.high - f.low), f.name
+
+
+def test_expressions_change_often_and_blinks_shut_the_eyes():
+    """Expressions are held a few frames, then move to a new value: in 64 frames each one makes
+    several separate moves (a slow drift would be one long move), and the eyes shut fully about
+    every 10 frames."""
+    moves: dict[str, list[int]] = {
+        k: [] for k in ("gaze_x", "gaze_y", "mouth_open", "smile", "brow_raise")
+    }
+    shut = []
+    for seed in range(12):
+        t = sample_trajectory(np.random.default_rng(seed), 64)
+        for k in moves:
+            moving = np.abs(np.diff(t[k])) > 1e-6
+            moves[k].append(int(moving[0]) + int((moving[1:] & ~moving[:-1]).sum()))
+        closed = t["blink"] >= 0.95
+        shut.append(int(closed[0]) + int((closed[1:] & ~closed[:-1]).sum()))
+    for k, counts in moves.items():
+        assert np.median(counts) >= 3, (k, counts)
+    assert np.mean(shut) >= 3, shut
 
 
 def test_identity_round_trips_through_json():

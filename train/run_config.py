@@ -65,6 +65,10 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         # L1 summed over a Gaussian pyramid; [1.0] is the paper's plain pixel L1. Coarser scales
         # give the flow fields a gradient from farther away when no VGG19 weights are at hand.
         "l1_scales": [1.0],
+        # weight of an L1 on the bands of a Laplacian pyramid (edges and small parts count in
+        # full, not only their share of the pixels); 0: off, as in the paper
+        "laplacian_l1": 0.0,
+        "laplacian_levels": 4,  # bands of that pyramid, the coarsest being the low-pass rest
         "perceptual": "vgg19",  # or "none"
         "vgg_weights": None,  # torchvision's vgg19-*.pth (ImageNet); required for vgg19
         "perceptual_weight": 10.0,  # per layer, relu1_1 .. relu5_1
@@ -219,6 +223,8 @@ SCHEMA: dict[str, tuple[Callable[[Any], bool], str]] = {
     "loss.vgg_weights": _optional(_TEXT),
     "loss.perceptual_weight": _number(0),
     "loss.perceptual_scales": _list_of(_SCALE, "scales in (0, 1]"),
+    "loss.laplacian_l1": _number(0),
+    "loss.laplacian_levels": _integer(1),
     "loss.gan": _number(0),
     "loss.r1": _number(0),
     "ema.enabled": _BOOL,

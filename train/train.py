@@ -65,6 +65,7 @@ from liaviz.losses import (  # noqa: E402
     g_nonsaturating_loss,
     gaussian_downsample,
     l1_loss,
+    laplacian_l1,
     load_vgg19,
     r1_penalty,
 )
@@ -139,6 +140,10 @@ def generator_step(G, D_raw, batches, cfg, perceptual, accelerator, poison=False
                 recon, alpha = G(batch["source"], batch["driving"])
                 target = batch["driving"]
                 parts = {"l1": pyramid_l1(recon.float(), target, loss["l1_scales"])}
+                if loss["laplacian_l1"]:
+                    parts["laplacian"] = laplacian_l1(
+                        recon.float(), target, loss["laplacian_levels"]
+                    )
                 if perceptual is not None:
                     parts["perceptual"] = perceptual(recon, target).float()
                 if loss["gan"]:
@@ -147,6 +152,7 @@ def generator_step(G, D_raw, batches, cfg, perceptual, accelerator, poison=False
                     parts["sparsity"] = alpha.float().abs().mean()
             weights = {
                 "l1": loss["l1"],
+                "laplacian": loss["laplacian_l1"],
                 "perceptual": 1.0,  # the per-layer weights (10) are inside the term
                 "gan_g": loss["gan"],
                 "sparsity": cfg["motion"]["sparsity_l1"],

@@ -32,7 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--checkpoint",
         help="model to explore: a checkpoint path (e.g. vox.pt) or bundled name "
-        "(default: the bundled synthetic-faces-64)",
+        "(default: embedded, the bundled model trained on synthetic faces)",
     )
     p.add_argument("--image", help="source portrait (default: the Mona Lisa, shipped with liaviz)")
     p.add_argument(

@@ -16,7 +16,7 @@ from ..errors import UserError
 
 EPILOG = """\
 examples:
-  liaviz directions synthetic-faces-64 --out out/directions
+  liaviz directions embedded --out out/directions
   liaviz directions vox.pt --out out/vox --portrait me.jpg --portrait mona.png --driving talk.mp4
 
 Without --portrait the sources are four synthetic faces (liaviz.data.synthetic); without

@@ -42,7 +42,11 @@ RGB = tuple[int, int, int]
 SPLITS = ("train", "test")
 MANIFEST = "synth.json"  # written first with "complete": false, rewritten when done
 INCOMPLETE = ".incomplete"  # videos are written here and renamed into place when complete
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: tight VoxCeleb-like framing, larger features, expression events
+# How much the portrait is zoomed about the head centre: at 1.35 the face fills most of the frame
+# (forehead to chin, cheek to cheek), as in VoxCeleb crops, and eyes, brows and mouth are several
+# pixels tall even at 64 px. Head-local lengths stay as sampled; the pose applies this zoom.
+FRAMING = 1.35
 
 
 class SynthError(UserError):
@@ -244,11 +248,11 @@ class Identity:
         """A random person; every draw comes from ``rng``, so a seeded generator repeats it."""
         u = rng.uniform
         a = u(0.205, 0.24)
-        b = a * u(1.28, 1.45)
+        b = a * u(1.28, 1.4)
         skin = _jitter(rng, _SKIN[int(rng.integers(len(_SKIN)))], 8)
         hair = _jitter(rng, _pick(rng, _HAIR), 10)  # type: ignore[arg-type]
         style = str(_pick(rng, _HAIR_STYLES))
-        eye_w = a * u(0.21, 0.25)
+        eye_w = a * u(0.27, 0.31)
         lip_base = _mix(skin, (196, 72, 84), u(0.35, 0.6))
         if rng.random() < 0.15:  # lipstick
             lip_base = _jitter(
@@ -269,36 +273,36 @@ class Identity:
             jaw=u(2.0, 3.0),
             chin=u(0.0, 0.3),
             center_x=u(-0.02, 0.02),
-            center_y=u(0.36, 0.39) - b,  # chin at 0.86-0.89 of the frame
+            center_y=u(0.40, 0.43) - FRAMING * b,  # chin at 0.90-0.93 of the frame
             skin=skin,
             blush=bool(rng.random() < 0.25),
-            eye_x=a * u(0.38, 0.45),
+            eye_x=a * u(0.42, 0.48),
             eye_y=b * u(-0.12, -0.02),
             eye_w=eye_w,
             eye_up=u(0.6, 0.8),
             eye_low=u(0.3, 0.42),
             eye_tilt=u(-0.1, 0.2),
             iris=_jitter(rng, _IRIS[int(rng.integers(len(_IRIS)))], 10),
-            iris_r=u(0.42, 0.52),
-            brow_gap=u(1.0, 1.35),
+            iris_r=u(0.46, 0.52),
+            brow_gap=u(0.85, 1.15),
             brow_len=u(1.0, 1.25),
-            brow_thick=u(0.26, 0.4),
+            brow_thick=u(0.36, 0.5),
             brow_arch=u(0.1, 0.35),
             brow_color=_jitter(rng, dark_hair, 6),
             nose_y=b * u(0.22, 0.3),
             nose_w=a * u(0.17, 0.23),
             nose_len=a * u(0.18, 0.3),
             mouth_y=b * u(0.5, 0.58),
-            mouth_w=a * u(0.3, 0.38),
-            lip_up=u(0.010, 0.016),
-            lip_low=u(0.013, 0.022),
+            mouth_w=a * u(0.36, 0.44),
+            lip_up=u(0.012, 0.018),
+            lip_low=u(0.015, 0.024),
             lips=lip_base,
             ear_y=b * u(0.0, 0.1),
             ear_w=a * u(0.14, 0.2),
             ear_h=b * u(0.22, 0.28),
             hair_style=style,
             hair=hair,
-            hairline=u(-0.72, -0.5),
+            hairline=u(-0.95, -0.8),  # high: raised brows stay in sight
             fringe=fringe,
             fringe_amount=u(0.3, 1.0),
             hair_volume=u(0.06, 0.16) if style != "afro" else u(0.35, 0.5),
@@ -358,11 +362,15 @@ def video_spec(
 def sample_trajectory(rng: np.random.Generator, n_frames: int) -> dict[str, np.ndarray]:
     """Smooth random motion: ``{factor: (n_frames,) float64}``, each within its range.
 
-    Continuous factors are tanh-squashed sums of three sinusoids with per-video offset and amplitude
-    (frequencies are per frame, so a longer video extends a shorter one); blinks are short
-    events at random times on top of a slow squint; the mouth follows a syllable-rate
-    oscillation under a slow speech envelope. Values are rounded to 6 decimals, the precision
-    ``factors.csv`` stores, so re-rendering from the file gives the same frames.
+    Head pose (yaw, pitch, roll, tx, ty, scale) drifts: tanh-squashed sums of three sinusoids with
+    per-video offset and amplitude. Expressions change often and on their own clock, as in a
+    talking face: smile, brows and gaze hold a value for a few frames, then ease to a new one
+    drawn over the whole range (often back to neutral; gaze in quick saccades); blinks are short
+    full closures every ~10 frames on top of a slow squint; the mouth opens and closes at
+    syllable rate with random depth. Each factor has its own generator, so expressions are
+    independent of the pose and of each other. Frequencies and events are per frame and drawn in
+    order, so a longer video extends a shorter one. Values are rounded to 6 decimals, the
+    precision ``factors.csv`` stores, so re-rendering from the file gives the same frames.
     """
     if n_frames < 1:
         raise ValueError(f"n_frames must be >= 1, got {n_frames}")
@@ -375,10 +383,13 @@ def sample_trajectory(rng: np.random.Generator, n_frames: int) -> dict[str, np.n
         if f.name == "blink":
             v = _blink_track(g, t)
         elif f.name == "mouth_open":
-            v = _mouth_track(g, t)
+            v = _hold_track(g, n_frames, f, move=(2, 4), hold=(0, 3), p_neutral=0.4)
+        elif f.name in ("smile", "brow_raise"):
+            v = _hold_track(g, n_frames, f, move=(7, 11), hold=(3, 12), p_neutral=0.3)
+        elif f.name in ("gaze_x", "gaze_y"):
+            v = _hold_track(g, n_frames, f, move=(2, 3), hold=(3, 12), p_neutral=0.3)
         else:
-            fast = f.name in ("gaze_x", "gaze_y")
-            wave = _sines(g, t, (1 / 50, 1 / 14) if fast else (1 / 100, 1 / 36))
+            wave = _sines(g, t, (1 / 100, 1 / 36))
             # tanh, not clipping: the extremes are reached smoothly, with no flat plateaus
             u = np.tanh(g.uniform(-0.5, 0.5) + g.uniform(0.5, 1.1) * wave)
             v = f.low + (u + 1.0) * 0.5 * (f.high - f.low)
@@ -397,24 +408,43 @@ def _sines(
     return wave / math.sqrt(float((w**2).sum()) / 2)
 
 
+def _hold_track(
+    g: np.random.Generator,
+    n: int,
+    f: Factor,
+    move: tuple[int, int],
+    hold: tuple[int, int],
+    p_neutral: float,
+) -> np.ndarray:
+    """Hold a value for ``hold`` frames, ease (half a cosine) to a new one over ``move`` frames,
+    repeat. A new value is the neutral one with probability ``p_neutral``, else uniform over the
+    factor's range; the first is drawn the same way."""
+
+    def target() -> float:
+        return f.neutral if g.random() < p_neutral else float(g.uniform(f.low, f.high))
+
+    values: list[float] = []
+    current = target()
+    while len(values) < n:
+        values.extend([current] * int(g.integers(hold[0], hold[1] + 1)))
+        nxt = target()
+        steps = int(g.integers(move[0], move[1] + 1))
+        ease = 0.5 - 0.5 * np.cos(np.pi * np.arange(1, steps + 1) / steps)
+        values.extend((current + (nxt - current) * ease).tolist())
+        current = nxt
+    return np.clip(np.array(values[:n]), f.low, f.high)
+
+
 def _blink_track(g: np.random.Generator, t: np.ndarray) -> np.ndarray:
     squint = np.clip(g.uniform(-0.2, 0.25) + 0.15 * _sines(g, t, (1 / 80, 1 / 30)), 0.0, 0.4)
     v = squint.copy()
-    start = g.exponential(20.0) - 10.0
+    start = g.exponential(8.0) - 4.0
     while start < len(t):
         dur = g.uniform(3.0, 7.0)
         bump = np.sin(np.clip((t - start) / dur, 0.0, 1.0) * np.pi)
         v = np.maximum(v, np.minimum(1.0, 1.15 * bump))
-        start += dur + g.exponential(22.0) + 2.0
+        start += dur + g.exponential(8.0) + 2.0
     return np.clip(v, 0.0, 1.0)
-
-
-def _mouth_track(g: np.random.Generator, t: np.ndarray) -> np.ndarray:
-    talk = g.uniform(0.3, 1.0)  # how much of the video is speech
-    env = np.clip(0.6 * _sines(g, t, (1 / 60, 1 / 20)) + talk - 0.2, 0.0, 1.0)
-    syll = 0.5 + 0.5 * np.sin(2 * np.pi * g.uniform(1 / 7, 1 / 4) * t + g.uniform(0, 2 * np.pi))
-    syll = 0.6 * syll + 0.4 * (0.5 + 0.5 * _sines(g, t, (1 / 9, 1 / 5)) / 2)
-    return np.clip(env * syll * g.uniform(0.9, 1.3) + g.uniform(-0.1, 0.05), 0.0, 1.0)
 
 
 # ---- geometry -----------------------------------------------------------------------------------
@@ -459,7 +489,7 @@ class _Pose:
         yaw, pitch, roll = (math.radians(f[k]) for k in ("yaw", "pitch", "roll"))
         self.cy, self.sy = math.cos(yaw), math.sin(yaw)
         self.cp, self.sp = math.cos(pitch), math.sin(pitch)
-        s = f["scale"]
+        s = f["scale"] * FRAMING
         self.s = s
         self._m = (s * math.cos(roll), s * math.sin(roll))  # roll and scale in one 2x2
         self.ox = 0.5 + who.center_x + f["tx"]
@@ -572,7 +602,7 @@ class FaceRenderer:
             d.polygon((pts * self.W).ravel().tolist(), fill=fill)
 
     def _line(self, d: ImageDraw.ImageDraw, pts: np.ndarray, fill: RGB, width: float) -> None:
-        w = max(1, int(round(width * self.W)))
+        w = max(1, int(round(width * FRAMING * self.W)))
         d.line((pts * self.W).ravel().tolist(), fill=fill, width=w, joint="curve")
 
     def render(self, factors: Mapping[str, float]) -> Image.Image:
@@ -680,7 +710,7 @@ class FaceRenderer:
 
     def _body(self, d: ImageDraw.ImageDraw, pose: _Pose) -> None:
         who = self.who
-        base = 0.5 - who.center_y  # frame bottom in head coordinates, at rest
+        base = (0.5 - who.center_y) / FRAMING  # frame bottom in head coordinates, at rest
         nk = who.face_w * 0.42
         neck_top_y = who.face_h * 0.55
         # neck: top follows the head, bottom follows the body
@@ -797,11 +827,11 @@ class FaceRenderer:
             self._poly(d, pose.surface(opening), SCLERA)
             # iris, pupil and catchlight, clipped to the opening column by column
             ri = who.iris_r * ew
-            icx = s * f["gaze_x"] * ew * 0.5  # gaze is in image terms: same shift for both eyes
-            icy = f["gaze_y"] * hu * 0.45
+            icx = s * f["gaze_x"] * ew * 0.6  # gaze is in image terms: same shift for both eyes
+            icy = f["gaze_y"] * hu * 0.5
             for cx, cy, r, col in (
                 (icx, icy, ri, who.iris),
-                (icx, icy, ri * 0.45, PUPIL),
+                (icx, icy, ri * 0.55, PUPIL),
                 (icx - s * ri * 0.35, icy - ri * 0.35, ri * 0.2, (255, 255, 255)),
             ):
                 poly = self._clipped_circle(cx, cy, r, lids, ew)
@@ -838,7 +868,7 @@ class FaceRenderer:
         y0 = who.eye_y - who.eye_up * ew - who.brow_gap * ew * 0.6
         arch = who.brow_arch * ew * (1.0 + 0.8 * max(raise_, 0.0))
         y = y0 - arch * (1 - ((t - 0.15) / 1.15) ** 2)
-        y = y - 0.8 * ew * raise_  # whole brow up (down when knitted)
+        y = y - 0.9 * ew * raise_  # whole brow up (down when knitted)
         y = y + 0.3 * ew * max(-raise_, 0.0) * np.clip(-t, 0, 1)  # knitted: inner ends drop more
         th = who.brow_thick * ew * (1.0 - 0.45 * np.clip(t, 0, 1))
         p = np.concatenate([_xy(x, y - th / 2), _xy(x[::-1], (y + th / 2)[::-1])])
@@ -850,8 +880,8 @@ class FaceRenderer:
         t = _lin(-1.0, 1.0, 17)
         k = 1.0 - t * t
         x = t * who.mouth_w * (1.0 + 0.14 * max(smile, 0.0) - 0.06 * max(-smile, 0.0))
-        mid = who.mouth_y - smile * 0.03 * t * t - 0.004 * smile
-        gap = op * 0.075 * who.face_h / 0.3
+        mid = who.mouth_y - smile * 0.045 * t * t - 0.004 * smile
+        gap = op * 0.09 * who.face_h / 0.3
         in_up = mid - 0.22 * gap * k**0.7
         in_low = mid + gap * k**0.7
         bow = 1.0 - 0.35 * np.exp(-((t / 0.18) ** 2))
@@ -915,7 +945,7 @@ class FaceRenderer:
         elif who.fringe == "part":
             v = v - 0.22 * amt * np.exp(-(((u - 0.15) / 0.22) ** 2))
         elif who.fringe == "bangs":
-            v = v + (0.2 * amt + 0.04 * np.abs(np.sin(u * 14))) * (1 - shape)
+            v = v + (0.1 * amt + 0.03 * np.abs(np.sin(u * 14))) * (1 - shape)
         elif who.fringe == "peak":
             v = (
                 v
