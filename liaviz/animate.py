@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import chain, islice
 from typing import Literal
@@ -34,10 +33,10 @@ import torch
 from .errors import UserError
 from .io import Crop, MediaError, iter_video, prepare, read_image, to_tensor, to_uint8, video_info
 from .nn import LIA, SourceState
+from .precision import Precision, Resolved, inference, resolve_precision
 
 Mode = Literal["relative", "absolute"]
 Start = Literal["first", "best"] | int
-Precision = Literal["float32", "bfloat16"]
 
 
 class AnimateError(UserError, ValueError):
@@ -79,7 +78,7 @@ def animate(
     batch_size: int | None = None,
     edit=None,
     crop: Crop = "center",
-    precision: Precision = "float32",
+    precision: Precision = "auto",
     progress: bool = False,
 ) -> Iterator[np.ndarray]:
     """Animate ``source`` with ``driving``; yields the output frames, uint8 (S, S, 3), in order.
@@ -90,8 +89,10 @@ def animate(
     (relative mode only): ``"first"`` (default), ``"best"`` or a frame index; ``"best"`` and an
     index read the driving video twice, so a one-shot iterator is refused for them. ``edit``: M
     per-direction offsets (a sequence, tensor, or ``{index: value}``) added to the source's
-    magnitudes. ``precision="bfloat16"`` runs under autocast (about 1.5x less CPU time with bf16
-    units; preview quality). Bad arguments raise here, before the first frame is asked for.
+    magnitudes. ``precision``: ``"auto"`` (bfloat16 autocast where the device computes bf16
+    natively, else float32), ``"float32"`` or ``"bfloat16"`` (preview quality; on a device that
+    would emulate it, float32 with a ``PrecisionWarning``; see ``liaviz.precision``). Bad
+    arguments raise here, before the first frame is asked for.
     """
     batches = animate_batches(
         model, source, driving, mode, start, batch_size, edit, crop, precision, progress
@@ -108,7 +109,7 @@ def animate_batches(
     batch_size: int | None = None,
     edit=None,
     crop: Crop = "center",
-    precision: Precision = "float32",
+    precision: Precision = "auto",
     progress: bool = False,
 ) -> Iterator[AnimatedBatch]:
     """Like ``animate`` but yields ``AnimatedBatch``es: float outputs with their driving frames."""
@@ -124,7 +125,7 @@ def animate_batches(
     if batch_size < 1:
         raise AnimateError(f"batch size must be at least 1, got {batch_size}")
     device = next(model.parameters()).device
-    ctx = _Context(device, precision)
+    ctx = _Context(device, resolve_precision(precision, device))
     source = _source_input(model, source, crop)
     edit = parse_edit(model, edit)
     drive = DrivingVideo(driving, model.config.size, crop)
@@ -149,23 +150,15 @@ _ONE_FRAME = (
 )
 
 
+@dataclass(frozen=True)
 class _Context:
-    """inference_mode (+ autocast) entered around each model call only, never across a yield,
-    so the caller's code between frames runs in its own grad/autocast state."""
+    """Where and how the model runs; ``ctx()`` wraps each model call (``precision.inference``)."""
 
-    def __init__(self, device: torch.device, precision: Precision) -> None:
-        if precision not in ("float32", "bfloat16"):
-            raise AnimateError(f"precision must be 'float32' or 'bfloat16', got {precision!r}")
-        self.device, self.precision = device, precision
+    device: torch.device
+    precision: Resolved
 
-    @contextmanager
-    def __call__(self) -> Iterator[None]:
-        with torch.inference_mode():
-            if self.precision == "float32":
-                yield
-            else:
-                with torch.autocast(self.device.type, dtype=torch.bfloat16):
-                    yield
+    def __call__(self):
+        return inference(self.device, self.precision)
 
 
 def _encode(model, source, edit, ctx):
@@ -255,7 +248,7 @@ def motion_codes(
     crop: Crop = "center",
     progress: bool = False,
     desc: str = "encoding motion",
-    precision: Precision = "float32",
+    precision: Precision = "auto",
 ) -> torch.Tensor:
     """Motion magnitudes A_t of every driving frame, (T, M) float32 on the model's device.
 
@@ -265,7 +258,8 @@ def motion_codes(
         if isinstance(driving, DrivingVideo)
         else DrivingVideo(driving, model.config.size, crop)
     )
-    ctx = _Context(next(model.parameters()).device, precision)
+    device = next(model.parameters()).device
+    ctx = _Context(device, resolve_precision(precision, device))
     batch_size = batch_size or default_batch_size(model)
     out = []
     bar = _bar(progress, drive.n_frames, desc)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import zlib
 from pathlib import Path
 
@@ -11,6 +12,12 @@ import pytest
 import torch
 
 from liaviz import LIA, LIAConfig
+from liaviz.precision import ENV_OVERRIDE
+
+# "auto" precision means float32 in every test, whatever the machine's bf16 units, so results do
+# not depend on where the suite runs (child processes inherit it). Tests of bfloat16 set it to 1
+# on tiny models: on a CPU without bf16 units, bf16 at 256 px is ~100x slower than float32.
+os.environ[ENV_OVERRIDE] = "0"
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"

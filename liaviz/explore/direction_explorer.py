@@ -43,7 +43,7 @@ class DirectionExplorer(View):
         value_range: tuple[float, float] = (-3.0, 3.0),
         step: float = 0.05,
         display_size: int = 256,
-        precision: analysis.Precision = "float32",
+        precision: analysis.Precision = "auto",
         folder: str = "explorer_out",
         max_driving_frames: int = 300,
         order_by=None,
@@ -59,7 +59,7 @@ class DirectionExplorer(View):
         self.m = model.config.motion_dim
         self.value_range = (lo, hi)
         self.display_size = display_size
-        self.precision = precision
+        self.precision = analysis.resolve_precision(precision, analysis.model_device(model))
         self.source = analysis.prepare_image(model, image, crop)
         self.state = analysis.encode(model, self.source)  # cached: slider events only decode
         self.names = analysis.direction_names(self.m, names)
