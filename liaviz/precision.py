@@ -102,9 +102,7 @@ def choose_precision(precision: str | None, device: torch.device | str) -> tuple
     turned down, the one-line reason ("" otherwise). ``None`` means ``"auto"``."""
     precision = precision or "auto"
     if precision not in PRECISIONS:
-        raise PrecisionError(
-            f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}"
-        )
+        raise PrecisionError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     if precision == "float32":
         return "float32", ""
     device = torch.device(device)
@@ -112,8 +110,10 @@ def choose_precision(precision: str | None, device: torch.device | str) -> tuple
         return "bfloat16", ""
     if precision == "auto":
         return "float32", ""
-    where = "this CPU has no AVX512-BF16/AMX units" if device.type == "cpu" else (
-        f"{device.type} has no native bfloat16 support"
+    where = (
+        "this CPU has no AVX512-BF16/AMX units"
+        if device.type == "cpu"
+        else (f"{device.type} has no native bfloat16 support")
     )
     return "float32", (
         f"bfloat16 would be emulated here and about 100x slower ({where}); running in float32 "

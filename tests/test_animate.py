@@ -185,9 +185,7 @@ def test_real_media_256_keeps_frame_count_and_fps(official_random, tmp_path, mod
         w.write_many(io.read_video(driving_path, max_frames=8))
     out = tmp_path / f"{mode}.mp4"
     with io.VideoWriter(out, io.video_info(clip).rate) as w:
-        w.write_many(
-            animate(official_random, DATA / "mona_lisa.png", clip, mode=mode)
-        )
+        w.write_many(animate(official_random, DATA / "mona_lisa.png", clip, mode=mode))
     got = io.video_info(out)
     assert got.n_frames == 8 and got.fps == info.fps == 10.0
     assert (got.width, got.height) == (256, 256)
