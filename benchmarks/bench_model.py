@@ -13,9 +13,11 @@ caps in force (e.g. ONEDNN_MAX_CPU_ISA=AVX2 to emulate an AVX2-only CPU) and the
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import torch
 from _machine import best_time, conv_rate, describe, matmul_rate
+from _official import load_official, official_step_s
 from torch.utils.flop_counter import FlopCounterMode
 
 from liaviz import LIA, LIAConfig
@@ -28,7 +30,7 @@ def count_flops(fn) -> float:
     return counter.get_total_flops()
 
 
-def bench_size(size: int, repeats: int, peak: dict[str, float]) -> dict[str, float]:
+def bench_size(size: int, repeats: int, peak: dict[str, float], official=None) -> dict[str, float]:
     torch.manual_seed(0)
     model = LIA(LIAConfig(size=size)).eval().requires_grad_(False)
     source = torch.rand(1, 3, size, size) * 2 - 1
@@ -47,7 +49,13 @@ def bench_size(size: int, repeats: int, peak: dict[str, float]) -> dict[str, flo
         def decode8():
             return model.decode(state, z8)
 
+        def step(frames):  # animate's steady per-batch work: motion codes, relative codes, decode
+            alpha = model.encode_motion(frames)
+            return model.decode(state, model.relative_latent(state, alpha, alpha[:1]))
+
         row = {
+            "step_b1_s": best_time(lambda: step(frames8[:1]), repeats),
+            "step_b8_per_frame_s": best_time(lambda: step(frames8), repeats) / 8,
             "encoder_s": best_time(encode, repeats),
             "decoder_b1_s": best_time(decode1, repeats),
             "decoder_b8_per_frame_s": best_time(decode8, repeats) / 8,
@@ -60,6 +68,8 @@ def bench_size(size: int, repeats: int, peak: dict[str, float]) -> dict[str, flo
         for name, rate in peak.items():
             row[f"{part}_frac_{name}"] = row[f"{part}_gflops"] / rate
     row["b8_over_b1"] = row["decoder_b8_per_frame_s"] / row["decoder_b1_s"]
+    if official is not None:
+        row["official_step_s"] = official_step_s(load_official(official, model), size, repeats)
     return row
 
 
@@ -68,6 +78,11 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[256, 128, 64])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: all)")
+    parser.add_argument(
+        "--official-code",
+        type=Path,
+        help="a checkout of the official LIA code: also time its per-frame demo step, same run",
+    )
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -83,8 +98,10 @@ def main() -> None:
         f"{'enc %conv':>9} {'dec %conv':>9} {'enc %mm':>8} {'dec %mm':>8}"
     )
     print(header)
+    steps = []
     for size in args.sizes:
-        r = bench_size(size, args.repeats, peak)
+        r = bench_size(size, args.repeats, peak, args.official_code)
+        steps.append((size, r))
         print(
             f"{size:>5} {r['encoder_s']:>7.3f} {r['decoder_b1_s']:>9.3f} "
             f"{r['decoder_b8_per_frame_s']:>12.3f} {r['b8_over_b1']:>6.2f} "
@@ -95,7 +112,18 @@ def main() -> None:
             flush=True,
         )
     print(
-        "\nofficial code on this machine (reference README): encoder 0.61 s, decoder 0.53 s at 256"
+        f"\n{'size':>5} {'step b1 s':>10} {'step b8/fr s':>13} {'official step s':>16} {'ratio':>6}"
+    )
+    for size, r in steps:
+        off = r.get("official_step_s", float("nan"))
+        best = min(r["step_b1_s"], r["step_b8_per_frame_s"])
+        print(
+            f"{size:>5} {r['step_b1_s']:>10.3f} {r['step_b8_per_frame_s']:>13.3f} {off:>16.3f} "
+            f"{off / best:>6.2f}"
+        )
+    print(
+        "step = animate's steady work per frame (motion code + relative code + decode); ratio = "
+        "official demo step / best liaviz step (needs --official-code)"
     )
 
 
