@@ -28,7 +28,9 @@ def load_official(code: Path, model: LIA) -> torch.nn.Module:
     torch.Tensor.cuda = lambda self, *args, **kwargs: self  # its ToFlow calls .cuda() per call
     generator = importlib.import_module("networks.generator").Generator
     cfg = model.config
-    gen = generator(cfg.size, cfg.latent_dim, cfg.motion_dim, cfg.channel_multiplier).eval()
+    width = cfg.channel_multiplier
+    width = int(width) if float(width).is_integer() else width  # its channel table wants ints
+    gen = generator(cfg.size, cfg.latent_dim, cfg.motion_dim, width).eval()
     missing, unexpected = gen.load_state_dict(model.state_dict(), strict=False)
     if missing or unexpected:
         raise SystemExit(f"official model keys differ: {missing[:3]} {unexpected[:3]}")
