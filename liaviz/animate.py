@@ -60,13 +60,14 @@ class AnimatedBatch:
 
 
 def default_batch_size(model: LIA) -> int:
-    """Frames per model call: 16 on a GPU; on a CPU about 64 KiB pixels per call (16 frames at
-    64 px, 1 at 256 px), which keeps progress updates frequent and peak memory low. The model
-    itself splits CPU batches so that no activation outgrows the allocator's reuse threshold
-    (``LIA._chunk_size``), so a larger batch is never slower per frame."""
+    """Frames per model call: 16 on a GPU; on a CPU about 256 Ki pixels per call (4 frames at
+    256 px, 16 at 128 px and below), which keeps progress updates frequent and peak memory low.
+    The model itself splits CPU batches so that no activation outgrows the allocator's reuse
+    threshold (``LIA._chunk_size``); 4 frames at 256 px are no slower per frame than 1, and
+    faster with 2 threads (``benchmarks/bench_model.py``: step b8 against b1)."""
     if next(model.parameters()).device.type != "cpu":
         return 16
-    return int(max(1, min(16, (64 * 64 * 16) // model.config.size**2)))
+    return int(max(1, min(16, (256 * 256 * 4) // model.config.size**2)))
 
 
 def animate(

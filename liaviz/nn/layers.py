@@ -266,12 +266,25 @@ class ModulatedConv2d(nn.Module):
         return out if gain is None else out * gain[:, :, None, None]
 
     def modulated(
-        self, x: torch.Tensor, style: torch.Tensor
+        self, x: torch.Tensor, style: torch.Tensor, out_gain: float = 1.0
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The convolution of the style-scaled input, and the per-(sample, output channel)
         demodulation gain still to be applied (None without demodulation), so that the caller
-        can fuse the gain with what follows."""
+        can fuse the gain with what follows.
+
+        A single sample on a large map is cheaper the official way: the style, the demodulation
+        and ``out_gain`` scale the (small) weight instead of the (large) activations. The gain
+        returned is then None and ``out_gain`` is already applied; otherwise it is not."""
         s = self.modulation(style) * self.scale  # (B, in), with the equalized-lr scale
+        gain = None
+        if self.demodulate:
+            with torch.autocast(x.device.type, enabled=False):  # keep this reduction in fp32
+                # ||w * s||^2 per (sample, out channel) = (s^2) @ (sum over taps of w^2)^T
+                energy = s.float().square() @ self._weight_energy().t()
+            gain = torch.rsqrt(energy + 1e-8)
+        _, out_c, _, k, _ = self.weight.shape
+        if x.shape[0] == 1 and x.shape[2] * x.shape[3] >= out_c * k * k:
+            return self._conv_folded(x, s[0], gain, out_gain), None
         x = x * s.to(x.dtype)[:, :, None, None]
         if self.upsample:
             # oneDNN's transposed conv is ~3x faster on channels-last input
@@ -281,12 +294,23 @@ class ModulatedConv2d(nn.Module):
         else:
             weight = self._cached("_conv", lambda w: channels_last(w[0]))
             x = F.conv2d(x, weight.to(x.dtype), padding=self.padding)
-        if not self.demodulate:
-            return x, None
-        with torch.autocast(x.device.type, enabled=False):  # keep this reduction in fp32
-            # ||w * s||^2 per (sample, out channel) = (s^2) @ (sum over taps of w^2)^T
-            energy = s.float().square() @ self._weight_energy().t()
-        return x, torch.rsqrt(energy + 1e-8).to(x.dtype)
+        return x, None if gain is None else gain.to(x.dtype)
+
+    def _conv_folded(
+        self, x: torch.Tensor, s: torch.Tensor, gain: torch.Tensor | None, out_gain: float
+    ) -> torch.Tensor:
+        """One sample's conv with the input scale ``s`` (in,) and output scale ``gain * out_gain``
+        (out,) folded into the weight."""
+        w = self.weight[0] * s.to(self.weight.dtype)[None, :, None, None]  # (out, in, k, k)
+        if gain is not None:
+            w = w * (gain[0] * out_gain)[:, None, None, None]
+        elif out_gain != 1.0:
+            w = w * out_gain
+        if self.upsample:
+            x = x.contiguous(memory_format=torch.channels_last)
+            w = w.transpose(0, 1).contiguous()
+            return self.blur(F.conv_transpose2d(x, w.to(x.dtype), stride=2))
+        return F.conv2d(x, channels_last(w).to(x.dtype), padding=self.padding)
 
     def _weight_energy(self) -> torch.Tensor:
         """(out, in) sums of squared weights over the kernel taps."""
@@ -324,9 +348,12 @@ class StyledConv(nn.Module):
     def forward(
         self, x: torch.Tensor, style: torch.Tensor, noise: torch.Tensor | None = None
     ) -> torch.Tensor:
-        out, gain = self.conv.modulated(x, style)
         if noise is not None:
+            out, gain = self.conv.modulated(x, style)
             return self.activate(self.noise(out * gain[:, :, None, None], noise))
-        # demodulation, bias and activation gain in one pass: leaky(x*g*r2 + b*r2) = r2*leaky(x*g + b)
+        out, gain = self.conv.modulated(x, style, out_gain=SQRT2)
         bias = (self.activate.bias * SQRT2).to(out.dtype)
+        if gain is None:  # demodulation and sqrt(2) already in the weight
+            return F.leaky_relu_(out.add_(bias), 0.2)
+        # demodulation, bias and activation gain in one pass: leaky(x*g*r2 + b*r2) = r2*leaky(x*g + b)
         return F.leaky_relu_(torch.addcmul(bias, out, (gain * SQRT2)[:, :, None, None]), 0.2)
