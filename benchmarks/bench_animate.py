@@ -1,7 +1,8 @@
 """End-to-end animation speed and memory: `liaviz animate` against an official-style loop.
 
     python benchmarks/bench_animate.py [--frames 200] [--rss-frames 100 600] [--size 256]
-                                       [--threads N] [--precision float32|bfloat16]
+                                       [--threads N] [--precision auto|float32|bfloat16]
+                                       [--official-code PATH/TO/LIA]
 
 Official architecture with random weights (a checkpoint file is written to a temporary folder),
 driving video = the first N frames of ../shared/data/driving1.mp4 (looped when N is larger;
@@ -137,14 +138,37 @@ def run_child(kind: str, ckpt, source, video, out, a) -> dict:
     return json.loads(line[len("RESULT ") :])
 
 
+def _official_step(a: argparse.Namespace, ckpt: Path, liaviz_row: dict) -> None:
+    """The official per-frame step, timed in this process right after the liaviz run."""
+    import torch
+    from _official import load_official, official_step_s
+
+    from liaviz import load_model
+
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    step = official_step_s(load_official(a.official_code, load_model(ckpt)), a.size, 3)
+    per_frame = liaviz_row["wall"] / a.frames
+    print(
+        f" official demo step (its Generator, batch 1, best of 3): {step:.3f} s/frame; "
+        f"liaviz animate end to end is {step / per_frame:.2f}x faster per frame"
+    )
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--frames", type=int, default=200, help="driving frames for the speed runs")
     p.add_argument("--rss-frames", type=int, nargs=2, default=[100, 600], metavar=("SHORT", "LONG"))
     p.add_argument("--size", type=int, default=256)
     p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--precision", choices=("float32", "bfloat16"), default="float32")
+    p.add_argument("--precision", choices=("auto", "float32", "bfloat16"), default="float32")
     p.add_argument("--skip-official", action="store_true", help="no official-style run")
+    p.add_argument(
+        "--official-code",
+        type=Path,
+        help="a checkout of the official LIA code: also time its per-frame demo step (its "
+        "Generator forward, batch 1) with the same weights, and compare",
+    )
     p.add_argument("--skip-rss", action="store_true", help="no memory runs")
     p.add_argument("--child", choices=("liaviz", "official"), help=argparse.SUPPRESS)
     for name in ("ckpt", "source", "video", "out"):
@@ -179,6 +203,8 @@ def main() -> None:
             print(
                 f"speed ratio liaviz / official-style: {speedup:.2f}x wall, {cpu_speedup:.2f}x CPU"
             )
+        if a.official_code:
+            _official_step(a, ckpt, rows["liaviz"])
         if a.skip_rss:
             return
         mem = {}

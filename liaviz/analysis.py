@@ -16,7 +16,6 @@ import io as _io
 import os
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
-from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -30,13 +29,14 @@ from matplotlib.patches import Rectangle
 from PIL import Image
 from sklearn.decomposition import PCA
 
-from .animate import DrivingVideo, Precision, default_batch_size
+from .animate import DrivingVideo, default_batch_size
 from .atomic import write_bytes
 from .checkpoint import EMBEDDED_DEFAULT, load_model, pretrained_names
 from .errors import UserError
 from .io import Crop, iter_video, prepare, read_image, to_tensor, to_uint8
 from .nn import LIA, LIAConfig, SourceState
 from .nn.synthesis import identity_grid
+from .precision import Precision, inference, resolve_precision
 
 DEFAULT_VALUES = tuple(np.linspace(-3.0, 3.0, 9).round(6).tolist())
 EMBEDDED_MODEL = EMBEDDED_DEFAULT  # the versioned name: labels say which model it is
@@ -89,18 +89,11 @@ def encode(model: LIA, image, crop: Crop = "center") -> SourceState:
         return model.encode_source(source_tensor(model, image, crop))
 
 
-@contextmanager
-def precision_context(model: LIA, precision: Precision | None):
-    """float32 (exact) or bfloat16 autocast (about 2x faster on CPUs with bf16 units; a preview
-    quality: mean |diff| of a few 1e-2 on [-1, 1] images)."""
-    if precision in (None, "float32"):
-        with nullcontext():
-            yield
-    elif precision == "bfloat16":
-        with torch.autocast(model_device(model).type, dtype=torch.bfloat16):
-            yield
-    else:
-        raise AnalysisError(f"precision must be 'float32' or 'bfloat16', got {precision!r}")
+def inference_context(model: LIA, precision: Precision | None):
+    """``precision.inference`` on the model's device for a precision as the user gave it
+    (``None`` or ``"auto"``: bfloat16 autocast where the device computes bf16 natively)."""
+    device = model_device(model)
+    return inference(device, resolve_precision(precision, device))
 
 
 def decode_codes(
@@ -115,7 +108,7 @@ def decode_codes(
     batch_size = batch_size or default_batch_size(model)
     out = []
     bar = _progress(progress, "decoding", z.shape[0], unit="image")
-    with torch.inference_mode(), precision_context(model, precision):
+    with inference_context(model, precision):
         for i in range(0, z.shape[0], batch_size):
             out.append(to_uint8(model.decode(state, z[i : i + batch_size])))
             bar.update(len(out[-1]))
@@ -731,7 +724,7 @@ def reference_arrays(model: LIA, image, precision: Precision | None = None) -> R
     """Everything ``ReferenceView`` shows, as arrays (the paper's Fig. 5 plus the flow pyramid)."""
     x = source_tensor(model, image)
     state = encode(model, x)
-    with torch.inference_mode(), precision_context(model, precision):
+    with inference_context(model, precision):
         z = torch.cat([model.reference_latent(state), model.self_latent(state)])
         out = model.decode(state, z, return_flows=True)
     source = to_uint8(x)

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import chain, islice
 from typing import Literal
@@ -42,10 +41,10 @@ from .errors import UserError
 from .io import Crop, MediaError, iter_video, prepare, read_image, to_tensor, to_uint8, video_info
 from .mixer import mixer_gains
 from .nn import LIA, SourceState
+from .precision import Precision, Resolved, inference, resolve_precision
 
 Mode = Literal["relative", "absolute"]
 Start = Literal["first", "best"] | int
-Precision = Literal["float32", "bfloat16"]
 
 
 class AnimateError(UserError, ValueError):
@@ -69,13 +68,14 @@ class AnimatedBatch:
 
 
 def default_batch_size(model: LIA) -> int:
-    """Frames per model call: 16 on a GPU; on a CPU about 64 KiB pixels per call (16 frames at
-    64 px, 1 at 256 px), which keeps progress updates frequent and peak memory low. The model
-    itself splits CPU batches so that no activation outgrows the allocator's reuse threshold
-    (``LIA._chunk_size``), so a larger batch is never slower per frame."""
+    """Frames per model call: 16 on a GPU; on a CPU about 256 Ki pixels per call (4 frames at
+    256 px, 16 at 128 px and below), which keeps progress updates frequent and peak memory low.
+    The model itself splits CPU batches so that no activation outgrows the allocator's reuse
+    threshold (``LIA._chunk_size``); 4 frames at 256 px are no slower per frame than 1, and
+    faster with 2 threads (``benchmarks/bench_model.py``: step b8 against b1)."""
     if next(model.parameters()).device.type != "cpu":
         return 16
-    return int(max(1, min(16, (64 * 64 * 16) // model.config.size**2)))
+    return int(max(1, min(16, (256 * 256 * 4) // model.config.size**2)))
 
 
 def animate(
@@ -87,7 +87,7 @@ def animate(
     batch_size: int | None = None,
     edit=None,
     crop: Crop = "center",
-    precision: Precision = "float32",
+    precision: Precision = "auto",
     progress: bool = False,
     mute: Iterable[int] | None = None,
     motion_scale: float = 1.0,
@@ -100,10 +100,12 @@ def animate(
     (relative mode only): ``"first"`` (default), ``"best"`` or a frame index; ``"best"`` and an
     index read the driving video twice, so a one-shot iterator is refused for them. ``edit``: M
     per-direction offsets (a sequence, tensor, or ``{index: value}``) added to the source's
-    magnitudes. ``precision="bfloat16"`` runs under autocast (about 1.5x less CPU time with bf16
-    units; preview quality). ``mute`` (1-based directions whose driving motion is not
-    transferred) and ``motion_scale`` are the motion mixer (see the module notes). Bad arguments
-    raise here, before the first frame is asked for.
+    magnitudes. ``precision``: ``"auto"`` (bfloat16 autocast where the device computes bf16
+    natively, else float32), ``"float32"`` or ``"bfloat16"`` (preview quality; on a device that
+    would emulate it, float32 with a ``PrecisionWarning``; see ``liaviz.precision``). ``mute``
+    (1-based directions whose driving motion is not transferred) and ``motion_scale`` are the
+    motion mixer (see the module notes). Bad arguments raise here, before the first frame is
+    asked for.
     """
     batches = animate_batches(
         model, source, driving, mode, start, batch_size, edit, crop, precision, progress,
@@ -121,7 +123,7 @@ def animate_batches(
     batch_size: int | None = None,
     edit=None,
     crop: Crop = "center",
-    precision: Precision = "float32",
+    precision: Precision = "auto",
     progress: bool = False,
     mute: Iterable[int] | None = None,
     motion_scale: float = 1.0,
@@ -139,7 +141,7 @@ def animate_batches(
     if batch_size < 1:
         raise AnimateError(f"batch size must be at least 1, got {batch_size}")
     device = next(model.parameters()).device
-    ctx = _Context(device, precision)
+    ctx = _Context(device, resolve_precision(precision, device))
     source = _source_input(model, source, crop)
     edit = parse_edit(model, edit)
     gains = mixer_gains(model.config.motion_dim, mute, motion_scale)
@@ -167,23 +169,15 @@ _ONE_FRAME = (
 )
 
 
+@dataclass(frozen=True)
 class _Context:
-    """inference_mode (+ autocast) entered around each model call only, never across a yield,
-    so the caller's code between frames runs in its own grad/autocast state."""
+    """Where and how the model runs; ``ctx()`` wraps each model call (``precision.inference``)."""
 
-    def __init__(self, device: torch.device, precision: Precision) -> None:
-        if precision not in ("float32", "bfloat16"):
-            raise AnimateError(f"precision must be 'float32' or 'bfloat16', got {precision!r}")
-        self.device, self.precision = device, precision
+    device: torch.device
+    precision: Resolved
 
-    @contextmanager
-    def __call__(self) -> Iterator[None]:
-        with torch.inference_mode():
-            if self.precision == "float32":
-                yield
-            else:
-                with torch.autocast(self.device.type, dtype=torch.bfloat16):
-                    yield
+    def __call__(self):
+        return inference(self.device, self.precision)
 
 
 def _encode(model, source, edit, ctx):
@@ -281,7 +275,7 @@ def motion_codes(
     crop: Crop = "center",
     progress: bool = False,
     desc: str = "encoding motion",
-    precision: Precision = "float32",
+    precision: Precision = "auto",
 ) -> torch.Tensor:
     """Motion magnitudes A_t of every driving frame, (T, M) float32 on the model's device.
 
@@ -291,7 +285,8 @@ def motion_codes(
         if isinstance(driving, DrivingVideo)
         else DrivingVideo(driving, model.config.size, crop)
     )
-    ctx = _Context(next(model.parameters()).device, precision)
+    device = next(model.parameters()).device
+    ctx = _Context(device, resolve_precision(precision, device))
     batch_size = batch_size or default_batch_size(model)
     out = []
     bar = _bar(progress, drive.n_frames, desc)

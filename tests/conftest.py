@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import json
-import zlib
+import os
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
 from liaviz import LIA, LIAConfig
+from liaviz.precision import ENV_OVERRIDE
+
+# "auto" precision means float32 in every test, whatever the machine's bf16 units, so results do
+# not depend on where the suite runs (child processes inherit it). Tests of bfloat16 set it to 1
+# on tiny models: on a CPU without bf16 units, bf16 at 256 px is ~100x slower than float32.
+os.environ[ENV_OVERRIDE] = "0"
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -27,31 +32,6 @@ def needs_shared(path: Path) -> pytest.MarkDecorator:
 
 def official_manifest(size: int) -> dict[str, list[int]]:
     return json.loads((REFERENCE / f"lia_official_state_dict_{size}.json").read_text())
-
-
-def deterministic_official_weights(model: LIA) -> dict[str, torch.Tensor]:
-    """The weights the golden files were made with (see shared/reference/README.md)."""
-    weights = {}
-    for key, tensor in model.state_dict().items():
-        if key.endswith("kernel"):
-            weights[key] = tensor.clone()
-            continue
-        rng = np.random.RandomState(zlib.crc32(key.encode("utf-8")))
-        value = torch.from_numpy(rng.standard_normal(tensor.numel()).astype(np.float32))
-        value = value.reshape(tensor.shape)
-        if key.endswith("bias"):
-            value = value * 0.1
-        if key.endswith("modulation.bias"):
-            value = value + 1.0
-        weights[key] = value
-    return weights
-
-
-def u8_to_tensor(u8: torch.Tensor) -> torch.Tensor:
-    """(H,W,3) or (T,H,W,3) uint8 -> (T,3,H,W) float32 in [-1, 1], as the golden files define."""
-    if u8.dim() == 3:
-        u8 = u8[None]
-    return ((u8.float() / 255.0 - 0.5) * 2.0).permute(0, 3, 1, 2).contiguous()
 
 
 @pytest.fixture

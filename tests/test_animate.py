@@ -138,14 +138,6 @@ def test_inputs_as_paths_and_tensors(tiny_model, tmp_path, source, frames):
     assert [b.first for b in batches] == [0, 4] and batches[0].driving.shape == (4, 64, 64, 3)
 
 
-def test_bfloat16_preview_runs(tiny_model, source, frames):
-    out = np.stack(list(animate(tiny_model, source, frames[:3], precision="bfloat16")))
-    ref = np.stack(list(animate(tiny_model, source, frames[:3])))
-    assert out.shape == ref.shape
-    corr = np.corrcoef(out.ravel().astype(float), ref.ravel().astype(float))[0, 1]
-    assert corr > 0.8
-
-
 def test_bad_arguments_fail_before_any_work(tiny_model, source, frames):
     m = tiny_model
     with pytest.raises(AnimateError, match="only one frame"):
@@ -184,20 +176,18 @@ def official_random() -> LIA:
 @needs_shared(DATA / "mona_lisa.png")
 @pytest.mark.parametrize("mode", ["relative", "absolute"])
 def test_real_media_256_keeps_frame_count_and_fps(official_random, tmp_path, mode):
-    """bfloat16 autocast halves the cost of these 48 frames at 256; frame count, frame rate and
-    size do not depend on the precision (the float32 path is checked below and on tiny models)."""
+    """The real pipeline at 256 (float32: the suite must fit CPUs without bf16 units); frame
+    count, frame rate and size come through."""
     driving_path = DATA / "driving1.mp4"
     info = io.video_info(driving_path)
-    clip = tmp_path / "first24.mp4"
+    clip = tmp_path / "first8.mp4"
     with io.VideoWriter(clip, info.rate) as w:
-        w.write_many(io.read_video(driving_path, max_frames=24))
+        w.write_many(io.read_video(driving_path, max_frames=8))
     out = tmp_path / f"{mode}.mp4"
     with io.VideoWriter(out, io.video_info(clip).rate) as w:
-        w.write_many(
-            animate(official_random, DATA / "mona_lisa.png", clip, mode=mode, precision="bfloat16")
-        )
+        w.write_many(animate(official_random, DATA / "mona_lisa.png", clip, mode=mode))
     got = io.video_info(out)
-    assert got.n_frames == 24 and got.fps == info.fps == 10.0
+    assert got.n_frames == 8 and got.fps == info.fps == 10.0
     assert (got.width, got.height) == (256, 256)
 
 

@@ -10,11 +10,8 @@ import torch
 
 from liaviz import LIA, LIAConfig
 
-from .conftest import REFERENCE, deterministic_official_weights, needs_shared, u8_to_tensor
-
-# Tolerances from shared/reference/README.md: a faithful port is ~1e-5 mean, a few 1e-3 max.
-MEAN_TOL = 5e-5
-MAX_TOL = 5e-3
+from ._golden import MAX_TOL, MEAN_TOL, deterministic_official_weights, u8_to_tensor
+from .conftest import REFERENCE, needs_shared
 
 
 @pytest.fixture(scope="module", params=[64, 256])

@@ -24,10 +24,11 @@ def code_blocks(language: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory):
-    """A folder holding a `vox.pt` in the official layout (official architecture, random weights)."""
+    """A folder holding a `vox.pt` in the official layout (official architecture at 64 px, the
+    smallest official size, so the quickstart costs seconds; random weights)."""
     path = tmp_path_factory.mktemp("readme")
     torch.manual_seed(0)
-    torch.save({"gen": LIA(LIAConfig(size=256)).state_dict()}, path / "vox.pt")
+    torch.save({"gen": LIA(LIAConfig(size=64)).state_dict()}, path / "vox.pt")
     return path
 
 
@@ -40,8 +41,8 @@ def test_python_quickstart_runs(workdir):
         exec(compile(block, "README.md", "exec"), namespace)
     finally:
         os.chdir(cwd)
-    assert namespace["relative"].shape == (4, 3, 256, 256)
-    assert namespace["reference"].shape == (1, 3, 256, 256)
+    assert namespace["relative"].shape == (4, 3, 64, 64)
+    assert namespace["reference"].shape == (1, 3, 64, 64)
     assert (workdir / "vox.safetensors").exists()
 
 

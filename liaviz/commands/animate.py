@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserError
+from ..precision import PRECISIONS, choose_precision
 from ._mixer import add_mixer_options, check_mixer, resolve_mute
 
 EPILOG = """\
@@ -73,6 +74,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_model_options(p)
     add_mixer_options(p)
+    add_precision_option(p)
     p.set_defaults(func=run)
 
 
@@ -90,18 +92,32 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
         "--device", default="auto", help="auto (default: cuda, then mps, then cpu), cpu, cuda, mps"
     )
     p.add_argument(
-        "--precision",
-        choices=("float32", "bfloat16"),
-        default="float32",
-        help="bfloat16 autocast: about 1.5x faster on CPUs with bf16 units, preview quality",
-    )
-    p.add_argument(
         "--threads",
         type=int,
         default=None,
         help="CPU threads for torch (default: torch's choice; 1 is often faster on a busy machine)",
     )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def add_precision_option(p: argparse.ArgumentParser) -> None:
+    """--precision, shared by `animate` and `demo` (see ``liaviz.precision``)."""
+    p.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="auto",
+        help="auto (default): bfloat16 autocast where the device computes bf16 natively (CUDA "
+        "with bf16, CPUs with AVX512-BF16/AMX), else float32. bfloat16 is preview quality; asked "
+        "for on a device without bf16 units it runs in float32 with a warning",
+    )
+
+
+def apply_precision(args: argparse.Namespace, device) -> str:
+    """The precision to run on ``device``; a turned-down bfloat16 request prints one line."""
+    precision, reason = choose_precision(args.precision, device)
+    if reason:
+        print(f"liaviz {args.command}: warning: {reason}", file=sys.stderr, flush=True)
+    return precision
 
 
 def apply_threads(args: argparse.Namespace) -> None:
@@ -229,7 +245,7 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         edit=edit,
         crop=crop,
-        precision=args.precision,
+        precision=apply_precision(args, device),
         progress=not args.no_progress,
         mute=mute,
         motion_scale=args.motion_scale,

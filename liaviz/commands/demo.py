@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserError
+from .animate import add_precision_option, apply_precision
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -44,12 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--top", type=int, default=4, help="directions shown large and animated (default 4)"
     )
-    p.add_argument(
-        "--precision",
-        choices=["float32", "bfloat16"],
-        default="float32",
-        help="bfloat16 is about 2x faster on CPUs with bf16 units, at preview quality",
-    )
+    add_precision_option(p)
     p.set_defaults(func=run)
 
 
@@ -90,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
     if warning:
         print(f"WARNING: {warning}", file=sys.stderr, flush=True)
     size, m = model.config.size, model.config.motion_dim
+    args.precision = apply_precision(args, next(model.parameters()).device)
     label = args.checkpoint or (A.EMBEDDED_MODEL if not warning else "random weights (stand-in)")
     card = _copy_model_card(out, None if args.checkpoint or warning else A.EMBEDDED_MODEL)
     step.done(f"{label}: {size}x{size}, {m} directions")

@@ -11,7 +11,7 @@ import matplotlib
 import numpy as np
 import torch
 
-from ..analysis import Precision, precision_context
+from ..analysis import Precision, inference_context
 from ..io import to_uint8
 from ..nn import LIA, SourceState
 
@@ -42,7 +42,7 @@ class EditDecoder:
 
     def decode(self, e: np.ndarray, levels: int | None = None) -> np.ndarray:
         e = torch.as_tensor(np.asarray(e, np.float32).reshape(1, -1))
-        with torch.inference_mode(), precision_context(self.model, self.precision):
+        with inference_context(self.model, self.precision):
             z = self.model.edit_latent(self.state, e.to(self.state.latent.device))
             return to_uint8(self.model.decode(self.state, z, levels=levels))[0]
 

@@ -57,7 +57,7 @@ class DirectionExplorer(ExplorerLayout, ExplorerFiles, View):
         value_range: tuple[float, float] | None = None,
         step: float | None = None,
         display_size: int = 256,
-        precision: analysis.Precision = "float32",
+        precision: analysis.Precision = "auto",
         folder: str = "explorer_out",
         max_driving_frames: int = 300,
         order_by=None,
@@ -78,12 +78,12 @@ class DirectionExplorer(ExplorerLayout, ExplorerFiles, View):
         self.model = model
         self.m = model.config.motion_dim
         self.display_size = display_size
-        self.precision = precision
+        self.precision = analysis.resolve_precision(precision, analysis.model_device(model))
         self.source = analysis.prepare_image(
             model, analysis.sample_portrait() if image is None else image, crop
         )
         self.state = analysis.encode(model, self.source)  # cached: slider events only decode
-        self.decoder = EditDecoder(model, self.state, precision, preview_budget_s)
+        self.decoder = EditDecoder(model, self.state, self.precision, preview_budget_s)
         if isinstance(names, (str, os.PathLike)):
             names = read_direction_labels(names, self.m)
         if anatomy is True:

@@ -43,11 +43,11 @@ class MagnitudePCA(View):
         max_frames: int | None = 300,
         explorer=None,
         display_size: int = 160,
-        precision: analysis.Precision = "float32",
+        precision: analysis.Precision = "auto",
         threaded: bool = True,
     ) -> None:
         self.model = model
-        self.precision = precision
+        self.precision = analysis.resolve_precision(precision, analysis.model_device(model))
         self.display_size = display_size
         self.explorer = explorer
         self.mags = analysis.video_magnitudes(

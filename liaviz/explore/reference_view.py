@@ -23,10 +23,10 @@ class ReferenceView(View):
         image,
         display_size: int = 192,
         tile_size: int = 112,
-        precision: analysis.Precision = "float32",
+        precision: analysis.Precision = "auto",
     ) -> None:
         self.model = model
-        self.precision = precision
+        self.precision = analysis.resolve_precision(precision, analysis.model_device(model))
         self.display_size = display_size
         self.tile_size = tile_size
         W = widgets

@@ -10,6 +10,8 @@ from torch import nn
 from .config import LIAConfig
 from .layers import Blur, ConvAct, EqualConv2d, EqualLinear
 
+_INV_SQRT2 = 1.0 / math.sqrt(2.0)
+
 
 class ResBlock(nn.Module):
     """Residual 2x downsampling block: (3x3 conv, blur, 3x3 stride-2 conv) + blurred 1x1 skip."""
@@ -24,7 +26,12 @@ class ResBlock(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return (self.conv2(self.conv1(x)) + self.skip(x)) / math.sqrt(2.0)
+        # (main + skip) / sqrt(2), the 1/sqrt(2) folded into both convs. The skip's 1x1 stride-2
+        # conv reads every other blurred pixel, so only those are blurred (a stride-2 FIR).
+        blur, conv = self.skip
+        skip = conv(blur(x, stride=2), stride=1, gain=_INV_SQRT2)
+        main = self.conv2(self.conv1(x), gain=_INV_SQRT2)
+        return main + skip if torch.is_grad_enabled() else main.add_(skip)
 
 
 class AppearanceEncoder(nn.Module):
@@ -43,6 +50,8 @@ class AppearanceEncoder(nn.Module):
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         features = []
+        # channels-last throughout (the conv weights are too): oneDNN's fastest layout on CPUs
+        x = x.contiguous(memory_format=torch.channels_last)
         for conv in self.convs:
             x = conv(x)
             features.append(x)

@@ -28,13 +28,42 @@ def _depthwise(kernel: torch.Tensor, channels: int, like: torch.Tensor) -> torch
     return kernel.to(like.dtype).flip(0, 1).expand(channels, 1, *kernel.shape)
 
 
-def fir_filter(x: torch.Tensor, kernel: torch.Tensor, pad: tuple[int, int]) -> torch.Tensor:
-    """Pad by `pad` (before, after) on both spatial axes, then convolve each channel with `kernel`."""
+def fir_filter(
+    x: torch.Tensor, kernel: torch.Tensor, pad: tuple[int, int], stride: int = 1
+) -> torch.Tensor:
+    """Pad by `pad` (before, after) on both spatial axes, then convolve each channel with `kernel`.
+
+    With ``stride`` s only every s-th output is computed: the same as ``[..., ::s, ::s]`` of the
+    full result, at 1/s^2 of the cost."""
     channels = x.shape[1]
     if pad[0] == pad[1]:
-        return F.conv2d(x, _depthwise(kernel, channels, x), padding=pad[0], groups=channels)
+        weight = _depthwise(kernel, channels, x)
+        return F.conv2d(x, weight, stride=stride, padding=pad[0], groups=channels)
     x = F.pad(x, (pad[0], pad[1], pad[0], pad[1]))
-    return F.conv2d(x, _depthwise(kernel, channels, x), groups=channels)
+    return F.conv2d(x, _depthwise(kernel, channels, x), stride=stride, groups=channels)
+
+
+def channels_last(weight: torch.Tensor) -> torch.Tensor:
+    """A conv weight in channels-last layout. oneDNN then runs the conv channels-last (NHWC)
+    whatever the input's layout, its fastest path on CPUs; and the layout stays the same from
+    layer to layer, so no tensor is converted between them."""
+    return weight.contiguous(memory_format=torch.channels_last)
+
+
+def cached(module: nn.Module, name: str, weight: torch.Tensor, derive) -> torch.Tensor:
+    """``derive(weight)``, kept on ``module`` while gradients are off (inference) and the weight
+    is unchanged: the version counter moves with every in-place update, the pointer with every
+    move. With gradients on it is recomputed, so training sees through it. This is what
+    pre-packing the weights buys: no per-call rescaling or copies in inference."""
+    if torch.is_grad_enabled():
+        return derive(weight)
+    version = -1 if weight.is_inference() else weight._version  # inference tensors have none
+    key = (version, weight.data_ptr(), weight.device, weight.dtype)
+    entry = module.__dict__.get(name)
+    if entry is None or entry[0] != key:
+        entry = (key, derive(weight.detach()))
+        module.__dict__[name] = entry
+    return entry[1]
 
 
 def fir_upsample2x(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
@@ -59,8 +88,8 @@ class Blur(nn.Module):
         self.register_buffer("kernel", make_fir_kernel(gain=gain))
         self.pad = pad
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return fir_filter(x, self.kernel, self.pad)
+    def forward(self, x: torch.Tensor, stride: int = 1) -> torch.Tensor:
+        return fir_filter(x, self.kernel, self.pad, stride)
 
 
 class Upsample(nn.Module):
@@ -93,17 +122,26 @@ class EqualConv2d(nn.Module):
         self.stride = stride
         self.padding = padding
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.conv2d(
-            x, self.weight * self.scale, self.bias, stride=self.stride, padding=self.padding
-        )
+    def forward(
+        self, x: torch.Tensor, stride: int | None = None, gain: float = 1.0
+    ) -> torch.Tensor:
+        """The conv; ``stride`` overrides the layer's, ``gain`` scales the output (both for
+        callers that fold a subsampling or a constant factor into this conv)."""
+        bias = self.bias if self.bias is None or gain == 1.0 else self.bias * gain
+        stride = self.stride if stride is None else stride
+        return F.conv2d(x, self.scaled_weight(gain), bias, stride, self.padding)
 
-    def forward_leaky(self, x: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
-        """``FusedLeakyReLU(bias)(self(x))`` in one pass over the output: the bias rides in the
-        conv and the sqrt(2) gain moves inside the (positively homogeneous) leaky ReLU."""
-        weight = self.weight * (self.scale * SQRT2)
-        out = F.conv2d(x, weight, bias.reshape(-1) * SQRT2, self.stride, self.padding)
+    def forward_leaky(self, x: torch.Tensor, bias: torch.Tensor, gain: float = 1.0) -> torch.Tensor:
+        """``gain * FusedLeakyReLU(bias)(self(x))`` in one pass over the output: the bias rides in
+        the conv and the gains move inside the (positively homogeneous) leaky ReLU."""
+        g = SQRT2 * gain
+        out = F.conv2d(x, self.scaled_weight(g), bias.reshape(-1) * g, self.stride, self.padding)
         return F.leaky_relu_(out, 0.2)
+
+    def scaled_weight(self, gain: float = 1.0) -> torch.Tensor:
+        """The weight times the equalized-lr scale and ``gain`` (cached in inference)."""
+        derive = lambda w: channels_last(w * (self.scale * gain))  # noqa: E731
+        return cached(self, f"_scaled_{gain!r}", self.weight, derive)
 
     def extra_repr(self) -> str:
         out_c, in_c, k, _ = self.weight.shape
@@ -132,11 +170,12 @@ class ConvAct(nn.Sequential):
             )
         super().__init__(*layers, conv, FusedLeakyReLU(out_channels))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, gain: float = 1.0) -> torch.Tensor:
+        """The layer's output times ``gain`` (> 0), in the same pass."""
         *pre, conv, act = self
         for layer in pre:
             x = layer(x)
-        return conv.forward_leaky(x, act.bias)
+        return conv.forward_leaky(x, act.bias, gain)
 
 
 class EqualLinear(nn.Module):
@@ -227,12 +266,25 @@ class ModulatedConv2d(nn.Module):
         return out if gain is None else out * gain[:, :, None, None]
 
     def modulated(
-        self, x: torch.Tensor, style: torch.Tensor
+        self, x: torch.Tensor, style: torch.Tensor, out_gain: float = 1.0
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The convolution of the style-scaled input, and the per-(sample, output channel)
         demodulation gain still to be applied (None without demodulation), so that the caller
-        can fuse the gain with what follows."""
+        can fuse the gain with what follows.
+
+        A single sample on a large map is cheaper the official way: the style, the demodulation
+        and ``out_gain`` scale the (small) weight instead of the (large) activations. The gain
+        returned is then None and ``out_gain`` is already applied; otherwise it is not."""
         s = self.modulation(style) * self.scale  # (B, in), with the equalized-lr scale
+        gain = None
+        if self.demodulate:
+            with torch.autocast(x.device.type, enabled=False):  # keep this reduction in fp32
+                # ||w * s||^2 per (sample, out channel) = (s^2) @ (sum over taps of w^2)^T
+                energy = s.float().square() @ self._weight_energy().t()
+            gain = torch.rsqrt(energy + 1e-8)
+        _, out_c, _, k, _ = self.weight.shape
+        if x.shape[0] == 1 and x.shape[2] * x.shape[3] >= out_c * k * k:
+            return self._conv_folded(x, s[0], gain, out_gain), None
         x = x * s.to(x.dtype)[:, :, None, None]
         if self.upsample:
             # oneDNN's transposed conv is ~3x faster on channels-last input
@@ -240,31 +292,32 @@ class ModulatedConv2d(nn.Module):
             weight = self._cached("_transposed", lambda w: w[0].transpose(0, 1).contiguous())
             x = self.blur(F.conv_transpose2d(x, weight.to(x.dtype), stride=2))
         else:
-            x = F.conv2d(x, self.weight[0].to(x.dtype), padding=self.padding)
-        if not self.demodulate:
-            return x, None
-        with torch.autocast(x.device.type, enabled=False):  # keep this reduction in fp32
-            # ||w * s||^2 per (sample, out channel) = (s^2) @ (sum over taps of w^2)^T
-            energy = s.float().square() @ self._weight_energy().t()
-        return x, torch.rsqrt(energy + 1e-8).to(x.dtype)
+            weight = self._cached("_conv", lambda w: channels_last(w[0]))
+            x = F.conv2d(x, weight.to(x.dtype), padding=self.padding)
+        return x, None if gain is None else gain.to(x.dtype)
+
+    def _conv_folded(
+        self, x: torch.Tensor, s: torch.Tensor, gain: torch.Tensor | None, out_gain: float
+    ) -> torch.Tensor:
+        """One sample's conv with the input scale ``s`` (in,) and output scale ``gain * out_gain``
+        (out,) folded into the weight."""
+        w = self.weight[0] * s.to(self.weight.dtype)[None, :, None, None]  # (out, in, k, k)
+        if gain is not None:
+            w = w * (gain[0] * out_gain)[:, None, None, None]
+        elif out_gain != 1.0:
+            w = w * out_gain
+        if self.upsample:
+            x = x.contiguous(memory_format=torch.channels_last)
+            w = w.transpose(0, 1).contiguous()
+            return self.blur(F.conv_transpose2d(x, w.to(x.dtype), stride=2))
+        return F.conv2d(x, channels_last(w).to(x.dtype), padding=self.padding)
 
     def _weight_energy(self) -> torch.Tensor:
         """(out, in) sums of squared weights over the kernel taps."""
         return self._cached("_energy", lambda w: w[0].float().square().sum((2, 3)))
 
     def _cached(self, name: str, derive) -> torch.Tensor:
-        """``derive(self.weight)``, kept while the weight is unchanged and autograd does not need
-        it (inference): the version counter moves with every in-place update, the pointer with
-        every move. With gradients enabled it is recomputed, so training sees through it."""
-        weight = self.weight
-        if torch.is_grad_enabled() and weight.requires_grad:
-            return derive(weight)
-        key = (weight._version, weight.data_ptr(), weight.device, weight.dtype)
-        cached = self.__dict__.get(name)
-        if cached is None or cached[0] != key:
-            cached = (key, derive(weight.detach()))
-            self.__dict__[name] = cached
-        return cached[1]
+        return cached(self, name, self.weight, derive)
 
     def extra_repr(self) -> str:
         _, out_c, in_c, k, _ = self.weight.shape
@@ -295,9 +348,12 @@ class StyledConv(nn.Module):
     def forward(
         self, x: torch.Tensor, style: torch.Tensor, noise: torch.Tensor | None = None
     ) -> torch.Tensor:
-        out, gain = self.conv.modulated(x, style)
         if noise is not None:
+            out, gain = self.conv.modulated(x, style)
             return self.activate(self.noise(out * gain[:, :, None, None], noise))
-        # demodulation, bias and activation gain in one pass: leaky(x*g*r2 + b*r2) = r2*leaky(x*g + b)
+        out, gain = self.conv.modulated(x, style, out_gain=SQRT2)
         bias = (self.activate.bias * SQRT2).to(out.dtype)
+        if gain is None:  # demodulation and sqrt(2) already in the weight
+            return F.leaky_relu_(out.add_(bias), 0.2)
+        # demodulation, bias and activation gain in one pass: leaky(x*g*r2 + b*r2) = r2*leaky(x*g + b)
         return F.leaky_relu_(torch.addcmul(bias, out, (gain * SQRT2)[:, :, None, None]), 0.2)

@@ -88,9 +88,17 @@ class ToFlow(nn.Module):
             sampled = F.grid_sample(
                 features.to(flow.dtype), flow, "bilinear", "zeros", align_corners=False
             )
+            # in x's layout (channels-last after an upsampling conv): mixed layouts make the
+            # blends below strided, several times slower than the sampling itself
+            sampled = sampled.contiguous(memory_format=_layout(x))
             warped = sampled * mask
             merged = torch.addcmul(warped, x.to(mask.dtype), 1 - mask)
         return FlowOutput(warped, merged, logits, flow, mask)
+
+
+def _layout(x: torch.Tensor) -> torch.memory_format:
+    cl = x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
+    return torch.channels_last if cl else torch.contiguous_format
 
 
 @dataclass
