@@ -30,7 +30,7 @@ import torch
 HERE = Path(__file__).resolve()
 sys.path.insert(0, str(HERE.parents[1]))  # the repository, for tests/_golden.py
 
-from _machine import describe, sync  # noqa: E402
+from _machine import best_time, describe  # noqa: E402
 
 from liaviz import LIA, LIAConfig  # noqa: E402
 from liaviz.precision import native_bf16  # noqa: E402
@@ -92,18 +92,6 @@ def golden_rows(folder: Path, device: torch.device, quick: bool) -> list[tuple[s
 # ---- 2. speed and memory ------------------------------------------------------------------------
 
 
-def time_call(fn, device: torch.device, repeats: int) -> float:
-    fn()
-    sync(device)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        sync(device)
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
 def bench_config(model, size, batch, precision, device, repeats, compiled=None) -> dict:
     """ms per frame of encode / decode / animate and the peak memory of this configuration."""
     set_tf32(precision == "tf32")
@@ -131,7 +119,7 @@ def bench_config(model, size, batch, precision, device, repeats, compiled=None) 
             return net.decode(state, model.relative_latent(state, alpha, start))
 
         row = {
-            name: 1000 * time_call(fn, device, repeats) / batch
+            name: 1000 * best_time(fn, repeats, device) / batch
             for name, fn in (("encode", encode), ("decode", decode), ("animate", animate))
         }
     row["peak_mb"] = (
