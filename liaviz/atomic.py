@@ -4,11 +4,17 @@ An interrupted or failed write never leaves a partial file under the requested n
 existing file there stays intact until the new one is complete. Temporaries are named
 ``.<name>.<random>.partial<suffix>`` (``temporary``), so a process killed outright (SIGKILL)
 leaves files that ``remove_stale`` can find by the target's name.
+
+Every liaviz writer goes through here: ``write_bytes`` / ``write_text`` / ``write_json`` for
+whole contents, ``atomic_output`` for writers that need a path (PIL, torch.save, ffmpeg),
+``atomic_folder`` for a folder filled file by file. The output folder is checked once, in
+``check_output_folder``.
 """
 
 from __future__ import annotations
 
 import errno
+import json
 import os
 import shutil
 import stat
@@ -74,8 +80,7 @@ def atomic_output(
     writers that go by the extension). A full disk is an ``error`` (a ``UserError`` subclass of
     the caller's choice) saying so in one line."""
     path = Path(path)
-    if not path.parent.is_dir():
-        raise error(f"{path}: output folder {path.parent} does not exist")
+    check_output_folder(path, error)
     try:
         tmp = temporary(path, suffix)
     except OSError as e:
@@ -93,6 +98,39 @@ def atomic_output(
             raise
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def check_output_folder(path: str | os.PathLike, error: type[UserError] = UserError) -> None:
+    """Refuse, as an ``error`` naming it, an output ``path`` whose folder does not exist. Every
+    writer goes through here, so the message is the same whatever is written."""
+    parent = Path(path).parent
+    if not parent.is_dir():
+        raise error(f"{path}: output folder {parent} does not exist")
+
+
+@contextmanager
+def atomic_folder(path: str | os.PathLike, error: type[UserError] = UserError) -> Iterator[Path]:
+    """Yield a temporary folder beside ``path`` for the caller to fill; on a clean exit it is
+    renamed onto ``path`` (which must not exist yet, or be an empty folder); on an error it is
+    removed, so a reader never sees half a folder under ``path``."""
+    path = Path(path)
+    check_output_folder(path, error)
+    try:
+        tmp = temporary(path, folder=True)
+    except OSError as e:
+        raise error(_os_reason(path, e)) from None
+    try:
+        try:
+            yield tmp
+            default_permissions(tmp)
+            os.replace(tmp, path)
+        except Exception as e:
+            if is_no_space(e):
+                raise error(no_space_message(path)) from None
+            raise
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def no_space_message(path: Path) -> str:
@@ -126,8 +164,19 @@ def default_permissions(path: Path) -> None:
     os.chmod(path, (0o777 if path.is_dir() else 0o666) & ~umask)
 
 
-def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+def write_bytes(path: str | os.PathLike, data: bytes, error: type[UserError] = UserError) -> Path:
     """Write ``data`` to ``path`` atomically."""
-    with atomic_output(path) as tmp:
+    with atomic_output(path, error=error) as tmp:
         tmp.write_bytes(data)
     return Path(path)
+
+
+def write_text(path: str | os.PathLike, text: str, error: type[UserError] = UserError) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically."""
+    return write_bytes(path, text.encode("utf-8"), error)
+
+
+def write_json(path: str | os.PathLike, obj: object, error: type[UserError] = UserError) -> Path:
+    """Write ``obj`` as indented JSON with sorted keys (the same bytes for the same data) to
+    ``path`` atomically."""
+    return write_text(path, json.dumps(obj, indent=1, sort_keys=True) + "\n", error)

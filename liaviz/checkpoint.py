@@ -23,7 +23,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from .atomic import atomic_output
-from .errors import UserError
+from .errors import UserError, first_line
 from .nn import LIA, LIAConfig
 
 FORMAT_NAME = "liaviz"
@@ -186,8 +186,7 @@ def _load_torch(path: Path) -> Checkpoint:
             f"(it could run code when loaded): {unsafe}"
         ) from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, SafetensorError) as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise CheckpointError(f"{path}: truncated or corrupt checkpoint ({first})") from None
+        raise CheckpointError(f"{path}: truncated or corrupt checkpoint ({first_line(e)})") from None
 
     fmt = "state_dict"
     other: list[str] = []

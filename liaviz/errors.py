@@ -17,6 +17,16 @@ class UserError(Exception):
     """Base class for problems with the user's input rather than bugs in liaviz."""
 
 
+def first_line(e: BaseException) -> str:
+    """The first line of an exception's message, for one-line errors that wrap a library's
+    (PIL, PyAV, torch, safetensors) failure; the exception's type name if it says nothing.
+    OSError-like errors (PyAV's "[Errno N] reason: 'path'") give just their reason."""
+    if getattr(e, "strerror", None):
+        return str(e.strerror)
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
+
+
 class Terminated(KeyboardInterrupt):
     """The process received SIGTERM."""
 

@@ -31,7 +31,7 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .atomic import NO_SPACE, atomic_output, match_permissions, temporary
-from .errors import UserError
+from .errors import UserError, first_line
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".avi", ".mkv", ".webm", ".gif")
@@ -80,13 +80,13 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
             im = ImageOps.exif_transpose(im)
             return _pil_to_rgb(im)
     except Image.DecompressionBombError as e:
-        raise MediaError(f"{path}: image too large to read safely ({_first_line(e)})") from None
+        raise MediaError(f"{path}: image too large to read safely ({first_line(e)})") from None
     except UnidentifiedImageError:
         raise MediaError(
             f"{path}: not an image Pillow can read (unknown or corrupt format)"
         ) from None
     except (OSError, ValueError, SyntaxError) as e:  # truncated data, bad headers
-        raise MediaError(f"{path}: corrupt or unreadable image ({_first_line(e)})") from None
+        raise MediaError(f"{path}: corrupt or unreadable image ({first_line(e)})") from None
 
 
 def _pil_to_rgb(im: Image.Image) -> np.ndarray:
@@ -183,7 +183,7 @@ def write_image(path: str | os.PathLike, image: np.ndarray) -> Path:
     except (OSError, ValueError, KeyError) as e:  # Pillow: ValueError/KeyError for a bad suffix
         if isinstance(e, OSError) and e.errno in NO_SPACE:
             raise MediaError(f"{path}: no space left on the device while writing") from None
-        raise MediaError(f"{path}: cannot write image ({_first_line(e)})") from None
+        raise MediaError(f"{path}: cannot write image ({first_line(e)})") from None
     return path
 
 
@@ -256,7 +256,7 @@ def _av_info(path: Path) -> VideoInfo:
     except MediaError:
         raise
     except (av.FFmpegError, OSError, ValueError, IndexError) as e:
-        raise MediaError(f"{path}: corrupt or unreadable video ({_first_line(e)})") from None
+        raise MediaError(f"{path}: corrupt or unreadable video ({first_line(e)})") from None
     if n <= 0:
         raise MediaError(f"{path}: video has no frames")
     rate = Fraction(rate) if rate else None
@@ -302,7 +302,7 @@ def frame_times(path: str | os.PathLike) -> list[Fraction] | None:
                     times.append(t)
                     t += Fraction(int(im.info.get("duration", 100) or 100), 1000)
         except (OSError, ValueError, SyntaxError, EOFError) as e:
-            raise MediaError(f"{path}: corrupt or unreadable GIF ({_first_line(e)})") from None
+            raise MediaError(f"{path}: corrupt or unreadable GIF ({first_line(e)})") from None
         return times
     import av
 
@@ -314,7 +314,7 @@ def frame_times(path: str | os.PathLike) -> list[Fraction] | None:
     except MediaError:
         raise
     except (av.FFmpegError, OSError, ValueError) as e:
-        raise MediaError(f"{path}: corrupt or unreadable video ({_first_line(e)})") from None
+        raise MediaError(f"{path}: corrupt or unreadable video ({first_line(e)})") from None
     if not pts or any(p is None for p in pts) or base is None:
         return None
     pts.sort()
@@ -341,7 +341,7 @@ def _gif_info(path: Path) -> VideoInfo:
                 durations.append(im.info.get("duration", 100) or 100)
             width, height = im.size
     except (OSError, ValueError, SyntaxError, EOFError) as e:
-        raise MediaError(f"{path}: corrupt or unreadable GIF ({_first_line(e)})") from None
+        raise MediaError(f"{path}: corrupt or unreadable GIF ({first_line(e)})") from None
     ms = float(np.median(durations))
     return VideoInfo(1000.0 / ms, int(n), width, height, Fraction(1000, int(round(ms))))
 
@@ -392,7 +392,7 @@ def _iter_gif(path: Path) -> Iterator[np.ndarray]:
                 im.seek(i)
                 yield _pil_to_rgb(im.convert("RGBA"))
     except (OSError, ValueError, SyntaxError, EOFError) as e:
-        raise MediaError(f"{path}: corrupt or unreadable GIF ({_first_line(e)})") from None
+        raise MediaError(f"{path}: corrupt or unreadable GIF ({first_line(e)})") from None
 
 
 def _iter_av(path: Path) -> Iterator[np.ndarray]:
@@ -406,7 +406,7 @@ def _iter_av(path: Path) -> Iterator[np.ndarray]:
     except MediaError:
         raise
     except (av.FFmpegError, OSError, ValueError) as e:
-        raise MediaError(f"{path}: corrupt or unreadable video ({_first_line(e)})") from None
+        raise MediaError(f"{path}: corrupt or unreadable video ({first_line(e)})") from None
     with container:
         stream = container.streams.video[0]
         stream.thread_type = "FRAME"
@@ -420,8 +420,8 @@ def _iter_av(path: Path) -> Iterator[np.ndarray]:
                 break
             except (av.FFmpegError, OSError, ValueError) as e:
                 if decoded < declared:
-                    raise _truncated(path, decoded, declared, _first_line(e)) from None
-                raise MediaError(f"{path}: video data is corrupt ({_first_line(e)})") from None
+                    raise _truncated(path, decoded, declared, first_line(e)) from None
+                raise MediaError(f"{path}: video data is corrupt ({first_line(e)})") from None
             image = frame.to_ndarray(format="rgb24")
             turns = _quarter_turns(frame.rotation)
             decoded += 1
@@ -549,7 +549,7 @@ class VideoWriter:
                 if isinstance(e, OSError):
                     raise self._os_error(e) from None
                 raise MediaError(
-                    f"{self.path}: cannot open for writing ({_first_line(e)})"
+                    f"{self.path}: cannot open for writing ({first_line(e)})"
                 ) from None
 
     def write(self, frame: np.ndarray) -> None:
@@ -685,7 +685,7 @@ class VideoWriter:
                 f"{self.path}: no space left on the device while writing (nothing was written "
                 "under that name)"
             )
-        return MediaError(f"{self.path}: cannot write ({_first_line(e)})")
+        return MediaError(f"{self.path}: cannot write ({first_line(e)})")
 
 
 class _H264Writer:
@@ -744,9 +744,3 @@ def _even(frame: np.ndarray) -> np.ndarray:
         frame = np.pad(frame, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
     return frame
 
-
-def _first_line(e: BaseException) -> str:
-    if getattr(e, "strerror", None):  # av errors: "[Errno N] reason: 'path'" -> the reason
-        return str(e.strerror)
-    text = str(e).strip()
-    return text.splitlines()[0] if text else type(e).__name__

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .errors import UserError
+from .errors import UserError, first_line
 from .nn.vgg import VGG19Features, VGGWeightsError
 
 PAPER_SCALES = (1.0, 0.5, 0.25, 0.125)
@@ -161,13 +161,11 @@ def load_vgg19(path: str | os.PathLike) -> VGG19Features:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise PerceptualWeightsError(
-            f"{path}: refused to unpickle, the file holds more than tensors ({first})"
+            f"{path}: refused to unpickle, the file holds more than tensors ({first_line(e)})"
         ) from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError) as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise PerceptualWeightsError(f"{path}: unreadable VGG19 weights ({first})") from None
+        raise PerceptualWeightsError(f"{path}: unreadable VGG19 weights ({first_line(e)})") from None
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]
     if not isinstance(state, dict):

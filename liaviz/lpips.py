@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .errors import UserError
+from .errors import UserError, first_line
 
 # AlexNet conv layers as (index in torchvision's ``features``, in, out, kernel, stride, padding).
 _CONVS = ((0, 3, 64, 11, 4, 2), (3, 64, 192, 5, 1, 2), (6, 192, 384, 3, 1, 1),
@@ -124,8 +124,7 @@ def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
         else:
             obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # pickle refusals, truncated zips, bad headers: all one message
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise LPIPSError(f"{path}: cannot read LPIPS weights ({first})") from None
+        raise LPIPSError(f"{path}: cannot read LPIPS weights ({first_line(e)})") from None
     if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
         obj = obj["state_dict"]
     if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):

@@ -11,7 +11,7 @@ import ipywidgets as widgets
 import numpy as np
 
 from ..analysis import encode_png, upscale
-from ..errors import UserError
+from ..errors import UserError, first_line
 
 
 def image_widget(image: np.ndarray | None = None, display_size: int = 256) -> widgets.Image:
@@ -58,18 +58,13 @@ def error_text(exc: BaseException) -> str:
     """One short line: the message for problems the user can fix (bad input, a file or folder
     the system refused), type, message and place for bugs."""
     if isinstance(exc, UserError):
-        return f"error: {_first_line(exc)}"
+        return f"error: {first_line(exc)}"
     if isinstance(exc, OSError) and exc.strerror:
         where = f": {exc.filename}" if exc.filename else ""
         return f"error: {exc.strerror}{where}"
     frames = traceback.extract_tb(exc.__traceback__)
     where = f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""
-    return f"error: {type(exc).__name__}: {_first_line(exc)}{where}"
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
+    return f"error: {type(exc).__name__}: {first_line(exc)}{where}"
 
 
 class View:
