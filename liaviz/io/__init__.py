@@ -1,0 +1,56 @@
+"""Images and videos in and out, and their preparation to the model's input size.
+
+- ``images``: read any common image format as uint8 RGB (H, W, 3), ``prepare`` it to the model's
+  square input, ``to_tensor`` / ``to_uint8`` (the model's [-1, 1] convention), ``write_image``;
+- ``video_read``: ``video_info``, ``iter_video`` / ``read_video`` and ``frame_times`` for video
+  files, GIFs and folders of frames;
+- ``video_write``: ``VideoWriter`` (mp4, GIF or PNG frames, atomic) and its checks.
+
+Every problem with a file is a ``MediaError`` naming the file in one line.
+"""
+
+from .images import (
+    IMAGE_SUFFIXES,
+    Crop,
+    MediaError,
+    prepare,
+    read_image,
+    to_tensor,
+    to_uint8,
+    write_image,
+)
+from .video_read import (
+    FOLDER_FPS,
+    VIDEO_SUFFIXES,
+    VideoInfo,
+    frame_files,
+    frame_times,
+    is_variable_rate,
+    iter_video,
+    read_video,
+    video_info,
+)
+from .video_write import VideoWriter, check_not_an_input, output_kind
+
+__all__ = [
+    "FOLDER_FPS",
+    "IMAGE_SUFFIXES",
+    "VIDEO_SUFFIXES",
+    "Crop",
+    "MediaError",
+    "VideoInfo",
+    "VideoWriter",
+    "check_not_an_input",
+    "frame_files",
+    "frame_times",
+    "is_variable_rate",
+    "iter_video",
+    "output_kind",
+    "prepare",
+    "read_image",
+    "read_video",
+    "to_tensor",
+    "to_uint8",
+    "video_info",
+    "write_image",
+]
