@@ -19,11 +19,10 @@ from __future__ import annotations
 
 import csv
 import io as _io
-import json
 import os
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from itertools import chain, islice
 from pathlib import Path
@@ -31,19 +30,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from . import runtime
 from .animate import animate_batches
-from .atomic import write_bytes
+from .atomic import check_output_folder, write_json, write_text
+from .data.fomm import Clip, scan_split
 from .errors import UserError
-from .io import (
-    IMAGE_SUFFIXES,
-    VIDEO_SUFFIXES,
-    Crop,
-    MediaError,
-    VideoWriter,
-    iter_video,
-    to_tensor,
-)
-from .io import video_info as _video_info
+from .io import Crop, MediaError, VideoWriter, iter_video, to_tensor, video_info
 from .lpips import LPIPS
 from .nn import LIA
 
@@ -93,7 +85,7 @@ class EvaluationReport:
         }
 
     def write_json(self, path: str | os.PathLike) -> Path:
-        return _write_atomic(Path(path), json.dumps(self.to_dict(), indent=2) + "\n")
+        return write_json(path, self.to_dict(), MediaError)
 
     def write_csv(self, path: str | os.PathLike) -> Path:
         buf = _io.StringIO()
@@ -103,7 +95,7 @@ class EvaluationReport:
             w.writerow([c.name, c.n_frames, f"{c.l1:.6f}", _fmt(c.lpips), f"{c.seconds:.2f}"])
         w.writerow(["OVERALL", sum(c.n_frames for c in self.clips), f"{self.l1:.6f}",
                     _fmt(self.lpips), ""])  # fmt: skip
-        return _write_atomic(Path(path), buf.getvalue())
+        return write_text(path, buf.getvalue(), MediaError)
 
 
 def _fmt(x: float | None) -> str:
@@ -112,11 +104,12 @@ def _fmt(x: float | None) -> str:
 
 def reconstruction_l1(model: LIA, frames: np.ndarray) -> float:
     """Same-identity reconstruction L1 of one in-memory clip, uint8 (T, S, S, 3) at the model's
-    size: first frame as source, every frame driving, absolute mode, images in [0, 1]."""
-    x = to_tensor(frames).to(next(model.parameters()).device)
-    with torch.inference_mode():
-        state = model.encode_source(x[:1])
-        recon = model.decode(state, model.absolute_latent(state, model.encode_motion(x)))
+    size: first frame as source, every frame driving, absolute mode, images in [0, 1], float32."""
+    x = to_tensor(frames).to(runtime.model_device(model))
+    state = runtime.encode_source(model, x[:1], precision="float32")
+    alpha = runtime.clip_magnitudes(model, x, batch_size=len(x), precision="float32")
+    with runtime.inference(model, "float32"):
+        recon = model.decode(state, model.absolute_latent(state, alpha.to(x.device)))
     return float((0.5 * (recon.clamp(-1.0, 1.0) - x)).abs().mean())
 
 
@@ -126,25 +119,42 @@ def copy_source_l1(frames: np.ndarray) -> float:
     return float(np.abs(x - x[:1]).mean())
 
 
-def find_clips(root: str | os.PathLike) -> list[Path]:
-    """The clips of a FOMM-layout split: sub-folders holding frames, and video files."""
-    root = Path(root)
-    if not root.is_dir():
-        raise EvaluationError(f"{root}: no such folder (expected a FOMM test split, ROOT/test)")
-    clips = []
-    for entry in sorted(root.iterdir()):
-        if entry.name.startswith("."):
-            continue
-        if entry.is_dir():
-            if any(p.suffix.lower() in IMAGE_SUFFIXES for p in entry.iterdir()):
-                clips.append(entry)
-        elif entry.suffix.lower() in VIDEO_SUFFIXES:
-            clips.append(entry)
-    if not clips:
-        raise EvaluationError(
-            f"{root}: no clips (expected sub-folders of png/jpg frames or video files)"
-        )
-    return clips
+def find_clips(
+    root: str | os.PathLike, dump_dir: str | os.PathLike | None = None
+) -> tuple[list[Clip], list[dict[str, str]]]:
+    """The clips of a FOMM-layout test split (``data.fomm.scan_split``: sub-folders of frames
+    and video files, one frame at least) and those skipped, as ``{"clip", "error"}``; with
+    ``dump_dir``, its existence is checked too. Cheap: a command line checks its inputs with it
+    before loading a model and hands the result to ``evaluate``."""
+    skipped: list[dict[str, str]] = []
+
+    def skip(path: Path, why: str) -> None:
+        warnings.warn(f"skipping {path.name}: {why}", stacklevel=3)
+        skipped.append({"clip": path.name, "error": why})
+
+    clips = scan_split(Path(root), min_frames=1, on_skip=skip, error=EvaluationError)
+    if dump_dir is not None:
+        check_output_folder(_dump_path(dump_dir, clips[0].path), EvaluationError)
+    return clips, skipped
+
+
+def check_inputs(
+    root: str | os.PathLike,
+    dump_dir: str | os.PathLike | None = None,
+    batch_size: int | None = None,
+    max_clips: int | None = None,
+    max_frames: int | None = None,
+) -> tuple[list[Clip], list[dict[str, str]]]:
+    """``evaluate``'s checks, which need no model: the counts, then ``find_clips``."""
+    for name, value in (("batch size", batch_size), ("max clips", max_clips),
+                        ("max frames", max_frames)):  # fmt: skip
+        if value is not None and value < 1:
+            raise EvaluationError(f"{name} must be at least 1, got {value}")
+    return find_clips(root, dump_dir)
+
+
+def _dump_path(dump_dir: str | os.PathLike, clip: Path) -> Path:
+    return Path(dump_dir) / f"{clip.stem}.mp4"
 
 
 def evaluate_clip(
@@ -174,7 +184,7 @@ def evaluate_clip(
     n = 0
     writer = None
     if dump is not None:
-        fps = _video_info(clip).rate or 25
+        fps = video_info(clip).rate or 25
         writer = VideoWriter(dump, fps)
         writer.open()
     try:
@@ -223,44 +233,31 @@ def evaluate(
     max_frames: int | None = None,
     dump_dir: str | os.PathLike | None = None,
     progress: bool = False,
+    split: tuple[Sequence[Clip], list[dict[str, str]]] | None = None,
 ) -> EvaluationReport:
     """Evaluate every clip of a test split. Clips that cannot be read are skipped with a warning
-    and listed in ``report.skipped``; if none can be read, ``EvaluationError``."""
-    clips = find_clips(root)[:max_clips]
-    if dump_dir is not None and not Path(dump_dir).is_dir():
-        raise EvaluationError(f"{dump_dir}: folder for video dumps does not exist")
+    and listed in ``report.skipped``; if none can be read, ``EvaluationError``. ``split``: what
+    ``check_inputs(root, dump_dir, ...)`` returned, when the caller already has it."""
+    if split is None:
+        split = check_inputs(root, dump_dir, batch_size, max_clips, max_frames)
+    clips, skipped = split
+    clips, skipped = list(clips)[:max_clips], list(skipped)
     results: list[ClipResult] = []
-    skipped: list[dict[str, str]] = []
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        total = 0
-        for clip in clips:  # headers only; an unreadable clip counts 0 and is reported below
-            try:
-                n = _video_info(clip).n_frames
-            except MediaError:
-                n = 0
-            total += min(n, max_frames) if max_frames is not None else n
-        bar = tqdm(total=total, desc="evaluating", unit="frame", dynamic_ncols=True)
-    try:
+    total = sum(min(c.n_frames, max_frames or c.n_frames) for c in clips)
+    with runtime.progress(enabled=progress, total=total, desc="evaluating") as bar:
         for i, clip in enumerate(clips):
-            dump = Path(dump_dir) / f"{clip.stem}.mp4" if dump_dir is not None else None
-            if bar is not None:
-                bar.set_postfix(clip=f"{i + 1}/{len(clips)}")
+            dump = _dump_path(dump_dir, clip.path) if dump_dir is not None else None
+            bar.set_postfix(clip=f"{i + 1}/{len(clips)}")
             try:
                 results.append(
                     evaluate_clip(
-                        model, clip, lpips, batch_size, crop, max_frames, dump,
-                        on_frames=bar.update if bar is not None else None,
+                        model, clip.path, lpips, batch_size, crop, max_frames, dump,
+                        on_frames=bar.update,
                     )
                 )  # fmt: skip
             except MediaError as e:
-                warnings.warn(f"skipping {clip.name}: {e}", stacklevel=2)
-                skipped.append({"clip": clip.name, "error": str(e)})
-    finally:
-        if bar is not None:
-            bar.close()
+                warnings.warn(f"skipping {clip.path.name}: {e}", stacklevel=2)
+                skipped.append({"clip": clip.path.name, "error": str(e)})
     if not results:
         raise EvaluationError(f"{root}: none of the {len(clips)} clip(s) could be read")
     l1 = float(np.mean([r.l1 for r in results]))
@@ -279,12 +276,3 @@ def evaluate(
         "max_frames": max_frames,
     }
     return EvaluationReport(results, l1, lp, note, skipped, protocol)
-
-
-def _write_atomic(path: Path, text: str) -> Path:
-    if not path.parent.is_dir():
-        raise MediaError(f"{path}: output folder {path.parent} does not exist")
-    try:
-        return write_bytes(path, text.encode("utf-8"))
-    except OSError as e:
-        raise MediaError(f"{path}: cannot write ({e.strerror or e})") from None

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -64,12 +65,30 @@ def test_split_errors(tmp_path, tiny_model):
     with pytest.raises(EvaluationError, match="no such folder"):
         find_clips(tmp_path / "missing")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(EvaluationError, match="no clips"):
+    with pytest.raises(EvaluationError, match="no usable clips"):
         find_clips(tmp_path / "empty")
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "x.mp4").write_bytes(b"junk")
-    with pytest.warns(UserWarning), pytest.raises(EvaluationError, match="could be read"):
+    with pytest.warns(UserWarning, match="x.mp4"), pytest.raises(EvaluationError, match="usable"):
         evaluate(tiny_model, tmp_path / "bad")
+
+
+def test_the_split_is_scanned_as_training_scans_it(split):
+    """One scan of the FOMM layout (``data.fomm.scan_split``): evaluation keeps one-frame
+    clips, which training skips, and lists what it could not read."""
+    write_png_folder(split / "single", moving_frames(1, 64))
+    (split / "no_frames").mkdir()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        clips, skipped = find_clips(split)
+    assert sorted(str(w.message).split(":")[0] for w in caught) == [
+        "skipping broken.mp4",
+        "skipping no_frames",
+    ]
+    assert [(c.path.name, c.n_frames) for c in clips] == [("a", 6), ("b.mp4", 5), ("single", 1)]
+    assert [s["clip"] for s in skipped] == ["broken.mp4", "no_frames"]
+    with pytest.warns(UserWarning), pytest.raises(EvaluationError, match="does not exist"):
+        find_clips(split, dump_dir=split / "missing")
 
 
 # ---- LPIPS --------------------------------------------------------------------------------------

@@ -5,9 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import warnings
-from pathlib import Path
 
-from ..errors import UserError
 from .animate import add_model_options, apply_threads, resolve_device
 
 EPILOG = """\
@@ -47,20 +45,20 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..atomic import check_output_folder
     from ..checkpoint import load_model
-    from ..evaluate import LPIPS_NOT_GIVEN, evaluate, find_clips
+    from ..evaluate import LPIPS_NOT_GIVEN, check_inputs, evaluate
     from ..lpips import LPIPS
 
-    for name in ("batch_size", "max_clips", "max_frames"):
-        value = getattr(args, name)
-        if value is not None and value < 1:
-            raise UserError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+    # the library's own checks, before loading anything
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="skipping ")  # listed at the end instead
+        split = check_inputs(
+            args.data, args.dump_videos, args.batch_size, args.max_clips, args.max_frames
+        )
     for target in (args.out, args.csv):
-        if target and not Path(target).parent.is_dir():
-            raise UserError(f"{target}: output folder {Path(target).parent} does not exist")
-    if args.dump_videos and not Path(args.dump_videos).is_dir():
-        raise UserError(f"{args.dump_videos}: folder for video dumps does not exist")
-    find_clips(args.data)  # fail on a wrong --data before loading anything
+        if target:
+            check_output_folder(target)
     device = resolve_device(args.device)
     apply_threads(args)
     lpips = LPIPS.from_files(*args.lpips).to(device) if args.lpips else None
@@ -78,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
             max_frames=args.max_frames,
             dump_dir=args.dump_videos,
             progress=not args.no_progress,
+            split=split,
         )
     report.protocol["checkpoint"] = str(args.checkpoint)
     if args.out:

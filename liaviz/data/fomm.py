@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +26,7 @@ import torch
 from torch.utils.data import Dataset, Sampler
 
 from ..errors import UserError
-from ..io import IMAGE_SUFFIXES, VIDEO_SUFFIXES, MediaError, iter_video, prepare, read_image
+from ..io import VIDEO_SUFFIXES, MediaError, frame_files, iter_video, prepare, read_image
 from ..io import video_info as _video_info
 
 
@@ -43,41 +43,44 @@ class Clip:
     frames: tuple[Path, ...] | None = None
 
 
-def scan_split(folder: Path) -> list[Clip]:
-    """Index the clips of one split folder. Clips with fewer than two frames are skipped with a
-    warning naming them; files that are neither frame folders nor videos are ignored."""
+def scan_split(
+    folder: str | os.PathLike,
+    min_frames: int = 2,
+    on_skip: Callable[[Path, str], None] | None = None,
+    error: type[UserError] = DatasetError,
+) -> list[Clip]:
+    """Index the clips of one split folder: its sub-folders (frames: png/jpg, other files are
+    ignored) and video files (mp4, mov, gif, ...), in name order; hidden entries and other files
+    are ignored. A clip with fewer than ``min_frames`` readable frames (2 for training pairs, 1
+    for evaluation) is skipped, passed to ``on_skip(path, why)`` (default: a warning naming it).
+    A missing folder, or one left with no clip, is an ``error``."""
+    folder = Path(folder)
     if not folder.is_dir():
-        raise DatasetError(
-            f"{folder}: no such folder (expected a FOMM layout ROOT/train, ROOT/test)"
-        )
+        raise error(f"{folder}: no such folder (expected a FOMM layout ROOT/train, ROOT/test)")
+    skip = on_skip or (lambda path, why: warnings.warn(f"skipping {path}: {why}", stacklevel=3))
     clips = []
     for entry in sorted(folder.iterdir()):
         if entry.name.startswith("."):
             continue
         if entry.is_dir():
-            frames = tuple(
-                sorted(
-                    p for p in entry.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
-                )
-            )
-            if len(frames) < 2:
-                _warn_skip(entry, f"{len(frames)} frame(s)")
-                continue
-            clips.append(Clip(entry, len(frames), frames))
+            frames = tuple(frame_files(entry))
+            clip = Clip(entry, len(frames), frames)
         elif entry.suffix.lower() in VIDEO_SUFFIXES:
             try:
-                n = _video_info(entry).n_frames
+                clip = Clip(entry, _video_info(entry).n_frames)
             except MediaError as e:
-                _warn_skip(entry, f"unreadable: {e}")
+                skip(entry, f"unreadable: {e}")
                 continue
-            if n < 2:
-                _warn_skip(entry, f"{n} frame(s)")
-                continue
-            clips.append(Clip(entry, n))
+        else:
+            continue
+        if clip.n_frames < min_frames:
+            skip(entry, f"fewer than {min_frames} readable frame(s) ({clip.n_frames})")
+            continue
+        clips.append(clip)
     if not clips:
-        raise DatasetError(
+        raise error(
             f"{folder}: no usable clips (expected sub-folders of png/jpg frames or video files "
-            f"{', '.join(VIDEO_SUFFIXES)}, each with at least two frames)"
+            f"{', '.join(VIDEO_SUFFIXES)}, each with at least {min_frames} frame(s))"
         )
     return clips
 
