@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 import torch
 
-from liaviz import io
+from liaviz import io, load_model
+from liaviz.animate import animate
 from liaviz.cli import main
 
 from ._media import moving_frames, single_thread, write_empty_mp4, write_mp4, write_png
@@ -70,6 +71,12 @@ def test_png_folder_absolute_with_edit(files):
     assert _animate(files, out, *argv) == 0
     assert sorted(p.name for p in out.iterdir())[:2] == ["000000.png", "000001.png"]
     assert len(list(out.iterdir())) == 10
+    # --edit is 1-based: d1 and d6 are the first and last of the tiny model's 6 offsets
+    edit = torch.tensor([2.0, 0.0, 0.0, 0.0, 0.0, -1.0])
+    model = load_model(files["ckpt"])
+    want = animate(model, files["source"], files["driving"], "absolute", batch_size=3, edit=edit)
+    got = [io.read_image(p) for p in sorted(out.iterdir())]
+    np.testing.assert_array_equal(np.stack(got), np.stack(list(want)))
 
 
 def _bad_case(files, case):
