@@ -100,12 +100,12 @@ def child(a: argparse.Namespace) -> None:
 def make_inputs(folder: Path, size: int, counts: list[int], seed: int = 0):
     import torch
 
-    from liaviz import LIA, LIAConfig
+    from liaviz import LIA, LIAConfig, save_model
     from liaviz.io import VideoWriter, iter_video, read_image, write_image
 
     torch.manual_seed(seed)
     ckpt = folder / f"official_random_{size}.safetensors"
-    LIA(LIAConfig(size=size)).save(ckpt)
+    save_model(LIA(LIAConfig(size=size)), ckpt)
     source = folder / "source.png"
     if (DATA / "mona_lisa.png").exists():
         write_image(source, read_image(DATA / "mona_lisa.png"))

@@ -21,21 +21,20 @@ On a freshly rendered test split (new seed, so new identities and motions):
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
 import numpy as np
-import torch
-from PIL import Image
 
 import liaviz
 from liaviz.analysis import mosaic, sweep_images
 from liaviz.animate import animate
+from liaviz.atomic import write_json
 from liaviz.data.synthetic import FACTOR_NAMES, video_frames
 from liaviz.evaluate import copy_source_l1, reconstruction_l1
 from liaviz.factors import align_factors, principal_components
-from liaviz.io import VideoWriter, to_tensor
+from liaviz.io import VideoWriter, write_image
+from liaviz.runtime import clip_magnitudes
 from liaviz.transfer import factor_transfer_ratios, unseen_identities
 
 TRANSFER_BAR = 0.5  # the issue's target for every factor
@@ -50,11 +49,6 @@ def render_test_split(seed: int, videos: int, frames: int, size: int):
     return clips, factors
 
 
-@torch.inference_mode()
-def magnitudes(model: liaviz.LIA, clip: np.ndarray) -> np.ndarray:
-    return model.encode_motion(to_tensor(clip)).numpy()
-
-
 def transfer_grid(model, clips, n_sources: int, columns: int, out_png: Path, out_video: Path):
     """Rows: sources (other identities); columns: frames of clip 0, driving (relative mode)."""
     driving = clips[0]
@@ -66,7 +60,7 @@ def transfer_grid(model, clips, n_sources: int, columns: int, out_png: Path, out
     blank = np.full_like(driving[0], 255)
     rows = [np.concatenate([blank, *driving[picks]], axis=1)]
     rows += [np.concatenate([s, *a[picks]], axis=1) for s, a in zip(sources, animated, strict=True)]
-    Image.fromarray(np.concatenate(rows, axis=0)).save(out_png)
+    write_image(out_png, np.concatenate(rows, axis=0))
     with VideoWriter(out_video, fps=10) as writer:
         for t in range(len(driving)):
             writer.write(np.concatenate([driving[t], *(a[t] for a in animated)], axis=1))
@@ -89,7 +83,7 @@ def direction_sweeps(model, alpha: np.ndarray, rows: list[dict], out_png: Path) 
         picked.append(
             {"factor": row["factor"], "direction": f"d{d + 1}", "values": values.round(3).tolist()}
         )
-    Image.fromarray(mosaic(np.stack(images))).save(out_png)
+    write_image(out_png, mosaic(np.stack(images)))
     return picked
 
 
@@ -138,7 +132,9 @@ def main() -> None:
     transfer_grid(model, clips, 4, 8, media / "transfer_grid.png", media / "transfer.mp4")
     report["media"] = [str(media / "transfer_grid.png"), str(media / "transfer.mp4")]
 
-    alpha = np.concatenate([magnitudes(model, clip) for clip in clips])
+    alpha = np.concatenate(
+        [clip_magnitudes(model, clip, precision="float32").numpy() for clip in clips]
+    )
     truth = np.concatenate(factors)
     groups = np.repeat(np.arange(len(clips)), args.frames)
     directions = align_factors(alpha, truth, list(FACTOR_NAMES), groups)
@@ -196,7 +192,7 @@ def main() -> None:
         f"{media}/direction_sweeps.png: one row per factor (in the table's order), its best "
         "direction alone on an unseen neutral face, the factor growing left to right"
     )
-    Path(args.out).write_text(json.dumps(report, indent=2))
+    write_json(args.out, report)
     print(f"wrote {args.out} and {media}/ in {report['seconds']} s")
 
 

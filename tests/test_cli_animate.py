@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from liaviz import io, load_model
+from liaviz import io, load_model, save_model
 from liaviz.animate import animate
 from liaviz.cli import main
 
@@ -28,7 +28,7 @@ def _one_thread():
 @pytest.fixture
 def files(tmp_path, tiny_model):
     ckpt = tmp_path / "tiny.safetensors"
-    tiny_model.save(ckpt)
+    save_model(tiny_model, ckpt)
     source = write_png(tmp_path / "source.png", moving_frames(1, 64, 80, seed=5)[0])
     driving = write_mp4(tmp_path / "driving.mp4", moving_frames(10, 64), Fraction(25, 2))
     return {"ckpt": str(ckpt), "source": str(source), "driving": str(driving), "dir": tmp_path}

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from liaviz import io
+from liaviz import io, save_model
 from liaviz.cli import main
 from liaviz.evaluate import EvaluationError, evaluate, find_clips
 from liaviz.lpips import CHANNELS, LPIPS, LPIPSError
@@ -181,7 +181,7 @@ def test_lpips_in_the_report_is_the_mean_over_frames_then_clips(tiny_model, spli
 
 def test_cli_writes_json_csv_and_dumps(tiny_model, split, tmp_path, capsys):
     ckpt = tmp_path / "tiny.safetensors"
-    tiny_model.save(ckpt)
+    save_model(tiny_model, ckpt)
     dumps = tmp_path / "dumps"
     dumps.mkdir()
     argv = ["evaluate", "--checkpoint", str(ckpt), "--data", str(split), "--no-progress"]
@@ -205,7 +205,7 @@ def test_cli_writes_json_csv_and_dumps(tiny_model, split, tmp_path, capsys):
 def test_cli_with_lpips_weights(tiny_model, split, tmp_path, capsys):
     _random_lpips_files(tmp_path)
     ckpt = tmp_path / "tiny.safetensors"
-    tiny_model.save(ckpt)
+    save_model(tiny_model, ckpt)
     (split / "broken.mp4").unlink()
     argv = ["evaluate", "--checkpoint", str(ckpt), "--data", str(split), "--no-progress"]
     argv += ["--out", str(tmp_path / "r.json"), "--max-frames", "3", "--max-clips", "1"]
@@ -226,7 +226,7 @@ def test_cli_with_lpips_weights(tiny_model, split, tmp_path, capsys):
 )
 def test_cli_bad_input(tiny_model, split, tmp_path, capsys, extra, expected):
     ckpt = tmp_path / "tiny.safetensors"
-    tiny_model.save(ckpt)
+    save_model(tiny_model, ckpt)
     argv = ["evaluate", "--checkpoint", str(ckpt), "--data", str(split), "--no-progress"]
     extra = [str(tmp_path / e) if e in ("MISSING", "nowhere/r.json") else e for e in extra]
     assert main(argv + extra) == 2

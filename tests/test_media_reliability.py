@@ -16,7 +16,7 @@ import pytest
 from imageio_ffmpeg import get_ffmpeg_exe
 from PIL import Image
 
-from liaviz import io
+from liaviz import io, save_model
 from liaviz.atomic import write_bytes
 from liaviz.cli import main
 
@@ -32,7 +32,7 @@ def _one_thread():
 @pytest.fixture
 def files(tmp_path, tiny_model):
     ckpt = tmp_path / "tiny.safetensors"
-    tiny_model.save(ckpt)
+    save_model(tiny_model, ckpt)
     source = write_png(tmp_path / "source.png", moving_frames(1, 64, seed=5)[0])
     driving = write_mp4(tmp_path / "driving.mp4", moving_frames(8, 64), 8)
     return {"ckpt": str(ckpt), "source": str(source), "driving": str(driving), "dir": tmp_path}

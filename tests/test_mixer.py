@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from liaviz import io
+from liaviz import io, save_model
 from liaviz.anatomy import analyze_directions, preset_mute, write_anatomy
 from liaviz.animate import AnimateError, animate
 from liaviz.cli import main
@@ -106,7 +106,7 @@ def test_mixer_gains_checks_its_input():
 @pytest.fixture
 def files(tmp_path, model, source, driving):
     ckpt = tmp_path / "tiny.safetensors"
-    model.save(ckpt)
+    save_model(model, ckpt)
     Image.fromarray(source).save(tmp_path / "face.png")
     with io.VideoWriter(tmp_path / "talk.gif", fps=10) as w:
         w.write_many(driving)

@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from liaviz import precision as P
+from liaviz import save_model
 from liaviz.animate import animate
 from liaviz.cli import main
 from liaviz.errors import UserError
@@ -137,7 +138,7 @@ def test_animate_auto_uses_bf16_units_when_present(tiny_model, native, media):
 
 def test_cli_prints_one_warning_line_and_runs_float32(tmp_path, tiny_model, native, capsys):
     ckpt = tmp_path / "tiny.safetensors"
-    tiny_model.save(ckpt)
+    save_model(tiny_model, ckpt)
     source = write_png(tmp_path / "s.png", moving_frames(1, 64, seed=3)[0])
     driving = write_mp4(tmp_path / "d.mp4", moving_frames(3, 64))
     argv = ["animate", "--checkpoint", str(ckpt), "--source", str(source), "--driving"]

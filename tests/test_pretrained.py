@@ -63,7 +63,7 @@ def test_the_alias_embedded_loads_the_default(capsys, shipped):
 
 
 def test_the_alias_follows_the_default_whatever_its_size(tmp_path, monkeypatch, tiny_model):
-    tiny_model.save(tmp_path / "faces-v9.safetensors")
+    liaviz.save_model(tiny_model, tmp_path / "faces-v9.safetensors")
     monkeypatch.setattr(liaviz.checkpoint, "PRETRAINED_DIR", tmp_path)
     monkeypatch.setattr(liaviz.checkpoint, "EMBEDDED_DEFAULT", "faces-v9")
     assert liaviz.load_model(EMBEDDED).config == TINY
