@@ -102,14 +102,21 @@ def _fmt(x: float | None) -> str:
     return "" if x is None else f"{x:.6f}"
 
 
-def reconstruction_l1(model: LIA, frames: np.ndarray) -> float:
-    """Same-identity reconstruction L1 of one in-memory clip, uint8 (T, S, S, 3) at the model's
-    size: first frame as source, every frame driving, absolute mode, images in [0, 1], float32."""
+def reconstruct(model: LIA, frames: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every frame of an in-memory clip, uint8 (T, S, S, 3) at the model's size, rebuilt from the
+    first one in absolute mode (eq. 11), in float32: the frames as tensors x and the
+    reconstructions (unclamped), both (T, 3, S, S) in [-1, 1] on the model's device."""
     x = to_tensor(frames).to(runtime.model_device(model))
     state = runtime.encode_source(model, x[:1], precision="float32")
     alpha = runtime.clip_magnitudes(model, x, batch_size=len(x), precision="float32")
     with runtime.inference(model, "float32"):
-        recon = model.decode(state, model.absolute_latent(state, alpha.to(x.device)))
+        return x, model.decode(state, model.absolute_latent(state, alpha.to(x.device)))
+
+
+def reconstruction_l1(model: LIA, frames: np.ndarray) -> float:
+    """Same-identity reconstruction L1 of one in-memory clip, uint8 (T, S, S, 3) at the model's
+    size: first frame as source, every frame driving, absolute mode, images in [0, 1]."""
+    x, recon = reconstruct(model, frames)
     return float((0.5 * (recon.clamp(-1.0, 1.0) - x)).abs().mean())
 
 

@@ -18,10 +18,9 @@ source itself, so only the motion is scored.
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from .data.synthetic import FACTORS, Identity, identity_seed, neutral_factors, render_face
-from .io import to_tensor
+from .evaluate import reconstruct
 from .nn import LIA
 
 
@@ -46,13 +45,10 @@ def factor_frames(who: Identity, size: int) -> tuple[np.ndarray, list[str]]:
     return np.stack(frames), names
 
 
-@torch.inference_mode()
 def change_errors(model: LIA, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Frame 0 is the source, every later frame a driving frame of the same identity. Per driving
     frame: sum |(G(s, d) - G(s, s)) - (x_d - x_s)| and sum |x_d - x_s| over pixels, in [0, 1]."""
-    x = to_tensor(frames).to(next(model.parameters()).device)
-    state = model.encode_source(x[:1])
-    out = model.decode(state, model.absolute_latent(state, model.encode_motion(x)))
+    x, out = reconstruct(model, frames)
     out = (0.5 * (out.clamp(-1.0, 1.0) + 1.0)).float().cpu()
     x = 0.5 * (x.float().cpu() + 1.0)
     predicted, true = out[1:] - out[:1], x[1:] - x[:1]

@@ -97,3 +97,25 @@ def test_it_transfers_the_head_motion_of_unseen_faces(shipped):
 
 def test_the_transfer_check_fails_for_an_untrained_model(untrained):
     assert not _head_transfer_passes(untrained)
+
+
+def test_change_errors_match_the_model_api_frame_by_frame(tiny_model):
+    from liaviz.transfer import change_errors
+
+    frames = np.random.default_rng(3).integers(0, 256, (4, 64, 64, 3), dtype=np.uint8)
+    x = torch.tensor(frames / 127.5 - 1.0, dtype=torch.float32).permute(0, 3, 1, 2)
+    with torch.inference_mode():
+        state = tiny_model.encode_source(x[:1])
+        out = torch.cat(
+            [
+                tiny_model.decode(
+                    state, tiny_model.absolute_latent(state, tiny_model.encode_motion(x[i : i + 1]))
+                )
+                for i in range(4)
+            ]
+        )
+    out01, x01 = (out.clamp(-1, 1) + 1) / 2, (x + 1) / 2
+    want_missed = ((out01[1:] - out01[:1]) - (x01[1:] - x01[:1])).abs().flatten(1).sum(1)
+    missed, changed = change_errors(tiny_model, frames)
+    np.testing.assert_allclose(missed, want_missed.numpy(), rtol=1e-4)
+    np.testing.assert_allclose(changed, (x01[1:] - x01[:1]).abs().flatten(1).sum(1), rtol=1e-5)
