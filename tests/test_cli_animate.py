@@ -106,6 +106,8 @@ def _bad_case(files, case):
         return {}, ["--mode", "absolute", "--start", "best"], "relative mode only"
     if case == "start beyond the video":
         return {}, ["--start", "50"], "outside"
+    if case == "negative start":
+        return {}, ["--start", "-3"], "outside"
     raise AssertionError(case)
 
 
@@ -121,6 +123,7 @@ BAD = [
     "edit direction 0",
     "start in absolute mode",
     "start beyond the video",
+    "negative start",
 ]
 
 

@@ -141,9 +141,7 @@ def parse_start(text: str) -> str | int:
         raise argparse.ArgumentTypeError(
             f"expected 'first', 'best' or a frame index, got {text!r}"
         ) from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"frame index must be 0 or more, got {value}")
-    return value
+    return value  # its range is animate.check_inputs' to check
 
 
 def resolve_device(name: str):
@@ -215,8 +213,8 @@ def run(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     apply_threads(args)
     model = load_model(args.checkpoint, device=device, size=args.size)
-    size = model.config.size
-    mute = resolve_mute(args, model, prepare(source, size, crop), mute)
+    source_panel = prepare(source, model.config.size, crop)  # the source as the model sees it
+    mute = resolve_mute(args, model, source_panel, mute)
     batches = animate_batches(
         model,
         source,
@@ -231,7 +229,6 @@ def run(args: argparse.Namespace) -> int:
         mute=mute,
         motion_scale=args.motion_scale,
     )
-    source_panel = prepare(source, size, crop)
     with writer:
         for batch in batches:
             for driving_frame, result in zip(batch.driving, batch.frames(), strict=True):
