@@ -36,12 +36,24 @@ from typing import Literal
 import numpy as np
 import torch
 
-from . import runtime
 from .io import Crop, MediaError, to_uint8
 from .mixer import check_motion_scale, mixer_gains
 from .nn import LIA, SourceState
 from .precision import Precision, resolve_precision
-from .runtime import DrivingVideo, InputError, clip_magnitudes, encode_source, parse_edit
+from .runtime import (
+    DrivingVideo,
+    InputError,
+    clip_magnitudes,
+    encode_source,
+    inference,
+    model_device,
+    parse_edit,
+)
+
+# TEMPORARY (issue 15): analysis.py imports ``default_batch_size`` from here until the ANALYSIS
+# helper moves it to ``liaviz.runtime.batch_size``; then this alias can be named privately.
+from .runtime import batch_size as default_batch_size
+from .runtime import progress as progress_bar
 
 Mode = Literal["relative", "absolute"]
 Start = Literal["first", "best"] | int
@@ -129,11 +141,11 @@ def animate_batches(
     if gains is not None and not model.config.motion_dictionary:
         raise AnimateError("mute and motion_scale need a motion dictionary; this model has none")
     edit = parse_edit(model, edit)
-    device = runtime.model_device(model)
+    device = model_device(model)
     run = _Run(
         model,
         device,
-        batch_size or runtime.batch_size(model),
+        batch_size or default_batch_size(model),
         resolve_precision(precision, device),
         progress,
         None if gains is None else gains.to(device),
@@ -196,10 +208,10 @@ class _Run:
 
     def inference(self):
         """The context around each model call."""
-        return runtime.inference(self.model, self.precision)
+        return inference(self.model, self.precision)
 
     def bar(self, total: int | None, desc: str = "animating"):
-        return runtime.progress(enabled=self.progress, total=total, desc=desc)
+        return progress_bar(enabled=self.progress, total=total, desc=desc)
 
 
 def _edited_source(
@@ -211,7 +223,7 @@ def _edited_source(
         return state, None
     e = edit.to(state.alpha.device)[None]
     edited = SourceState(state.latent, state.alpha + e.to(state.alpha.dtype), state.features)
-    with runtime.inference(model, precision):
+    with inference(model, precision):
         return edited, model.motion_path(e).to(state.latent.dtype)
 
 
@@ -293,10 +305,6 @@ def best_start_frame(source_alpha: torch.Tensor, alphas: torch.Tensor) -> int:
     d = (alphas.float() - source_alpha.reshape(1, -1).float()).norm(dim=1)
     return int(torch.argmin(d))
 
-
-# TEMPORARY (issue 15): analysis.py still imports this name; the ANALYSIS helper moves it to
-# ``liaviz.runtime.batch_size``, and the merge deletes this line.
-default_batch_size = runtime.batch_size
 
 __all__ = [
     "AnimateError",

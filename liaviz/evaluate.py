@@ -30,7 +30,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import runtime
 from .animate import animate_batches
 from .atomic import check_output_folder, write_json, write_text
 from .data.fomm import Clip, scan_split
@@ -38,6 +37,8 @@ from .errors import UserError
 from .io import Crop, MediaError, VideoWriter, iter_video, to_tensor, video_info
 from .lpips import LPIPS
 from .nn import LIA
+from .runtime import clip_magnitudes, encode_source, inference, model_device
+from .runtime import progress as progress_bar
 
 LPIPS_NOT_GIVEN = (
     "not computed: no LPIPS weights given (pass the AlexNet and LPIPS v0.1 linear weights as "
@@ -106,10 +107,10 @@ def reconstruct(model: LIA, frames: np.ndarray) -> tuple[torch.Tensor, torch.Ten
     """Every frame of an in-memory clip, uint8 (T, S, S, 3) at the model's size, rebuilt from the
     first one in absolute mode (eq. 11), in float32: the frames as tensors x and the
     reconstructions (unclamped), both (T, 3, S, S) in [-1, 1] on the model's device."""
-    x = to_tensor(frames).to(runtime.model_device(model))
-    state = runtime.encode_source(model, x[:1], precision="float32")
-    alpha = runtime.clip_magnitudes(model, x, batch_size=len(x), precision="float32")
-    with runtime.inference(model, "float32"):
+    x = to_tensor(frames).to(model_device(model))
+    state = encode_source(model, x[:1], precision="float32")
+    alpha = clip_magnitudes(model, x, batch_size=len(x), precision="float32")
+    with inference(model, "float32"):
         return x, model.decode(state, model.absolute_latent(state, alpha.to(x.device)))
 
 
@@ -205,7 +206,7 @@ def evaluate_clip(
             values += diff.numel()
             if lpips is not None:
                 device = next(lpips.parameters()).device
-                with torch.inference_mode():
+                with inference(lpips, "float32"):
                     d = lpips(real.to(device), recon.to(device))
                 lpips_sum += float(d.sum(dtype=torch.float64))
             if writer is not None:
@@ -251,7 +252,7 @@ def evaluate(
     clips, skipped = list(clips)[:max_clips], list(skipped)
     results: list[ClipResult] = []
     total = sum(min(c.n_frames, max_frames or c.n_frames) for c in clips)
-    with runtime.progress(enabled=progress, total=total, desc="evaluating") as bar:
+    with progress_bar(enabled=progress, total=total, desc="evaluating") as bar:
         for i, clip in enumerate(clips):
             dump = _dump_path(dump_dir, clip.path) if dump_dir is not None else None
             bar.set_postfix(clip=f"{i + 1}/{len(clips)}")
