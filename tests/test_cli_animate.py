@@ -12,11 +12,12 @@ import numpy as np
 import pytest
 import torch
 
-from liaviz import io, load_model, save_model
+from liaviz import io, load_model
 from liaviz.animate import animate
 from liaviz.cli import main
 
-from ._media import moving_frames, single_thread, write_empty_mp4, write_mp4, write_png
+from ._animate_files import animate_cli, animate_files
+from ._media import moving_frames, single_thread, write_empty_mp4, write_mp4
 
 
 @pytest.fixture(autouse=True)
@@ -27,17 +28,7 @@ def _one_thread():
 
 @pytest.fixture
 def files(tmp_path, tiny_model):
-    ckpt = tmp_path / "tiny.safetensors"
-    save_model(tiny_model, ckpt)
-    source = write_png(tmp_path / "source.png", moving_frames(1, 64, 80, seed=5)[0])
-    driving = write_mp4(tmp_path / "driving.mp4", moving_frames(10, 64), Fraction(25, 2))
-    return {"ckpt": str(ckpt), "source": str(source), "driving": str(driving), "dir": tmp_path}
-
-
-def _animate(files, out, *extra, source=None, driving=None):
-    argv = ["animate", "--checkpoint", files["ckpt"], "--source", source or files["source"]]
-    argv += ["--driving", driving or files["driving"], "--out", str(out), "--no-progress"]
-    return main(argv + list(extra))
+    return animate_files(tmp_path, tiny_model, 10, Fraction(25, 2), source_width=80)
 
 
 def _leftovers(folder, keep):
@@ -46,7 +37,7 @@ def _leftovers(folder, keep):
 
 def test_mp4_has_the_driving_frame_count_and_rate(files, capsys):
     out = files["dir"] / "out.mp4"
-    assert _animate(files, out) == 0
+    assert animate_cli(files, out) == 0
     info = io.video_info(out)
     assert (info.n_frames, info.rate, info.width, info.height) == (10, Fraction(25, 2), 64, 64)
     assert "wrote" in capsys.readouterr().err
@@ -57,7 +48,7 @@ def test_mp4_has_the_driving_frame_count_and_rate(files, capsys):
 
 def test_side_by_side_gif_from_the_best_start(files):
     out = files["dir"] / "out.gif"
-    assert _animate(files, out, "--side-by-side", "--start", "best", "--crop", "pad") == 0
+    assert animate_cli(files, out, "--side-by-side", "--start", "best", "--crop", "pad") == 0
     frames = np.stack(list(io.iter_video(out)))
     assert frames.shape == (10, 64, 192, 3)
     # the middle panel is the driving video as the model saw it
@@ -68,7 +59,7 @@ def test_side_by_side_gif_from_the_best_start(files):
 def test_png_folder_absolute_with_edit(files):
     out = files["dir"] / "frames"
     argv = ["--mode", "absolute", "--edit", "1=2", "--edit", "6=-1", "--batch-size", "3"]
-    assert _animate(files, out, *argv) == 0
+    assert animate_cli(files, out, *argv) == 0
     assert sorted(p.name for p in out.iterdir())[:2] == ["000000.png", "000001.png"]
     assert len(list(out.iterdir())) == 10
     # --edit is 1-based: d1 and d6 are the first and last of the tiny model's 6 offsets
@@ -132,7 +123,7 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(files, capsys, case):
     paths, extra, expected = _bad_case(files, case)
     out = paths.pop("out", files["dir"] / "out.mp4")
     before = set(os.listdir(files["dir"]))
-    rc = _animate(files, out, *extra, **paths)
+    rc = animate_cli(files, out, *extra, **paths)
     err = capsys.readouterr().err
     assert rc == 2
     lines = err.strip().splitlines()
@@ -152,13 +143,13 @@ def test_debug_shows_the_traceback(files, capsys):
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
 def test_unavailable_device(files, capsys):
-    assert _animate(files, files["dir"] / "o.mp4", "--device", "cuda") == 2
+    assert animate_cli(files, files["dir"] / "o.mp4", "--device", "cuda") == 2
     assert "CUDA is not available" in capsys.readouterr().err
 
 
 def test_usage_errors_exit_2(files, capsys):
     with pytest.raises(SystemExit) as e:
-        _animate(files, files["dir"] / "o.mp4", "--start", "middle")
+        animate_cli(files, files["dir"] / "o.mp4", "--start", "middle")
     assert e.value.code == 2
     assert "first', 'best' or a frame index" in capsys.readouterr().err
 
@@ -174,7 +165,7 @@ def test_interrupted_run_keeps_the_previous_output(files, monkeypatch, capsys):
         real_write(self, frame)
 
     monkeypatch.setattr(io.VideoWriter, "write", write_then_interrupt)
-    assert _animate(files, out) == 130
+    assert animate_cli(files, out) == 130
     assert out.read_bytes() == b"previous result"
     assert _leftovers(files["dir"], {"tiny.safetensors", "source.png", "driving.mp4"}) == [
         "out.mp4"

@@ -16,11 +16,11 @@ import pytest
 from imageio_ffmpeg import get_ffmpeg_exe
 from PIL import Image
 
-from liaviz import io, save_model
+from liaviz import io
 from liaviz.atomic import write_bytes
-from liaviz.cli import main
 
-from ._media import moving_frames, single_thread, write_mp4, write_png, write_png_folder
+from ._animate_files import animate_cli, animate_files
+from ._media import moving_frames, single_thread, write_mp4, write_png_folder
 
 
 @pytest.fixture(autouse=True)
@@ -31,17 +31,7 @@ def _one_thread():
 
 @pytest.fixture
 def files(tmp_path, tiny_model):
-    ckpt = tmp_path / "tiny.safetensors"
-    save_model(tiny_model, ckpt)
-    source = write_png(tmp_path / "source.png", moving_frames(1, 64, seed=5)[0])
-    driving = write_mp4(tmp_path / "driving.mp4", moving_frames(8, 64), 8)
-    return {"ckpt": str(ckpt), "source": str(source), "driving": str(driving), "dir": tmp_path}
-
-
-def animate(files, out, *extra, driving=None):
-    argv = ["animate", "--checkpoint", files["ckpt"], "--source", files["source"]]
-    argv += ["--driving", str(driving or files["driving"]), "--out", str(out), "--no-progress"]
-    return main(argv + list(extra))
+    return animate_files(tmp_path, tiny_model, 8, 8)
 
 
 def ffmpeg(*args: str) -> None:
@@ -92,7 +82,7 @@ def test_truncated_video_with_its_index_in_front_is_an_error(files, capsys):
     with pytest.raises(io.MediaError, match="only [0-9]+ of the 40 frames"):
         io.read_video(front)
     out = d / "out.mp4"
-    assert animate(files, out, driving=front) == 2
+    assert animate_cli(files, out, driving=front) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "truncated" in err and not out.exists()
     assert not [p for p in d.iterdir() if p.name.startswith(".")]
@@ -101,7 +91,7 @@ def test_truncated_video_with_its_index_in_front_is_an_error(files, capsys):
 def test_text_file_as_driving_video(files, capsys):
     notes = files["dir"] / "notes.txt"
     notes.write_text("Meeting notes: animate the portrait with the talk video.\n" * 40)
-    assert animate(files, files["dir"] / "out.mp4", driving=notes) == 2
+    assert animate_cli(files, files["dir"] / "out.mp4", driving=notes) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "text file" in err and "one frame" not in err
 
@@ -120,11 +110,11 @@ def test_16_bit_png_is_scaled_by_its_bit_depth(tmp_path):
 
 def test_output_that_is_an_input_is_refused(files, capsys):
     before = open(files["driving"], "rb").read()
-    assert animate(files, files["driving"]) == 2
+    assert animate_cli(files, files["driving"]) == 2
     assert "would destroy it" in capsys.readouterr().err
     assert open(files["driving"], "rb").read() == before
     folder = write_png_folder(files["dir"] / "clip", moving_frames(3, 64))
-    assert animate(files, folder, "--mode", "absolute", driving=folder) == 2
+    assert animate_cli(files, folder, "--mode", "absolute", driving=folder) == 2
     assert "would destroy it" in capsys.readouterr().err
     assert len(list(folder.iterdir())) == 3
 
@@ -136,15 +126,15 @@ def test_driving_audio_is_kept_cut_or_dropped(files, capsys):
            "-map", "0:v", "-map", "1:a", "-c:v", "copy", "-c:a", "aac", str(talk))  # fmt: skip
     assert streams(talk)["audio"] > 2.5
     out = d / "out.mp4"
-    assert animate(files, out, driving=talk) == 0
+    assert animate_cli(files, out, driving=talk) == 0
     got = streams(out)
     assert set(got) == {"video", "audio"} and abs(got["audio"] - 1.0) < 0.1, got
     assert "audio copied" in capsys.readouterr().err
     assert io.video_info(out).n_frames == 8
-    assert animate(files, d / "mute.mp4", "--no-audio", driving=talk) == 0
+    assert animate_cli(files, d / "mute.mp4", "--no-audio", driving=talk) == 0
     assert set(streams(d / "mute.mp4")) == {"video"}
     assert "--no-audio" in capsys.readouterr().err
-    assert animate(files, d / "out.gif", driving=talk) == 0
+    assert animate_cli(files, d / "out.gif", driving=talk) == 0
     assert "audio is not kept" in capsys.readouterr().err
 
 
@@ -168,11 +158,11 @@ def test_variable_frame_rate_keeps_the_frame_times(files, capsys):
             c.mux(p)
     assert io.is_variable_rate(io.frame_times(vfr))
     out = d / "out.mp4"
-    assert animate(files, out, driving=vfr) == 0
+    assert animate_cli(files, out, driving=vfr) == 0
     assert "frame times are kept" in capsys.readouterr().err
     np.testing.assert_allclose(video_pts(out), [float(t) for t in times], atol=1e-3)
     gif = d / "out.gif"
-    assert animate(files, gif, driving=vfr) == 0
+    assert animate_cli(files, gif, driving=vfr) == 0
     with Image.open(gif) as im:
         durations = []
         for i in range(im.n_frames):
@@ -196,7 +186,7 @@ def test_sigterm_leaves_nothing_behind(files, name, monkeypatch, capsys):
         real(self, frame)
 
     monkeypatch.setattr(io.VideoWriter, "write", write_then_terminate)
-    assert animate(files, out) == 128 + signal.SIGTERM
+    assert animate_cli(files, out) == 128 + signal.SIGTERM
     assert capsys.readouterr().err.strip().splitlines() == ["liaviz animate: terminated (SIGTERM)"]
     kept = ["tiny.safetensors", "source.png", "driving.mp4"]
     if name.endswith(".mp4"):
@@ -212,7 +202,7 @@ def test_replacing_a_private_file_keeps_it_private(files):
     targets = {
         "image": (d / "a.png", lambda p: io.write_image(p, image)),
         "bytes": (d / "b.txt", lambda p: write_bytes(p, b"new")),
-        "video": (d / "c.mp4", lambda p: animate(files, p)),
+        "video": (d / "c.mp4", lambda p: animate_cli(files, p)),
     }
     for what, (path, write) in targets.items():
         path.write_bytes(b"old")
