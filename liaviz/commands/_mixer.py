@@ -55,27 +55,29 @@ def parse_mute(items: list[str]) -> list[int]:
     return out
 
 
-def check_mixer(args: argparse.Namespace) -> list[int]:
+def check_mixer(args: argparse.Namespace) -> tuple[list[int], object | None]:
     """The mixer options' own checks, before any model is loaded (the motion scale is checked by
-    ``liaviz.animate.check_inputs``); returns the parsed --mute list."""
+    ``liaviz.animate.check_inputs``): the parsed --mute list and the --anatomy file, read now so
+    that a bad file fails before the model load (None without one)."""
     mute = parse_mute(args.mute)
     if args.anatomy and not args.only:
         raise UserError("--anatomy is only used with --only pose|expression")
-    if args.anatomy:
-        from ..anatomy import load_anatomy
+    if not args.anatomy:
+        return mute, None
+    from ..anatomy import load_anatomy
 
-        load_anatomy(args.anatomy)  # a bad file fails now, not after the model load
-    return mute
+    return mute, load_anatomy(args.anatomy)
 
 
-def resolve_mute(args: argparse.Namespace, model, source, mute: list[int]) -> list[int]:
-    """--mute plus the directions --only leaves out (from --anatomy, or measured on the
+def resolve_mute(args: argparse.Namespace, model, source, mute: list[int], anatomy) -> list[int]:
+    """--mute plus the directions --only leaves out (from the --anatomy file, or measured on the
     source image as the model sees it)."""
     if not args.only:
         return mute
-    from ..anatomy import analyze_directions, load_anatomy, preset_mute
+    from ..anatomy import analyze_directions, preset_mute
 
-    anatomy = load_anatomy(args.anatomy) if args.anatomy else analyze_directions(model, [source])
+    if anatomy is None:
+        anatomy = analyze_directions(model, [source])
     if len(anatomy.directions) != model.config.motion_dim:
         raise UserError(
             f"{args.anatomy}: describes {len(anatomy.directions)} directions, the model has "

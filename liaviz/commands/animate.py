@@ -182,7 +182,7 @@ def run(args: argparse.Namespace) -> int:
 
     # Cheap checks first (the library's own): a typo should not cost a model load.
     edit = parse_edit_text(",".join(args.edit)) or None
-    mute = check_mixer(args)
+    mute, anatomy = check_mixer(args)
     crop = args.crop or "center"
     out = Path(args.out)
     check_not_an_input(out, args.driving, args.source)
@@ -214,7 +214,7 @@ def run(args: argparse.Namespace) -> int:
     apply_threads(args)
     model = load_model(args.checkpoint, device=device, size=args.size)
     source_panel = prepare(source, model.config.size, crop)  # the source as the model sees it
-    mute = resolve_mute(args, model, source_panel, mute)
+    mute = resolve_mute(args, model, source_panel, mute, anatomy)
     batches = animate_batches(
         model,
         source,
