@@ -198,7 +198,10 @@ def parse_edit(model: LIA, edit, *, batch: bool = False) -> torch.Tensor | None:
             e[i - 1] = _number(value)
     else:
         try:
-            e = torch.as_tensor(np.asarray(edit, dtype=np.float32))
+            if isinstance(edit, torch.Tensor):  # on any device
+                e = edit.detach().to("cpu", torch.float32)
+            else:
+                e = torch.as_tensor(np.asarray(edit, dtype=np.float32))
         except (TypeError, ValueError):
             raise InputError(f"an edit must be numbers, got {type(edit).__name__}") from None
         if batch and e.dim() == 2 and e.shape[1] == m:

@@ -148,6 +148,7 @@ def test_edit_directions_are_one_based(tiny_model):
     assert torch.equal(parse_edit(tiny_model, "3=1.5, 6=-2"), want)
     assert torch.equal(parse_edit(tiny_model, [0, 0, 1.5, 0, 0, -2]), want)
     assert torch.equal(parse_edit(tiny_model, want.numpy()), want)
+    assert torch.equal(parse_edit(tiny_model, want.double()[None]), want)
     assert parse_edit(tiny_model, None) is None
     assert torch.equal(parse_edit(tiny_model, {1: 1}), torch.eye(m)[0])
     assert torch.equal(parse_edit(tiny_model, {m: 1}), torch.eye(m)[m - 1])
