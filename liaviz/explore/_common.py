@@ -10,7 +10,7 @@ from pathlib import Path
 import ipywidgets as widgets
 import numpy as np
 
-from ..analysis import encode_png, upscale
+from ..analysis.display import encode_png, upscale
 from ..errors import UserError, first_line
 
 
