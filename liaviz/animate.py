@@ -15,8 +15,9 @@ model. As in FOMM, the result is the video animated forwards and backwards from 
 LIA's eq. 12 every output frame depends only on (A_t, A_start), so both halves come out of one
 in-order pass and the output keeps every frame in order.
 
-``edit`` (M,) moves the source along the directions before animating, A_s <- A_s + e (LIA-X's
-edit-warp-render: align the source's pose or expression first, then animate).
+``edit`` moves the source along the directions before animating, A_s <- A_s + e (LIA-X's
+edit-warp-render: align the source's pose or expression first, then animate). Its directions are
+1-based, as everywhere (``{3: 1.5}`` or ``"3=1.5"`` moves along d3; ``liaviz.runtime.parse_edit``).
 
 The motion mixer transfers only the motion you want: ``mute`` lists directions (1-based, as in
 the paper and ``liaviz directions``) whose driving motion is not transferred, so they keep the
@@ -28,26 +29,25 @@ is the plain run, bit for bit.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from itertools import chain, islice
 from typing import Literal
 
 import numpy as np
 import torch
 
-from .errors import UserError
-from .io import Crop, MediaError, iter_video, prepare, read_image, to_tensor, to_uint8, video_info
-from .mixer import mixer_gains
+from . import runtime
+from .io import Crop, MediaError, to_uint8
+from .mixer import check_motion_scale, mixer_gains
 from .nn import LIA, SourceState
-from .precision import Precision, Resolved, inference, resolve_precision
+from .precision import Precision, resolve_precision
+from .runtime import DrivingVideo, InputError, clip_magnitudes, encode_source, parse_edit
 
 Mode = Literal["relative", "absolute"]
 Start = Literal["first", "best"] | int
 
 
-class AnimateError(UserError, ValueError):
+class AnimateError(InputError):
     """Inputs that cannot be animated as asked (one-frame video in relative mode, bad start...)."""
 
 
@@ -65,17 +65,6 @@ class AnimatedBatch:
     def frames(self) -> np.ndarray:
         """The outputs as uint8 (B, S, S, 3): clamped to [-1, 1] and mapped frame by frame."""
         return to_uint8(self.images)
-
-
-def default_batch_size(model: LIA) -> int:
-    """Frames per model call: 16 on a GPU; on a CPU about 256 Ki pixels per call (4 frames at
-    256 px, 16 at 128 px and below), which keeps progress updates frequent and peak memory low.
-    The model itself splits CPU batches so that no activation outgrows the allocator's reuse
-    threshold (``LIA._chunk_size``); 4 frames at 256 px are no slower per frame than 1, and
-    faster with 2 threads (``benchmarks/bench_model.py``: step b8 against b1)."""
-    if next(model.parameters()).device.type != "cpu":
-        return 16
-    return int(max(1, min(16, (256 * 256 * 4) // model.config.size**2)))
 
 
 def animate(
@@ -98,14 +87,14 @@ def animate(
     ``SourceState``. ``driving``: a video path (file, GIF or frame folder), a uint8 array
     (T, H, W, 3), a tensor (T, 3, S, S) in [-1, 1], or an iterable of uint8 frames. ``start``
     (relative mode only): ``"first"`` (default), ``"best"`` or a frame index; ``"best"`` and an
-    index read the driving video twice, so a one-shot iterator is refused for them. ``edit``: M
-    per-direction offsets (a sequence, tensor, or ``{index: value}``) added to the source's
-    magnitudes. ``precision``: ``"auto"`` (bfloat16 autocast where the device computes bf16
-    natively, else float32), ``"float32"`` or ``"bfloat16"`` (preview quality; on a device that
-    would emulate it, float32 with a ``PrecisionWarning``; see ``liaviz.precision``). ``mute``
-    (1-based directions whose driving motion is not transferred) and ``motion_scale`` are the
-    motion mixer (see the module notes). Bad arguments raise here, before the first frame is
-    asked for.
+    index read the driving video twice, so a one-shot iterator is refused for them. ``edit``:
+    offsets added to the source's magnitudes, as M values (a sequence or tensor), a mapping
+    ``{direction: value}`` or text ``"3=1.5,7=-2"`` (directions 1-based). ``precision``:
+    ``"auto"`` (bfloat16 autocast where the device computes bf16 natively, else float32),
+    ``"float32"`` or ``"bfloat16"`` (preview quality; on a device that would emulate it, float32
+    with a ``PrecisionWarning``; see ``liaviz.precision``). ``mute`` (1-based directions whose
+    driving motion is not transferred) and ``motion_scale`` are the motion mixer (see the module
+    notes). Bad arguments raise here, before the first frame is asked for.
     """
     batches = animate_batches(
         model, source, driving, mode, start, batch_size, edit, crop, precision, progress,
@@ -129,6 +118,47 @@ def animate_batches(
     motion_scale: float = 1.0,
 ) -> Iterator[AnimatedBatch]:
     """Like ``animate`` but yields ``AnimatedBatch``es: float outputs with their driving frames."""
+    drive = DrivingVideo(driving, model.config.size, crop)
+    start = check_inputs(mode, start, batch_size, motion_scale, drive.n_frames, drive.name)
+    if start != "first" and not drive.reiterable:
+        raise AnimateError(
+            f"start={start!r} reads the driving video twice; pass a path or an array, not a "
+            "one-shot iterator"
+        )
+    gains = mixer_gains(model.config.motion_dim, mute, motion_scale)
+    if gains is not None and not model.config.motion_dictionary:
+        raise AnimateError("mute and motion_scale need a motion dictionary; this model has none")
+    edit = parse_edit(model, edit)
+    device = runtime.model_device(model)
+    run = _Run(
+        model,
+        device,
+        batch_size or runtime.batch_size(model),
+        resolve_precision(precision, device),
+        progress,
+        None if gains is None else gains.to(device),
+    )
+    source = encode_source(model, source, crop, run.precision)
+    state, offset = _edited_source(model, source, edit, run.precision)
+    if mode == "absolute":
+        shift = 0 if edit is None else edit.to(device)[None]
+        return _absolute(run, state, offset, shift, drive)
+    if start == "first":
+        return _relative_from_first(run, state, drive)
+    return _relative_from(run, state, drive, start)
+
+
+def check_inputs(
+    mode: Mode,
+    start: Start | None = None,
+    batch_size: int | None = None,
+    motion_scale: float = 1.0,
+    n_frames: int | None = None,
+    name: str = "driving video",
+) -> Start:
+    """The checks that need no model, so a command line can make them before loading one;
+    ``n_frames``: the length of the driving video (called ``name`` in messages) when known.
+    Returns the start (None: ``"first"``)."""
     if mode not in ("relative", "absolute"):
         raise AnimateError(f"mode must be 'relative' or 'absolute', got {mode!r}")
     if start is None:
@@ -137,30 +167,14 @@ def animate_batches(
         raise AnimateError("start applies to relative mode only (absolute mode has no start frame)")
     if not (start in ("first", "best") or (isinstance(start, int) and not isinstance(start, bool))):
         raise AnimateError(f"start must be 'first', 'best' or a frame index, got {start!r}")
-    batch_size = batch_size or default_batch_size(model)
-    if batch_size < 1:
+    if batch_size is not None and batch_size < 1:
         raise AnimateError(f"batch size must be at least 1, got {batch_size}")
-    device = next(model.parameters()).device
-    ctx = _Context(device, resolve_precision(precision, device))
-    source = _source_input(model, source, crop)
-    edit = parse_edit(model, edit)
-    gains = mixer_gains(model.config.motion_dim, mute, motion_scale)
-    if gains is not None and not model.config.motion_dictionary:
-        raise AnimateError("mute and motion_scale need a motion dictionary; this model has none")
-    drive = DrivingVideo(driving, model.config.size, crop)
-    if start != "first" and not drive.reiterable:
-        raise AnimateError(
-            f"start={start!r} reads the driving video twice; pass a path or an array, not a "
-            "one-shot iterator"
-        )
-    if isinstance(start, int) and drive.n_frames is not None and not 0 <= start < drive.n_frames:
-        raise AnimateError(
-            f"start frame {start} is outside the driving video ({drive.n_frames} frames)"
-        )
-    if mode == "relative" and drive.n_frames == 1:
-        raise AnimateError(_ONE_FRAME.format(drive.name))
-    run = _one_pass if mode == "absolute" or start == "first" else _two_pass
-    return run(model, source, edit, drive, mode, start, batch_size, ctx, progress, gains)
+    if isinstance(start, int) and n_frames is not None and not 0 <= start < n_frames:
+        raise AnimateError(f"start frame {start} is outside the driving video ({n_frames} frames)")
+    if mode == "relative" and n_frames == 1:
+        raise AnimateError(_ONE_FRAME.format(name))
+    check_motion_scale(motion_scale)
+    return start
 
 
 _ONE_FRAME = (
@@ -170,95 +184,107 @@ _ONE_FRAME = (
 
 
 @dataclass(frozen=True)
-class _Context:
-    """Where and how the model runs; ``ctx()`` wraps each model call (``precision.inference``)."""
+class _Run:
+    """How one animation runs the model."""
 
-    device: torch.device
-    precision: Resolved
+    model: LIA
+    device: torch.device  # the model's
+    batch_size: int  # frames per model call
+    precision: str  # resolved: "float32" or "bfloat16"
+    progress: bool  # show a progress bar
+    gains: torch.Tensor | None  # the motion mixer's per-direction gains (M,), on the device
 
-    def __call__(self):
-        return inference(self.device, self.precision)
+    def inference(self):
+        """The context around each model call."""
+        return runtime.inference(self.model, self.precision)
+
+    def bar(self, total: int | None, desc: str = "animating"):
+        return runtime.progress(enabled=self.progress, total=total, desc=desc)
 
 
-def _encode(model, source, edit, ctx):
-    with ctx():
-        state = model.encode_source(source) if isinstance(source, torch.Tensor) else source
-        return _apply_edit(model, state, edit)
+def _edited_source(
+    model: LIA, state: SourceState, edit: torch.Tensor | None, precision: str
+) -> tuple[SourceState, torch.Tensor | None]:
+    """The edited source (A_s + e) and, for absolute mode, the latent offset w(e): eq. 11 drops
+    A_s, so there the edit is added to the code directly, z = z_{s->r} + w_{r->t} + w(e)."""
+    if edit is None:
+        return state, None
+    e = edit.to(state.alpha.device)[None]
+    edited = SourceState(state.latent, state.alpha + e.to(state.alpha.dtype), state.features)
+    with runtime.inference(model, precision):
+        return edited, model.motion_path(e).to(state.latent.dtype)
 
 
-def _one_pass(
-    model, source, edit, drive, mode, start, batch_size, ctx, progress, gains=None
-) -> Iterator[AnimatedBatch]:
-    """Read, encode and decode each batch once; the start frame is the first one."""
-    state, offset = _encode(model, source, edit, ctx)
-    if gains is not None:
-        gains = gains.to(ctx.device)
-        shift = 0 if edit is None else edit.to(ctx.device)[None]
-    bar = _bar(progress, drive.n_frames, "animating")
-    alpha_start = None
+def _absolute(run: _Run, state, offset, shift, drive: DrivingVideo) -> Iterator[AnimatedBatch]:
+    """Eq. 11, one pass: each batch is read, encoded and decoded once."""
+    model = run.model
     index = 0
-    try:
-        for frames_u8, frames in drive.batches(batch_size):
-            if mode == "relative" and drive.at_least < 2:
-                raise AnimateError(_ONE_FRAME.format(drive.name))
-            with ctx():
-                alpha = model.encode_motion(frames.to(ctx.device))
-                if mode == "absolute" and gains is not None:
+    with run.bar(drive.n_frames) as bar:
+        for frames_u8, frames in drive.batches(run.batch_size):
+            with run.inference():
+                alpha = model.encode_motion(frames.to(run.device))
+                if run.gains is not None:
                     # the edit moves the driving magnitudes too, as ``offset`` does below
-                    z = model.absolute_latent(state, alpha + shift, gains)
-                elif mode == "absolute":
+                    z = model.absolute_latent(state, alpha + shift, run.gains)
+                else:
                     z = model.absolute_latent(state, alpha)
                     if offset is not None:
                         z = z + offset
-                else:
-                    if alpha_start is None:
-                        alpha_start = alpha[:1]
-                    z = model.relative_latent(state, alpha, alpha_start, gains)
                 out = model.decode(state, z).float().cpu()
             yield AnimatedBatch(index, out, frames_u8)
-            index += len(frames)
-            bar.update(len(frames))
-    finally:
-        bar.close()
+            index += len(frames_u8)
+            bar.update(len(frames_u8))
 
 
-def _two_pass(
-    model, source, edit, drive, mode, start, batch_size, ctx, progress, gains=None
-) -> Iterator[AnimatedBatch]:
-    """Pass 1 encodes every frame's magnitudes (T x M floats); pass 2 re-reads the frames only
-    to return them alongside the outputs and decodes from the stored magnitudes."""
-    state, _ = _encode(model, source, edit, ctx)
-    alphas = motion_codes(
-        model, drive, batch_size, progress=progress, desc="reading motion", precision=ctx.precision
-    )
+def _relative_from_first(run: _Run, state, drive: DrivingVideo) -> Iterator[AnimatedBatch]:
+    """Eq. 12 from frame 0, one pass: the start's magnitudes come with the first batch."""
+    model = run.model
+    alpha_start = None
+    index = 0
+    with run.bar(drive.n_frames) as bar:
+        for frames_u8, frames in drive.batches(run.batch_size):
+            if drive.at_least < 2:
+                raise AnimateError(_ONE_FRAME.format(drive.name))
+            with run.inference():
+                alpha = model.encode_motion(frames.to(run.device))
+                if alpha_start is None:
+                    alpha_start = alpha[:1]
+                z = model.relative_latent(state, alpha, alpha_start, run.gains)
+                out = model.decode(state, z).float().cpu()
+            yield AnimatedBatch(index, out, frames_u8)
+            index += len(frames_u8)
+            bar.update(len(frames_u8))
+
+
+def _relative_from(run: _Run, state, drive: DrivingVideo, start) -> Iterator[AnimatedBatch]:
+    """Eq. 12 from a later frame, two passes: pass 1 encodes every frame's magnitudes (T x M
+    floats); pass 2 re-reads the frames only to return them alongside the outputs and decodes
+    from the stored magnitudes."""
+    model = run.model
+    alphas = clip_magnitudes(
+        model, drive, batch_size=run.batch_size, precision=run.precision,
+        progress=run.progress, desc="reading motion",
+    ).to(run.device)  # fmt: skip
     if len(alphas) < 2:
         raise AnimateError(_ONE_FRAME.format(drive.name))
-    if start == "best":
-        index = best_start_frame(state.alpha, alphas)
-    else:
-        index = int(start)
-        if not 0 <= index < len(alphas):
-            raise AnimateError(
-                f"start frame {index} is outside the driving video ({len(alphas)} frames)"
-            )
+    index = best_start_frame(state.alpha, alphas) if start == "best" else int(start)
+    if not 0 <= index < len(alphas):
+        raise AnimateError(
+            f"start frame {index} is outside the driving video ({len(alphas)} frames)"
+        )
     alpha_start = alphas[index : index + 1]
-    bar = _bar(progress, len(alphas), "animating")
     first = 0
-    try:
-        for frames_u8, _ in drive.batches(batch_size, tensors=False):
+    with run.bar(len(alphas)) as bar:
+        for frames_u8, _ in drive.batches(run.batch_size, tensors=False):
             alpha = alphas[first : first + len(frames_u8)]
             if len(alpha) != len(frames_u8):
                 raise MediaError(f"{drive.name}: the video changed between the two reads")
-            with ctx():
-                z = model.relative_latent(
-                    state, alpha, alpha_start, None if gains is None else gains.to(ctx.device)
-                )
+            with run.inference():
+                z = model.relative_latent(state, alpha, alpha_start, run.gains)
                 out = model.decode(state, z).float().cpu()
             yield AnimatedBatch(first, out, frames_u8)
             first += len(frames_u8)
             bar.update(len(frames_u8))
-    finally:
-        bar.close()
 
 
 def best_start_frame(source_alpha: torch.Tensor, alphas: torch.Tensor) -> int:
@@ -268,201 +294,15 @@ def best_start_frame(source_alpha: torch.Tensor, alphas: torch.Tensor) -> int:
     return int(torch.argmin(d))
 
 
-def motion_codes(
-    model: LIA,
-    driving,
-    batch_size: int | None = None,
-    crop: Crop = "center",
-    progress: bool = False,
-    desc: str = "encoding motion",
-    precision: Precision = "auto",
-) -> torch.Tensor:
-    """Motion magnitudes A_t of every driving frame, (T, M) float32 on the model's device.
-
-    Streams the video; only the (T, M) result is kept."""
-    drive = (
-        driving
-        if isinstance(driving, DrivingVideo)
-        else DrivingVideo(driving, model.config.size, crop)
-    )
-    device = next(model.parameters()).device
-    ctx = _Context(device, resolve_precision(precision, device))
-    batch_size = batch_size or default_batch_size(model)
-    out = []
-    bar = _bar(progress, drive.n_frames, desc)
-    try:
-        for _, frames in drive.batches(batch_size):
-            with ctx():
-                out.append(model.encode_motion(frames.to(ctx.device)).float())
-            bar.update(len(frames))
-    finally:
-        bar.close()
-    return torch.cat(out)
-
-
-def parse_edit(model: LIA, edit) -> torch.Tensor | None:
-    """An edit as a (M,) float tensor: from a sequence/array/tensor of M values, or a mapping
-    ``{direction index: offset}`` (the others stay 0). None means no edit."""
-    if edit is None:
-        return None
-    m = model.config.motion_dim
-    if isinstance(edit, Mapping):
-        e = torch.zeros(m)
-        for key, value in edit.items():
-            i = int(key)
-            if not 0 <= i < m:
-                raise AnimateError(
-                    f"edit direction {i} does not exist (this model has {m}: 0-{m - 1})"
-                )
-            e[i] = float(value)
-        return e
-    e = torch.as_tensor(np.asarray(edit, dtype=np.float32)).flatten()
-    if e.numel() != m:
-        raise AnimateError(f"edit needs {m} values (one per direction), got {e.numel()}")
-    if not torch.isfinite(e).all():
-        raise AnimateError("edit values must be finite numbers")
-    return e
-
-
-def _apply_edit(model: LIA, state: SourceState, edit) -> tuple[SourceState, torch.Tensor | None]:
-    """The edited source (A_s + e) and, for absolute mode, the latent offset w(e): eq. 11 drops
-    A_s, so there the edit is added to the code directly, z = z_{s->r} + w_{r->t} + w(e)."""
-    e = parse_edit(model, edit)
-    if e is None:
-        return state, None
-    e = e.to(state.alpha.device)[None]
-    edited = SourceState(state.latent, state.alpha + e.to(state.alpha.dtype), state.features)
-    return edited, model.motion_path(e).to(state.latent.dtype)
-
-
-def _source_input(model: LIA, source, crop: Crop) -> torch.Tensor | SourceState:
-    """The source as a (1, 3, S, S) tensor on the model's device (or a given SourceState)."""
-    device = next(model.parameters()).device
-    if isinstance(source, SourceState):
-        if source.batch_size != 1:
-            raise AnimateError(f"expected one source, got a batch of {source.batch_size}")
-        return source.to(device)
-    size = model.config.size
-    if isinstance(source, torch.Tensor):
-        x = source if source.dim() == 4 else source.unsqueeze(0)
-        if tuple(x.shape) != (1, 3, size, size):
-            raise AnimateError(
-                f"source tensor must be (1, 3, {size}, {size}), got {tuple(source.shape)}"
-            )
-    else:
-        if isinstance(source, (str, os.PathLike)):
-            source = read_image(source)
-        image = np.asarray(source)
-        if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-            raise AnimateError(
-                f"source must be a uint8 (H, W, 3) image, got {image.dtype} {image.shape}"
-            )
-        x = to_tensor(prepare(image, size, crop))
-    return x.to(device)
-
-
-class DrivingVideo:
-    """A driving video from a path, an array/tensor of frames, or an iterable of uint8 frames,
-    read in batches prepared to the model size."""
-
-    def __init__(self, driving, size: int, crop: Crop = "center") -> None:
-        self.size = size
-        self.crop = crop
-        self.fps: float | None = None
-        self.n_frames: int | None = None
-        self.at_least = 0
-        self._source = driving
-        if isinstance(driving, (str, os.PathLike)):
-            info = video_info(driving)
-            self.fps, self.n_frames = info.fps, info.n_frames
-            self.name = str(driving)
-            self.reiterable = True
-        elif isinstance(driving, torch.Tensor):
-            if driving.dim() != 4 or tuple(driving.shape[1:]) != (3, size, size):
-                raise AnimateError(
-                    f"driving tensor must be (T, 3, {size}, {size}), got {tuple(driving.shape)}"
-                )
-            self.n_frames, self.name, self.reiterable = driving.shape[0], "driving tensor", True
-        elif isinstance(driving, np.ndarray):
-            if driving.dtype != np.uint8 or driving.ndim != 4 or driving.shape[3] != 3:
-                raise AnimateError(
-                    f"driving array must be uint8 (T, H, W, 3), got {driving.dtype} {driving.shape}"
-                )
-            self.n_frames, self.name, self.reiterable = driving.shape[0], "driving frames", True
-        elif isinstance(driving, Sequence):
-            self.n_frames, self.name, self.reiterable = len(driving), "driving frames", True
-        elif isinstance(driving, Iterable):
-            self.name, self.reiterable = "driving frames", False
-            self._used = False
-        else:
-            raise AnimateError(f"cannot read driving frames from a {type(driving).__name__}")
-        if self.n_frames == 0:
-            raise MediaError(f"{self.name}: video has no frames")
-
-    def batches(
-        self, batch_size: int, tensors: bool = True
-    ) -> Iterator[tuple[np.ndarray, torch.Tensor | None]]:
-        """Yield (uint8 (B, S, S, 3), float tensor (B, 3, S, S) or None) batches in order.
-
-        Before the first batch leaves, ``self.at_least`` holds how many frames the video has, up
-        to 2 (one frame is read ahead at the start, so a one-frame video is known early without
-        making the first batch bigger)."""
-        src = self._source
-        if isinstance(src, torch.Tensor):
-            self.at_least = min(2, src.shape[0])
-            for i in range(0, src.shape[0], batch_size):
-                t = src[i : i + batch_size].float()
-                yield to_uint8(t), t
-            return
-        if not self.reiterable:
-            if self._used:
-                raise AnimateError("the driving iterator was already consumed")
-            self._used = True
-        frames = iter_video(src) if isinstance(src, (str, os.PathLike)) else iter(src)
-        head = list(islice(frames, max(batch_size, 2)))
-        if not head:
-            raise MediaError(f"{self.name}: video has no frames")
-        self.at_least = min(2, len(head))
-        stream = chain(head, frames)
-        del head
-        while chunk := [self._prepare(f) for f in islice(stream, batch_size)]:
-            u8 = np.stack(chunk)
-            yield u8, (to_tensor(u8) if tensors else None)
-
-    def _prepare(self, frame) -> np.ndarray:
-        frame = np.asarray(frame)
-        if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
-            raise AnimateError(
-                f"driving frames must be uint8 (H, W, 3), got {frame.dtype} {frame.shape}"
-            )
-        return prepare(frame, self.size, self.crop)
-
-
-class _NoBar:
-    def update(self, n: int) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-def _bar(progress: bool, total: int | None, desc: str):
-    if not progress:
-        return _NoBar()
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc, unit="frame", dynamic_ncols=True)
-
+# TEMPORARY (issue 15): analysis.py still imports this name; the ANALYSIS helper moves it to
+# ``liaviz.runtime.batch_size``, and the merge deletes this line.
+default_batch_size = runtime.batch_size
 
 __all__ = [
     "AnimateError",
     "AnimatedBatch",
-    "DrivingVideo",
     "animate",
     "animate_batches",
     "best_start_frame",
-    "default_batch_size",
-    "mixer_gains",
-    "motion_codes",
-    "parse_edit",
+    "check_inputs",
 ]

@@ -22,18 +22,24 @@ def mixer_gains(
 ) -> torch.Tensor | None:
     """The motion mixer as per-direction gains (M,): 0 for each muted direction (1-based), the
     motion scale elsewhere; None when nothing is muted and the scale is 1 (the plain run)."""
-    try:
-        scale = float(motion_scale)
-    except (TypeError, ValueError):
-        raise MixerError(f"motion scale must be a number, got {motion_scale!r}") from None
-    if not np.isfinite(scale):
-        raise MixerError(f"motion scale must be finite, got {motion_scale!r}")
+    scale = check_motion_scale(motion_scale)
     muted = sorted({_direction(i, m) for i in (mute or ())})
     if not muted and scale == 1.0:
         return None
     gains = torch.full((m,), scale)
     gains[[i - 1 for i in muted]] = 0.0
     return gains
+
+
+def check_motion_scale(motion_scale) -> float:
+    """The motion scale as a float; not a finite number is a ``MixerError``."""
+    try:
+        scale = float(motion_scale)
+    except (TypeError, ValueError):
+        raise MixerError(f"motion scale must be a number, got {motion_scale!r}") from None
+    if not np.isfinite(scale):
+        raise MixerError(f"motion scale must be finite, got {motion_scale!r}")
+    return scale
 
 
 def _direction(index, m: int) -> int:
@@ -44,4 +50,4 @@ def _direction(index, m: int) -> int:
     return int(index)
 
 
-__all__ = ["MixerError", "mixer_gains"]
+__all__ = ["MixerError", "check_motion_scale", "mixer_gains"]

@@ -12,8 +12,8 @@ from liaviz.animate import (
     animate,
     animate_batches,
     best_start_frame,
-    motion_codes,
 )
+from liaviz.runtime import InputError, clip_magnitudes
 
 from ._media import moving_frames, single_thread, write_mp4, write_png
 from .conftest import DATA, needs_shared
@@ -87,7 +87,7 @@ def test_start_index_and_best(tiny_model, source, frames):
     # Put the source itself in the middle of the video: its motion code equals the source's,
     # so "best" must pick that frame, and the output there is the source's reconstruction.
     driving = np.concatenate([frames[:3], source[None], frames[3:]])
-    alphas = motion_codes(tiny_model, driving)
+    alphas = clip_magnitudes(tiny_model, driving)
     with torch.inference_mode():
         state = tiny_model.encode_source(io.to_tensor(source))
     assert best_start_frame(state.alpha, alphas) == 3
@@ -104,8 +104,10 @@ def test_edit_moves_the_source_before_animating(tiny_model, source, frames):
         state = tiny_model.encode_source(io.to_tensor(source))
         edited = io.to_uint8(tiny_model.decode(state, tiny_model.edit_latent(state, e[None])))[0]
     _close(first, edited)  # frame 0 of a relative animation is the edited source itself
-    same = next(animate(tiny_model, source, frames, edit={1: 2.5}))
+    same = next(animate(tiny_model, source, frames, edit={2: 2.5}))  # d2 is index 1: 1-based
     _close(same, first, 0)
+    as_text = next(animate(tiny_model, source, frames, edit="2=2.5"))
+    _close(as_text, first, 0)
     plain = next(animate(tiny_model, source, frames))
     assert np.abs(plain.astype(int) - first).mean() > 0.5
     zero = next(animate(tiny_model, source, frames, edit=[0.0] * tiny_model.config.motion_dim))
@@ -153,11 +155,15 @@ def test_bad_arguments_fail_before_any_work(tiny_model, source, frames):
         animate(m, source, iter(frames), start="best")
     with pytest.raises(AnimateError, match="mode"):
         animate(m, source, frames, mode="sideways")
-    with pytest.raises(AnimateError, match="6 values"):
+    with pytest.raises(InputError, match="6 values"):
         animate(m, source, frames, edit=[1.0, 2.0])
-    with pytest.raises(AnimateError, match="direction 9"):
+    with pytest.raises(InputError, match="direction 9"):
         animate(m, source, frames, edit={9: 1.0})
-    with pytest.raises(AnimateError, match="uint8"):
+    with pytest.raises(InputError, match="count from 1"):
+        animate(m, source, frames, edit={0: 1.0})
+    with pytest.raises(AnimateError, match="batch size"):
+        animate(m, source, frames, batch_size=0)
+    with pytest.raises(InputError, match="uint8"):
         animate(m, source.astype(np.float32), frames)
     with pytest.raises(io.MediaError, match="no frames"):
         animate(m, source, np.zeros((0, 64, 64, 3), np.uint8))

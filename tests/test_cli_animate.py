@@ -66,7 +66,7 @@ def test_side_by_side_gif_from_the_best_start(files):
 
 def test_png_folder_absolute_with_edit(files):
     out = files["dir"] / "frames"
-    argv = ["--mode", "absolute", "--edit", "1=2", "--edit", "0=-1", "--batch-size", "3"]
+    argv = ["--mode", "absolute", "--edit", "1=2", "--edit", "6=-1", "--batch-size", "3"]
     assert _animate(files, out, *argv) == 0
     assert sorted(p.name for p in out.iterdir())[:2] == ["000000.png", "000001.png"]
     assert len(list(out.iterdir())) == 10
@@ -93,6 +93,8 @@ def _bad_case(files, case):
         return {}, ["--edit", "3:1"], "DIRECTION=VALUE"
     if case == "edit direction out of range":
         return {}, ["--edit", "99=1"], "direction 99"
+    if case == "edit direction 0":
+        return {}, ["--edit", "0=1"], "directions count from 1"
     if case == "start in absolute mode":
         return {}, ["--mode", "absolute", "--start", "best"], "relative mode only"
     if case == "start beyond the video":
@@ -109,6 +111,7 @@ BAD = [
     "missing output folder",
     "bad edit",
     "edit direction out of range",
+    "edit direction 0",
     "start in absolute mode",
     "start beyond the video",
 ]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 
 from ..errors import UserError
@@ -57,10 +56,9 @@ def parse_mute(items: list[str]) -> list[int]:
 
 
 def check_mixer(args: argparse.Namespace) -> list[int]:
-    """The cheap checks, before any model is loaded; returns the parsed --mute list."""
+    """The mixer options' own checks, before any model is loaded (the motion scale is checked by
+    ``liaviz.animate.check_inputs``); returns the parsed --mute list."""
     mute = parse_mute(args.mute)
-    if not math.isfinite(args.motion_scale):
-        raise UserError(f"--motion-scale must be a finite number, got {args.motion_scale}")
     if args.anatomy and not args.only:
         raise UserError("--anatomy is only used with --only pose|expression")
     if args.anatomy:

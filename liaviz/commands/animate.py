@@ -17,7 +17,7 @@ examples:
   liaviz animate --checkpoint vox.pt --source portrait.png --driving talk.mp4 --out out.mp4
   liaviz animate --checkpoint vox.pt --source p.png --driving talk.mp4 --out out.gif \\
       --start best --side-by-side
-  liaviz animate ... --edit 3=1.5 --edit 7=-2      # move the source along directions first
+  liaviz animate ... --edit 3=1.5 --edit 7=-2      # move the source along d3 and d7 first
   liaviz animate ... --mute 1,4 --motion-scale 0.5  # drop d1 and d4's motion, halve the rest
   liaviz animate ... --only pose                    # transfer the head motion, not expressions
 
@@ -62,7 +62,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="append",
         metavar="I=V",
         default=[],
-        help="add V to the source's magnitude along direction I before animating (repeatable)",
+        help="add V to the source's magnitude along direction I (1-based, as --mute and "
+        "`liaviz directions`) before animating (repeatable; I=V,I=V also works)",
     )
     p.add_argument(
         "--side-by-side", action="store_true", help="write source | driving | result frames"
@@ -145,21 +146,6 @@ def parse_start(text: str) -> str | int:
     return value
 
 
-def parse_edits(items: list[str]) -> dict[int, float] | None:
-    if not items:
-        return None
-    edit: dict[int, float] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        try:
-            edit[int(key)] = float(value)
-        except ValueError:
-            raise UserError(f"--edit expects DIRECTION=VALUE such as 3=1.5, got {item!r}") from None
-        if not sep:
-            raise UserError(f"--edit expects DIRECTION=VALUE such as 3=1.5, got {item!r}")
-    return edit
-
-
 def resolve_device(name: str):
     import torch
 
@@ -182,7 +168,7 @@ def resolve_device(name: str):
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..animate import animate_batches
+    from ..animate import animate_batches, check_inputs
     from ..checkpoint import load_model
     from ..io import (
         VideoWriter,
@@ -194,24 +180,19 @@ def run(args: argparse.Namespace) -> int:
         read_image,
         video_info,
     )
+    from ..runtime import parse_edit_text
 
-    if args.batch_size is not None and args.batch_size < 1:
-        raise UserError(f"--batch-size must be at least 1, got {args.batch_size}")
-    if args.mode == "absolute" and args.start != "first":
-        raise UserError("--start applies to relative mode only")
-    edit = parse_edits(args.edit)
+    # Cheap checks first (the library's own): a typo should not cost a model load.
+    edit = parse_edit_text(",".join(args.edit)) or None
     mute = check_mixer(args)
     crop = args.crop or "center"
     out = Path(args.out)
-    # Cheap checks first: a typo in a path should not cost a model load.
     check_not_an_input(out, args.driving, args.source)
     source = read_image(args.source)
     info = video_info(args.driving)
-    if args.mode == "relative" and info.n_frames < 2:
-        raise UserError(
-            f"{args.driving}: the driving video has only one frame; relative mode animates the "
-            "motion between frames (use --mode absolute, or a longer video)"
-        )
+    check_inputs(
+        args.mode, args.start, args.batch_size, args.motion_scale, info.n_frames, args.driving
+    )
     kind = output_kind(out)
     notes = []
     times = frame_times(args.driving)
