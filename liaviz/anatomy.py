@@ -44,6 +44,7 @@ from typing import Literal
 import numpy as np
 import torch
 
+from .analysis import ENCODE_PRECISION
 from .analysis.edits import check_directions
 from .atomic import write_text
 from .errors import UserError
@@ -253,7 +254,7 @@ def flow_changes(
     ``liaviz.runtime.encode_source`` takes (a path, uint8 image, tensor or ``SourceState``)."""
     m = model.config.motion_dim
     dirs = list(range(m)) if directions is None else [int(i) for i in directions]
-    state = encode_source(model, image)
+    state = encode_source(model, image, precision=ENCODE_PRECISION)
     with torch.inference_mode():
         q = model.directions().to(state.latent.dtype)
         z0 = model.self_latent(state)

@@ -22,6 +22,9 @@ from __future__ import annotations
 
 from ..errors import UserError
 
+# Sources are encoded once, exactly; the many decodes of edits follow the precision asked for.
+ENCODE_PRECISION = "float32"
+
 
 class AnalysisError(UserError, ValueError):
     """Bad input to an analysis function (wrong shapes, unknown direction, empty video)."""

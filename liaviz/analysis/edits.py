@@ -20,7 +20,7 @@ from ..io import to_uint8
 from ..nn import LIA, SourceState
 from ..precision import Precision
 from ..runtime import encode_source, parse_edit
-from . import AnalysisError
+from . import ENCODE_PRECISION, AnalysisError
 from .display import upscale
 from .magnitudes import frame_magnitudes
 
@@ -48,16 +48,6 @@ def decode_codes(
     return np.concatenate(out) if out else np.zeros((0, s, s, 3), np.uint8)
 
 
-def edit_batch(model: LIA, edits) -> torch.Tensor:
-    """One edit, or a batch (N, M) of them, as a float tensor (N, M) on the model's device: every
-    edit read by ``runtime.parse_edit``."""
-    rows = edits if isinstance(edits, (np.ndarray, torch.Tensor)) and edits.ndim == 2 else [edits]
-    m = model.config.motion_dim
-    parsed = [parse_edit(model, row) for row in rows]
-    e = torch.stack([torch.zeros(m) if p is None else p.float().cpu() for p in parsed])
-    return e.to(next(model.parameters()).device)
-
-
 def edit_images(
     model: LIA,
     image,
@@ -68,13 +58,15 @@ def edit_images(
 ) -> np.ndarray:
     """The source moved along the directions: z = z_{s->s} + sum_i e_i d_i (Fig. 6).
 
-    ``image``: a path, uint8 (H, W, 3) image, tensor or ``SourceState``; ``edits`` one edit or a
-    batch (N, M). Returns uint8 (N, S, S, 3).
+    ``image``: a path, uint8 (H, W, 3) image, tensor or ``SourceState``; ``edits`` one edit (see
+    the module notes) or a batch (N, M). Returns uint8 (N, S, S, 3).
     """
-    state = encode_source(model, image)
-    e = edit_batch(model, edits)
+    state = encode_source(model, image, precision=ENCODE_PRECISION)
+    e = parse_edit(model, edits, batch=True)
+    if e is None:
+        raise AnalysisError("no edit given (pass M values, or e.g. {1: 0.5})")
     with torch.inference_mode():
-        z = model.edit_latent(state, e)
+        z = model.edit_latent(state, e.to(state.latent.device))
     return decode_codes(model, state, z, batch_size, precision, progress)
 
 
@@ -129,7 +121,7 @@ def sweep_images(
     ``directions`` are 0-based positions (default: all M); the source is encoded once and the
     distinct codes among the len(directions) * len(values) are decoded in batches.
     """
-    state = encode_source(model, image)
+    state = encode_source(model, image, precision=ENCODE_PRECISION)
     dirs = check_directions(model, directions)
     vals = np.asarray(values, dtype=np.float32).reshape(-1)
     if vals.size == 0:
@@ -170,7 +162,7 @@ def write_sweep(
     """
     from ..io import VideoWriter  # imageio/av only when writing
 
-    state = encode_source(model, image)
+    state = encode_source(model, image, precision=ENCODE_PRECISION)
     (d,) = check_directions(model, [direction])
     vals = np.asarray(loop_values() if values is None else values, np.float32).reshape(-1)
     e = np.zeros((vals.size, model.config.motion_dim), np.float32)
@@ -190,7 +182,7 @@ def motion_from_frame(model: LIA, image, frame) -> np.ndarray:
 
     Then z_{s->s} + w(e) = z_{s->r} + w(A_frame), the absolute transfer of eq. 11.
     """
-    state = encode_source(model, image)
+    state = encode_source(model, image, precision=ENCODE_PRECISION)
     frame = np.asarray(frame)
     if frame.ndim != 3:
         raise AnalysisError(f"expected one uint8 (H, W, 3) frame, got shape {frame.shape}")

@@ -15,7 +15,7 @@ from ..nn import LIA
 from ..nn.synthesis import identity_grid
 from ..precision import Precision
 from ..runtime import encode_source, inference, source_tensor
-from . import AnalysisError
+from . import ENCODE_PRECISION, AnalysisError
 
 
 def flow_displacement(flow: torch.Tensor | np.ndarray) -> np.ndarray:
@@ -84,7 +84,7 @@ class ReferenceArrays:
 def reference_arrays(model: LIA, image, precision: Precision | None = None) -> ReferenceArrays:
     """Everything ``ReferenceView`` shows, as arrays (the paper's Fig. 5 plus the flow pyramid)."""
     x = source_tensor(model, image)
-    state = encode_source(model, x)
+    state = encode_source(model, x, precision=ENCODE_PRECISION)
     with inference(model, precision):
         z = torch.cat([model.reference_latent(state), model.self_latent(state)])
         out = model.decode(state, z, return_flows=True)

@@ -76,13 +76,21 @@ def frame_magnitudes(
     progress: bool = False,
     precision: Precision | None = "float32",
 ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
-    """Magnitudes A (T, M) of driving frames (see ``model_frames``); with ``keep_frames`` also the
-    model-size frames (T, S, S, 3) uint8. Exact float32 unless ``precision`` says otherwise."""
-    u8 = model_frames(model, frames, crop)
-    alpha = runtime.clip_magnitudes(
-        model, u8, batch_size=batch_size, precision=precision, progress=progress
+    """Magnitudes A (T, M) of driving frames (what ``runtime.DrivingVideo`` reads: a path, uint8
+    (T, H, W, 3), an iterable of uint8 frames, or a tensor (T, 3, S, S) in [-1, 1]); with
+    ``keep_frames`` also the model-size frames (T, S, S, 3) uint8. Exact float32 unless
+    ``precision`` says otherwise."""
+    alpha, u8 = runtime.clip_magnitudes(
+        model,
+        frames,
+        batch_size=batch_size,
+        precision=precision,
+        progress=progress,
+        crop=crop,
+        keep_frames=True,
+        desc="magnitudes",
     )
-    alpha = alpha.float().cpu().numpy()
+    alpha = alpha.numpy()
     return (alpha, u8) if keep_frames else alpha
 
 
@@ -187,7 +195,7 @@ def encoder_gain(model: LIA) -> np.ndarray:
     fc = model.enc.fc
     d = model.config.latent_dim
     with torch.inference_mode():
-        x = torch.cat([torch.zeros(1, d), torch.eye(d)]).to(next(model.parameters()).device)
+        x = torch.cat([torch.zeros(1, d), torch.eye(d)]).to(runtime.model_device(model))
         out = fc(x).float()
         weight = out[1:] - out[:1]  # (D, M): the map without its bias
     return weight.norm(dim=0).cpu().numpy().astype(np.float64)

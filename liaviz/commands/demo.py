@@ -65,6 +65,7 @@ class _Steps:
 
 def run(args: argparse.Namespace) -> int:
     from .. import demo
+    from ..analysis import ENCODE_PRECISION
     from ..analysis.display import upscale
     from ..analysis.edits import DEFAULT_VALUES, loop_values, write_sweep
     from ..analysis.figures import reference_figure, save_figure, sweep_grid
@@ -103,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
     x = source_tensor(model, args.image or demo.sample_portrait())
     source = to_uint8(x.cpu())[0]
     write_image(out / "source.png", source)
-    state = encode_source(model, x)
+    state = encode_source(model, x, precision=ENCODE_PRECISION)
     arrays = reference_arrays(model, x, args.precision)
     save_figure(reference_figure(arrays), out / "reference.png")
     step.done("source.png, reference.png")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..analysis import AnalysisError
+from ..analysis import ENCODE_PRECISION, AnalysisError
 from ..analysis import ranges as R
 from ..analysis.edits import direction_names, random_edit
 from ..analysis.magnitudes import (
@@ -33,7 +33,7 @@ from ..demo import sample_portrait
 from ..io import Crop, to_uint8
 from ..nn import LIA
 from ..precision import Precision, resolve_precision
-from ..runtime import encode_source, source_tensor
+from ..runtime import encode_source, model_device, source_tensor
 from ._common import View, play, png
 from ._edits import DIFF_GAIN, EditDecoder
 from ._explorer_files import ExplorerFiles
@@ -81,10 +81,12 @@ class DirectionExplorer(ExplorerLayout, ExplorerFiles, View):
         self.model = model
         self.m = model.config.motion_dim
         self.display_size = display_size
-        self.precision = resolve_precision(precision, next(model.parameters()).device)
+        self.precision = resolve_precision(precision, model_device(model))
         x = source_tensor(model, sample_portrait() if image is None else image, crop)
         self.source = to_uint8(x.cpu())[0]
-        self.state = encode_source(model, x)  # cached: slider events only decode
+        self.state = encode_source(
+            model, x, precision=ENCODE_PRECISION
+        )  # slider events only decode
         self.decoder = EditDecoder(model, self.state, self.precision, preview_budget_s)
         if anatomy is True:
             from ..anatomy import analyze_directions

@@ -14,7 +14,7 @@ import ipywidgets as widgets
 import numpy as np
 import plotly.graph_objects as go
 
-from ..analysis import AnalysisError
+from ..analysis import ENCODE_PRECISION, AnalysisError
 from ..analysis.edits import direction_names, edit_image
 from ..analysis.figures import pca_figure
 from ..analysis.magnitudes import video_magnitudes
@@ -22,7 +22,7 @@ from ..analysis.pca import fit_pca, pcs_to_directions
 from ..analysis.pca_plots import marker_colors, pca_scatter
 from ..nn import LIA
 from ..precision import Precision, resolve_precision
-from ..runtime import encode_source
+from ..runtime import encode_source, model_device
 from ._common import View, image_widget, labelled, png
 from ._render import LatestValueRenderer
 
@@ -53,14 +53,16 @@ class MagnitudePCA(View):
         threaded: bool = True,
     ) -> None:
         self.model = model
-        self.precision = resolve_precision(precision, next(model.parameters()).device)
+        self.precision = resolve_precision(precision, model_device(model))
         self.display_size = display_size
         self.explorer = explorer
         self.mags = video_magnitudes(
             model, videos, stride=stride, max_frames=max_frames, keep_frames=True
         )
         self.result = fit_pca(self.mags, n_components)
-        self.state = encode_source(model, image) if image is not None else None
+        self.state = (
+            encode_source(model, image, precision=ENCODE_PRECISION) if image is not None else None
+        )
         self.selected: int | None = None
         self._quiet = False
         W = widgets

@@ -9,6 +9,7 @@ from ..analysis.figures import reference_figure
 from ..analysis.flows import color_wheel, reference_arrays
 from ..nn import LIA
 from ..precision import Precision, resolve_precision
+from ..runtime import model_device
 from ._common import View, image_widget, labelled, png
 
 CODES = [("reference  z_s→r", "reference"), ("reconstruction  z_s→s", "reconstruction")]
@@ -28,7 +29,7 @@ class ReferenceView(View):
         precision: Precision = "auto",
     ) -> None:
         self.model = model
-        self.precision = resolve_precision(precision, next(model.parameters()).device)
+        self.precision = resolve_precision(precision, model_device(model))
         self.display_size = display_size
         self.tile_size = tile_size
         W = widgets
