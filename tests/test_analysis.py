@@ -285,8 +285,10 @@ def test_upscale_enlarges_by_whole_factors_until_the_height_fits():
     batch = np.stack([img, img + 1])
     assert display.upscale(batch, 4).shape == (2, 4, 6, 3)
     assert display.upscale(img, 2) is img
-    png = display.encode_png(img)
+    png = display.png(img)
     np.testing.assert_array_equal(np.asarray(Image.open(BytesIO(png))), img)
+    shown = np.asarray(Image.open(BytesIO(display.png(img, 6))))
+    np.testing.assert_array_equal(shown, img.repeat(3, 0).repeat(3, 1))
 
 
 def test_save_figure_needs_an_existing_folder(model, image, tmp_path):

@@ -19,10 +19,11 @@ def upscale(image: np.ndarray, min_size: int) -> np.ndarray:
     return np.repeat(np.repeat(image, factor, axis=-3), factor, axis=-2)
 
 
-def encode_png(image: np.ndarray, compress_level: int = 1) -> bytes:
-    """uint8 (H, W, 3) -> PNG bytes (low compression: encoding time matters for live views)."""
+def png(image: np.ndarray, min_size: int = 0, compress_level: int = 1) -> bytes:
+    """uint8 (H, W, 3) -> PNG bytes for a view, enlarged (``upscale``) to at least ``min_size``;
+    low compression by default: encoding time matters for live views."""
     buf = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(image)).save(
+    Image.fromarray(np.ascontiguousarray(upscale(image, min_size))).save(
         buf, format="PNG", compress_level=compress_level
     )
     return buf.getvalue()

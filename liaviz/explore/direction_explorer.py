@@ -18,6 +18,7 @@ import numpy as np
 
 from ..analysis import ENCODE_PRECISION, AnalysisError
 from ..analysis import ranges as R
+from ..analysis.display import png
 from ..analysis.edits import direction_names, random_edit
 from ..analysis.magnitudes import (
     MagnitudeSet,
@@ -34,7 +35,7 @@ from ..io import Crop, to_uint8
 from ..nn import LIA
 from ..precision import Precision, resolve_precision
 from ..runtime import encode_source, model_device, source_tensor
-from ._common import View, play, png
+from ._common import View, play
 from ._edits import DIFF_GAIN, EditDecoder
 from ._explorer_files import ExplorerFiles
 from ._explorer_layout import LINE as _LINE

@@ -15,6 +15,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from ..analysis import ENCODE_PRECISION, AnalysisError
+from ..analysis.display import png
 from ..analysis.edits import direction_names, edit_image
 from ..analysis.figures import pca_figure
 from ..analysis.magnitudes import video_magnitudes
@@ -23,7 +24,7 @@ from ..analysis.pca_plots import marker_colors, pca_scatter
 from ..nn import LIA
 from ..precision import Precision, resolve_precision
 from ..runtime import encode_source, model_device
-from ._common import View, image_widget, labelled, png
+from ._common import View, image_widget, labelled
 from ._render import LatestValueRenderer
 
 

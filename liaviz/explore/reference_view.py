@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import ipywidgets as widgets
 
+from ..analysis.display import png
 from ..analysis.figures import reference_figure
 from ..analysis.flows import color_wheel, reference_arrays
 from ..nn import LIA
 from ..precision import Precision, resolve_precision
 from ..runtime import model_device
-from ._common import View, image_widget, labelled, png
+from ._common import View, image_widget, labelled
 
 CODES = [("reference  z_s→r", "reference"), ("reconstruction  z_s→s", "reconstruction")]
 
