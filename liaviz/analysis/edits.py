@@ -27,20 +27,24 @@ from .magnitudes import frame_magnitudes
 DEFAULT_VALUES = tuple(np.linspace(-3.0, 3.0, 9).round(6).tolist())
 
 
-def decode_codes(
+def decode_edits(
     model: LIA,
     state: SourceState,
-    z: torch.Tensor,
+    edits: torch.Tensor | np.ndarray,
     batch_size: int | None = None,
     precision: Precision | None = None,
     progress: bool = False,
 ) -> np.ndarray:
-    """Decode latent codes (N, D) against a cached source -> uint8 (N, S, S, 3), in batches."""
+    """Edits (N, M) applied to an encoded source, z = z_{s->s} + sum_i e_i d_i, and decoded in
+    batches -> uint8 (N, S, S, 3)."""
+    e = torch.as_tensor(edits, dtype=torch.float32).to(state.latent.device)
+    with torch.inference_mode():
+        z = model.edit_latent(state, e)  # in float32: only the decodes follow ``precision``
     batch_size = batch_size or runtime.batch_size(model)
     out = []
-    bar = runtime.progress(enabled=progress, total=z.shape[0], desc="decoding", unit="image")
+    bar = runtime.progress(enabled=progress, total=len(z), desc="decoding", unit="image")
     with runtime.inference(model, precision):
-        for i in range(0, z.shape[0], batch_size):
+        for i in range(0, len(z), batch_size):
             out.append(to_uint8(model.decode(state, z[i : i + batch_size])))
             bar.update(len(out[-1]))
     bar.close()
@@ -65,9 +69,7 @@ def edit_images(
     e = parse_edit(model, edits, batch=True)
     if e is None:
         raise AnalysisError("no edit given (pass M values, or e.g. {1: 0.5})")
-    with torch.inference_mode():
-        z = model.edit_latent(state, e.to(state.latent.device))
-    return decode_codes(model, state, z, batch_size, precision, progress)
+    return decode_edits(model, state, e, batch_size, precision, progress)
 
 
 def edit_image(model: LIA, image, edit, precision: Precision | None = None) -> np.ndarray:
@@ -131,7 +133,7 @@ def sweep_images(
         e[row, :, d] = vals
     # Every direction at magnitude 0 is the same code (z_{s->s}): decode each distinct code once.
     codes, which = np.unique(e.reshape(-1, e.shape[-1]), axis=0, return_inverse=True)
-    imgs = edit_images(model, state, codes, batch_size, precision, progress)[which.reshape(-1)]
+    imgs = decode_edits(model, state, codes, batch_size, precision, progress)[which.reshape(-1)]
     return imgs.reshape(len(dirs), vals.size, *imgs.shape[1:])
 
 
@@ -169,7 +171,7 @@ def write_sweep(
     if base is not None:
         e += np.asarray(base, np.float32).reshape(1, -1)
     e[:, d] += vals
-    frames = edit_images(model, state, e, batch_size, precision)
+    frames = decode_edits(model, state, e, batch_size, precision)
     if min_size:
         frames = upscale(frames, min_size)
     with VideoWriter(path, fps=fps) as writer:
