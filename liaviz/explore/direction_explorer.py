@@ -49,7 +49,7 @@ class DirectionExplorer(ExplorerLayout, ExplorerFiles, View):
     ``driving`` (optional: a video path, uint8 (T, H, W, 3) frames, or an iterable of frames)
     enables "take motion from a frame" and animating the edited source; with ``order_by``
     (magnitudes (N, M) or a ``MagnitudeSet``, e.g. of a dataset split) it sets each slider's
-    range (every frame's A_t - A_s fits, see ``liaviz.explore.ranges``) and the default order,
+    range (every frame's A_t - A_s fits, see ``liaviz.analysis.ranges``) and the default order,
     most varying first. Without either, sliders span ``ranges.DEFAULT_RANGE`` and are ordered by
     the encoder's gain. ``value_range`` forces one range on all. A value beyond a slider's range
     widens it (flagged), never clips. ``names``: a list, or a directions.json from the direction
