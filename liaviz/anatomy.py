@@ -44,7 +44,9 @@ from typing import Literal
 import numpy as np
 import torch
 
-from .atomic import write_bytes
+from .analysis import ENCODE_PRECISION
+from .analysis.edits import check_directions
+from .atomic import write_text
 from .errors import UserError
 from .flow_fit import (
     COMPONENTS,
@@ -55,7 +57,10 @@ from .flow_fit import (
     similarity_basis,
     weighted_box,
 )
+from .io import to_uint8
 from .nn import LIA
+from .runtime import encode_source, source_tensor
+from .runtime import progress as progress_bar
 
 SHORT_NAMES = {
     "translate_x": "shift x",
@@ -181,14 +186,30 @@ def preset_mute(anatomy: Anatomy, keep: Literal["pose", "expression"]) -> list[i
     return sorted(every - kept)
 
 
+def direction_names(anatomy: Anatomy, motion_dim: int | None = None) -> list[str]:
+    """The names the directions go by on sliders, sweep rows and pages: "d<i>: <label>" (i from
+    1), the one place that decides it. With ``motion_dim``, one name per direction of a model
+    with that many: those the anatomy does not cover keep "d<i>"."""
+    if motion_dim is None:
+        return [f"d{d.index}: {d.label}" for d in anatomy.directions]
+    names = [f"d{i + 1}" for i in range(motion_dim)]
+    for d in anatomy.directions:
+        if not 1 <= d.index <= motion_dim:
+            raise AnatomyError(
+                f"the anatomy names direction {d.index}, this model has 1..{motion_dim}"
+            )
+        names[d.index - 1] = f"d{d.index}: {d.label}"
+    return names
+
+
 def write_anatomy(anatomy: Anatomy, path: str | os.PathLike) -> Path:
     """``directions.json`` (atomically)."""
-    text = json.dumps(anatomy.to_dict(), indent=1)
-    return write_bytes(Path(path), (text + "\n").encode("utf-8"))
+    return write_text(path, json.dumps(anatomy.to_dict(), indent=1) + "\n", AnatomyError)
 
 
 def load_anatomy(path: str | os.PathLike) -> Anatomy:
-    """Read a ``directions.json`` written by ``write_anatomy`` (heat maps and flows are not kept)."""
+    """Read a ``directions.json`` written by ``write_anatomy`` (heat maps and flows are not kept):
+    the one reader of that file (the explorer's slider names come from it too)."""
     try:
         data = json.loads(Path(path).read_text())
         dirs = [
@@ -230,12 +251,10 @@ def flow_changes(
 ) -> np.ndarray:
     """dF_i of one source for each 0-based direction: (K, r, r, 2), per unit of magnitude, in the
     decoder's sampling coordinates ([-1, 1] = the image width). ``image``: anything
-    ``liaviz.analysis.encode`` takes (a path, uint8 image, tensor or ``SourceState``)."""
-    from .analysis import encode
-
+    ``liaviz.runtime.encode_source`` takes (a path, uint8 image, tensor or ``SourceState``)."""
     m = model.config.motion_dim
     dirs = list(range(m)) if directions is None else [int(i) for i in directions]
-    state = encode(model, image)
+    state = encode_source(model, image, precision=ENCODE_PRECISION)
     with torch.inference_mode():
         q = model.directions().to(state.latent.dtype)
         z0 = model.self_latent(state)
@@ -258,13 +277,11 @@ def analyze_directions(
     ``images``: paths, uint8 (H, W, 3) images or (1, 3, S, S) tensors, or a uint8 batch
     (N, H, W, 3); None renders four synthetic faces. Shares and motions are pooled over the
     images (energies summed, so a source on which a direction moves more counts more)."""
-    from .analysis import _check_directions
-
     if not step > 0 or not math.isfinite(step):
         raise AnatomyError(f"step must be a positive number, got {step}")
     if not model.config.motion_dictionary:
         raise AnatomyError("this model has no motion dictionary (motion_dictionary=False)")
-    dirs = _check_directions(model, directions)
+    dirs = check_directions(model, directions)
     size = model.config.size
     if images is None:
         images = default_images(size)
@@ -282,7 +299,7 @@ def analyze_directions(
     motion = np.zeros((k, 4))
     heat = np.zeros((k, size, size))
     first_flow = None
-    for image in _bar(images, progress):
+    for image in progress_bar(images, enabled=progress, desc="direction anatomy", unit="image"):
         u8 = _as_uint8(model, image)
         deltas = flow_changes(model, u8, step, dirs)
         weights = fit_weights(deltas, u8)
@@ -331,20 +348,7 @@ def analyze_directions(
 
 def _as_uint8(model: LIA, image) -> np.ndarray:
     """A source as the model sees it, uint8 (S, S, 3)."""
-    from .analysis import prepare_image, source_tensor
-    from .io import to_uint8
-
-    if isinstance(image, torch.Tensor):
-        return to_uint8(source_tensor(model, image).cpu())[0]
-    return prepare_image(model, image)
-
-
-def _bar(items: list, progress: bool):
-    if not progress:
-        return items
-    from tqdm.auto import tqdm
-
-    return tqdm(items, desc="direction anatomy", unit="image")
+    return to_uint8(source_tensor(model, image).cpu())[0]
 
 
 __all__ = [
@@ -356,6 +360,7 @@ __all__ = [
     "analyze_directions",
     "decompose_flow",
     "default_images",
+    "direction_names",
     "fit_weights",
     "flow_changes",
     "label_direction",

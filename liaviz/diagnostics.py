@@ -17,8 +17,9 @@ import torch
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from .analysis import MagnitudeSet, color_wheel, direction_variance, flow_to_color
-from .anatomy import COMPONENTS, SHORT_NAMES, Anatomy
+from .analysis.flows import color_wheel, flow_to_color
+from .analysis.magnitudes import MagnitudeSet, direction_variance
+from .anatomy import COMPONENTS, SHORT_NAMES, Anatomy, direction_names
 from .nn import LIA
 from .nn.synthesis import identity_grid
 
@@ -83,7 +84,7 @@ def anatomy_figure(anatomy: Anatomy, usage: Sequence[float] | None = None) -> Fi
     scale = max(float(np.hypot(d.flow[..., 0], d.flow[..., 1]).max()) for d in rows) or 1.0
     fig = Figure(figsize=(7.2, 0.95 * len(rows) + 0.9))
     axes = fig.subplots(len(rows), 3, squeeze=False, gridspec_kw={"width_ratios": [1, 1, 4.2]})
-    for row, d in zip(axes, rows, strict=True):
+    for row, d, name in zip(axes, rows, direction_names(anatomy), strict=True):
         flow_ax, heat_ax, text_ax = row
         flow_ax.imshow(flow_to_color(grid + d.flow, max_norm=scale), interpolation="nearest")
         heat_ax.imshow(d.heat, cmap="magma", interpolation="nearest")
@@ -96,8 +97,7 @@ def anatomy_figure(anatomy: Anatomy, usage: Sequence[float] | None = None) -> Fi
         text_ax.text(
             0.0,
             0.5,
-            f"d{d.index}: {d.label}\n{shares}  local {d.local:.2f}\n"
-            f"{d.rms_px:.2f} px per unit{extra}",
+            f"{name}\n{shares}  local {d.local:.2f}\n{d.rms_px:.2f} px per unit{extra}",
             fontsize=7.5,
             va="center",
             family="monospace",

@@ -3,7 +3,8 @@
 Given the magnitudes A (N, M) of N frames and the ground-truth factors F (N, K) that produced
 them (the synthetic faces know theirs), this answers the question the paper's Fig. 6 answers by
 eye: which direction d_i carries which factor, and how much of each factor A holds linearly.
-numpy / scipy / scikit-learn only.
+numpy / scipy / scikit-learn only. The components may be the directions' magnitudes A or
+their principal components (``liaviz.analysis.pca.fit_pca(A).scores``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.stats import spearmanr
-from sklearn.decomposition import PCA
 from sklearn.linear_model import RidgeCV
 from sklearn.model_selection import GroupKFold, cross_val_predict
 
@@ -92,10 +92,3 @@ def align_factors(
         probe_r2=probe_r2(components, factors, groups),
         rho=rho,
     )
-
-
-def principal_components(magnitudes: np.ndarray, n_components: int) -> tuple[np.ndarray, PCA]:
-    """The top principal components of the magnitudes A, and the fitted PCA."""
-    n_components = min(n_components, magnitudes.shape[1], len(magnitudes))
-    pca = PCA(n_components=n_components).fit(magnitudes)
-    return pca.transform(magnitudes), pca

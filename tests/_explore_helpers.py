@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 
 from liaviz import LIA, LIAConfig
 
@@ -60,6 +61,17 @@ def notebook_with(n_frames: int, folder: Path) -> Path:
     out = folder / NOTEBOOK.name
     out.write_text(json.dumps(nb))
     return out
+
+
+def prepared(image: np.ndarray, size: int = 32) -> np.ndarray:
+    """The largest centred square, resized with Pillow's bilinear filter: what a model of
+    ``size`` sees of ``image`` (uint8 (H, W, 3) or frames (T, H, W, 3)), written out here."""
+    if image.ndim == 4:
+        return np.stack([prepared(f, size) for f in image])
+    h, w = image.shape[:2]
+    s = min(h, w)
+    square = image[(h - s) // 2 : (h - s) // 2 + s, (w - s) // 2 : (w - s) // 2 + s]
+    return np.asarray(Image.fromarray(square).resize((size, size), Image.BILINEAR))
 
 
 def uint8(x: torch.Tensor) -> np.ndarray:

@@ -11,7 +11,6 @@ import pytest
 import torch
 
 import liaviz
-from liaviz.analysis import EMBEDDED_MODEL
 from liaviz.anatomy import (
     COMPONENTS,
     Anatomy,
@@ -27,6 +26,7 @@ from liaviz.anatomy import (
     write_anatomy,
 )
 from liaviz.data.synthetic import FACTORS, Identity, render_face
+from liaviz.demo import EMBEDDED_MODEL
 from liaviz.io import to_tensor
 
 R = 64

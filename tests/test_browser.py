@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from liaviz.analysis import load_demo_model
+from liaviz.demo import load_demo_model
 
 from ._explore_helpers import notebook_with
 from ._lab import ARGS, CHROMIUM, WATCH_IMAGE, drag, jupyterlab, open_and_run_all

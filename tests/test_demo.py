@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
+import warnings
 from html import escape
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from liaviz import analysis as A
-from liaviz import io
-from liaviz.checkpoint import pretrained_names
+from liaviz import demo, io, save_model
+from liaviz.checkpoint import CheckpointError, pretrained_names
 from liaviz.cli import main
 
 from ._explore_helpers import clip, portrait, tiny_model
@@ -62,7 +65,7 @@ def test_demo_defaults(tmp_path, capsys):
     anim = io.read_video(out / "animation.gif")
     assert anim.shape[0] == 6 and anim.shape[2] == 2 * anim.shape[1]  # driving | result
     # the embedded model on the Mona Lisa: linked card, and a word on what to expect
-    if A.EMBEDDED_MODEL in pretrained_names():
+    if demo.EMBEDDED_MODEL in pretrained_names():
         assert (out / "model_card.md").is_file() and 'href="model_card.md"' in page
         assert "synthetic cartoon" in page
     assert io.read_video(out / "sweep_top1.gif").shape[1] >= 256  # shown large
@@ -75,7 +78,7 @@ def test_demo_orders_directions_by_importance(tmp_path):
 
     model = tiny_model(motion_dim=6)
     ckpt = tmp_path / "tiny.safetensors"
-    model.save(ckpt)
+    save_model(model, ckpt)
     videos = [tmp_path / f"talk{i}.gif" for i in range(2)]
     for i, v in enumerate(videos):
         with io.VideoWriter(v, fps=10) as w:
@@ -97,7 +100,7 @@ def test_demo_orders_directions_by_importance(tmp_path):
 
 def test_demo_with_user_files(tmp_path):
     ckpt = tmp_path / "tiny.safetensors"
-    tiny_model().save(ckpt)
+    save_model(tiny_model(), ckpt)
     face = tmp_path / "face.png"
     Image.fromarray(portrait(40)).save(face)
     videos = []
@@ -130,3 +133,44 @@ def test_demo_bad_input_is_one_line(tmp_path, capsys, args, message):
     assert main(["demo", "--out", str(tmp_path / "d"), *args]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("liaviz demo: error: ") and message in err[-1]
+
+
+def test_demo_model_stand_in_warns(tmp_path):
+    with pytest.warns(UserWarning, match="RANDOM weights"):
+        model, message = demo.load_demo_model(default="no-such-bundled-model")
+    assert "RANDOM" in message and model.config.size == 64 and not model.training
+    tiny = tiny_model()
+    save_model(tiny, tmp_path / "tiny.safetensors")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loaded, message = demo.load_demo_model(tmp_path / "tiny.safetensors")
+    assert message is None and loaded.config == tiny.config
+    with pytest.raises(CheckpointError):
+        demo.load_demo_model(tmp_path / "missing.pt")
+
+
+def test_sample_media():
+    face = demo.sample_portrait()
+    assert face.shape == (256, 256, 3) and face.dtype == np.uint8
+    # the Mona Lisa ships inside the package, with its provenance
+    assets = Path(demo.__file__).parent / "assets"
+    assert demo.SAMPLE_PORTRAIT.parent == assets
+    assert "public domain" in (assets / "README.md").read_text()
+    frames = demo.sample_driving(32, n_frames=3)
+    assert frames.shape == (3, 32, 32, 3)
+    assert not np.array_equal(frames[0], frames[2])
+
+
+def test_demo_imports_no_jupyter_package(tmp_path):
+    """``liaviz demo`` is the headless core: neither it nor what it uses imports a widget or
+    Jupyter package (its run() imports everything it needs before it checks --frames)."""
+    check = (
+        "import sys\n"
+        "from liaviz.cli import main\n"
+        f"assert main(['demo', '--out', {str(tmp_path / 'd')!r}, '--frames', '1']) == 2\n"
+        "import liaviz.anatomy, liaviz.diagnostics, liaviz.analysis.pca_plots, liaviz.presets\n"
+        "bad = [m for m in ('ipywidgets', 'anywidget', 'IPython', 'jupyterlab', 'notebook')\n"
+        "       if m in sys.modules]\n"
+        "assert not bad, bad\n"
+    )
+    subprocess.run([sys.executable, "-c", check], check=True)

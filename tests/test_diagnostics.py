@@ -14,8 +14,9 @@ from PIL import Image
 
 import liaviz
 from liaviz import io
-from liaviz.analysis import EMBEDDED_MODEL, MagnitudeSet, sample_driving
+from liaviz.analysis.magnitudes import MagnitudeSet
 from liaviz.cli import main
+from liaviz.demo import EMBEDDED_MODEL, sample_driving
 from liaviz.diagnostics import magnitudes_figure, orthonormality_error
 
 from .conftest import REPO

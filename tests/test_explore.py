@@ -17,8 +17,10 @@ from plotly.callbacks import Points
 
 from liaviz import io
 from liaviz.analysis import AnalysisError
+from liaviz.anatomy import analyze_directions, write_anatomy
 from liaviz.animate import animate
-from liaviz.explore import DirectionExplorer, MagnitudePCA, ReferenceView, load_preset
+from liaviz.explore import DirectionExplorer, MagnitudePCA, ReferenceView
+from liaviz.presets import load_preset
 
 from ._explore_helpers import (
     assert_same_image,
@@ -26,8 +28,12 @@ from ._explore_helpers import (
     expected_edit,
     magnitudes,
     portrait,
+    prepared,
     tiny_model,
 )
+
+SOURCE = prepared(portrait())  # what the 32 px model sees of the portrait
+DRIVING = prepared(clip(8))  # and of the driving clip
 
 
 @pytest.fixture(scope="module")
@@ -60,9 +66,9 @@ def test_slider_moves_change_the_image(explorer, model):
     s = explorer.sliders[2]
     s.value = s.max * 0.8
     assert explorer.image.value != first
-    assert_same_image(
-        explorer.current_image, expected_edit(model, explorer.source, explorer.values())
-    )
+    np.testing.assert_array_equal(explorer.source, SOURCE)
+    np.testing.assert_array_equal(explorer.driving_frames, DRIVING)
+    assert_same_image(explorer.current_image, expected_edit(model, SOURCE, explorer.values()))
     assert "last render" in explorer.status.value and explorer.last_render_s > 0
     explorer.reset_buttons[2].click()
     assert explorer.values()[2] == 0 and explorer.image.value == first
@@ -71,7 +77,7 @@ def test_slider_moves_change_the_image(explorer, model):
 def test_source_shown_beside_the_edit_and_the_difference_map(explorer):
     shown = _decode_png(explorer.source_image.value)
     k = shown.shape[0] // explorer.source.shape[0]
-    np.testing.assert_array_equal(shown[::k, ::k], explorer.source)
+    np.testing.assert_array_equal(shown[::k, ::k], SOURCE)
     text = explorer.info.value + explorer.image_caption.value
     assert "0 = reconstruction" in text
     explorer.diff_toggle.value = True  # at e = 0 nothing changed: the map is uniformly dark
@@ -85,8 +91,8 @@ def test_source_shown_beside_the_edit_and_the_difference_map(explorer):
 
 
 def test_ranges_cover_every_frame_of_the_driving_clip(explorer, model):
-    alpha = magnitudes(model, explorer.driving_frames)
-    a_s = magnitudes(model, explorer.source[None])[0]
+    alpha = magnitudes(model, DRIVING)
+    a_s = magnitudes(model, SOURCE[None])[0]
     need = 1.1 * np.maximum(3 * alpha.std(0), np.abs(alpha - a_s).max(0))
     lo, hi = explorer.ranges().T
     assert (hi >= need - 1e-6).all() and (lo <= -need + 1e-6).all()
@@ -224,30 +230,31 @@ def test_names_given_edited_or_from_a_directions_file(explorer, model, tmp_path)
     explorer.name_boxes[3].value = "blink"
     assert explorer.names[3] == "blink"
     assert ("blink", 3) in explorer.sweep_direction.options
-    labels = {
-        "directions": [{"index": 2, "label": "yaw", "score": 0.9}, {"index": 6, "label": "jaw"}]
-    }
-    (tmp_path / "directions.json").write_text(json.dumps(labels))
+    anatomy = analyze_directions(model, [SOURCE], directions=[1, 5])  # d2 and d6 only
+    anatomy.directions[0].label, anatomy.directions[1].label = "yaw", "jaw"
+    write_anatomy(anatomy, tmp_path / "directions.json")
     ex = DirectionExplorer(model, portrait(), names=tmp_path / "directions.json", threaded=False)
-    assert ex.names == ["d1", "yaw", "d3", "d4", "d5", "jaw"]
+    assert ex.names == ["d1", "d2: yaw", "d3", "d4", "d5", "d6: jaw"]  # as ``anatomy=`` names them
     assert [b.value for b in ex.name_boxes] == ex.names
     ex = DirectionExplorer(model, portrait(), names=list("abcdef"), threaded=False)
     assert ex.names == list("abcdef")
 
 
-def test_export_png_and_sweep(explorer, tmp_path):
+def test_export_png_and_sweep(explorer, model, tmp_path):
     explorer.sliders[1].value = explorer.sliders[1].max / 2
     explorer.file_name_box.value = "look"
     explorer.export_png_button.click()  # default: the display size
     path = tmp_path / "out" / "look.png"
     png = io.read_image(path)
     assert png.shape[:2] == (256, 256)
-    np.testing.assert_array_equal(png[::8, ::8], explorer.current_image)
+    expected = expected_edit(model, SOURCE, explorer.values())
+    np.testing.assert_array_equal(png, png[::8, ::8].repeat(8, 0).repeat(8, 1))  # nearest
+    assert_same_image(png[::8, ::8], expected)
     assert str(path.resolve()) in _log(explorer)
     label, preview = explorer.export_box.children
     assert str(path.resolve()) in label.value and bytes(preview.value) == path.read_bytes()
     out = explorer.export_png(tmp_path / "model.png", scale=1)
-    np.testing.assert_array_equal(io.read_image(out), explorer.current_image)
+    assert_same_image(io.read_image(out), expected)
 
     explorer.sweep_direction.value = 4
     explorer.export_size.value = 2
@@ -260,14 +267,14 @@ def test_export_png_and_sweep(explorer, tmp_path):
 def test_take_motion_from_frame(explorer, model):
     explorer.frame_slider.value = 6
     explorer.take_motion_button.click()
-    e = magnitudes(model, explorer.driving_frames[6:7])[0]
-    e = e - magnitudes(model, explorer.source[None])[0]
+    e = magnitudes(model, DRIVING[6:7])[0]
+    e = e - magnitudes(model, SOURCE[None])[0]
     steps = np.array([s.step for s in explorer.sliders])
     assert (np.abs(explorer.values() - e) <= steps / 2 + 1e-5).all()
 
 
 def test_default_order_is_by_importance(explorer, model):
-    alpha = magnitudes(model, explorer.driving_frames)
+    alpha = magnitudes(model, DRIVING)
     expected = np.argsort(-alpha.std(0), kind="stable").tolist()
     assert explorer.order == expected and explorer.order_dropdown.value == "importance"
     assert list(explorer.rows_box.children) == [explorer.rows[i] for i in expected]
@@ -297,12 +304,13 @@ def test_edit_then_animate(explorer, model):
     explorer.mode.value = "relative"
     explorer.animate_button.click()
     assert not _errors(explorer)
-    expected = np.stack(
-        list(animate(model, explorer.state, explorer.driving_frames, edit=explorer.values()))
-    )
-    np.testing.assert_array_equal(explorer.last_animation, expected)
+    # relative mode (eq. 12) with the edit: A_s + e + (A_t - A_1), decoded from the model's parts
+    e = explorer.values()
+    alpha = magnitudes(model, DRIVING)
+    for t, frame in enumerate(explorer.last_animation):
+        assert_same_image(frame, expected_edit(model, SOURCE, e + alpha[t] - alpha[0]))
     plain = np.stack(list(animate(model, explorer.state, explorer.driving_frames)))
-    assert not np.array_equal(expected, plain)
+    assert np.abs(explorer.last_animation.astype(int) - plain).max() > 1
     (box,) = explorer.animation_box.children
     video = box.children[0]
     assert isinstance(video, widgets.Video) and len(video.value) > 1000
@@ -365,8 +373,8 @@ def test_magnitude_pca(model):
 
 def test_core_modules_do_not_import_widgets():
     code = (
-        "import sys, liaviz.analysis, liaviz.explore, liaviz.explore.figures, "
-        "liaviz.explore.presets, liaviz.explore.ranges\n"
+        "import sys, liaviz.analysis.edits, liaviz.analysis.figures, liaviz.analysis.pca_plots, "
+        "liaviz.analysis.ranges, liaviz.presets, liaviz.demo, liaviz.anatomy, liaviz.diagnostics\n"
         "bad = [m for m in ('ipywidgets', 'IPython') if m in sys.modules]\n"
         "assert not bad, bad"
     )

@@ -7,8 +7,8 @@ import json
 import nbformat
 import pytest
 
-from liaviz.analysis import EMBEDDED_MODEL
 from liaviz.checkpoint import pretrained_names
+from liaviz.demo import EMBEDDED_MODEL
 
 from ._explore_helpers import NOTEBOOK, notebook_with
 

@@ -64,10 +64,19 @@ class _Steps:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .. import analysis as A
+    from .. import demo
+    from ..analysis import ENCODE_PRECISION
+    from ..analysis.display import upscale
+    from ..analysis.edits import DEFAULT_VALUES, loop_values, write_sweep
+    from ..analysis.figures import reference_figure, save_figure, sweep_grid
+    from ..analysis.flows import reference_arrays
+    from ..analysis.magnitudes import direction_variance, order_by_variance, video_magnitudes
+    from ..analysis.pca import fit_pca
+    from ..analysis.ranges import ranges_from_magnitudes
     from ..animate import animate
-    from ..explore.ranges import ranges_from_magnitudes
-    from ..io import VideoWriter, read_image, read_video
+    from ..atomic import write_text
+    from ..io import VideoWriter, read_video, to_uint8, write_image
+    from ..runtime import encode_source, source_tensor
 
     if args.frames < 2:
         raise UserError(f"--frames must be at least 2, got {args.frames}")
@@ -82,22 +91,22 @@ def run(args: argparse.Namespace) -> int:
     step("loading the model")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # printed below, once, as a WARNING line
-        model, warning = A.load_demo_model(args.checkpoint)
+        model, warning = demo.load_demo_model(args.checkpoint)
     if warning:
         print(f"WARNING: {warning}", file=sys.stderr, flush=True)
     size, m = model.config.size, model.config.motion_dim
     args.precision = apply_precision(args, next(model.parameters()).device)
-    label = args.checkpoint or (A.EMBEDDED_MODEL if not warning else "random weights (stand-in)")
-    card = _copy_model_card(out, None if args.checkpoint or warning else A.EMBEDDED_MODEL)
+    label = args.checkpoint or (demo.EMBEDDED_MODEL if not warning else "random weights (stand-in)")
+    card = _copy_model_card(out, None if args.checkpoint or warning else demo.EMBEDDED_MODEL)
     step.done(f"{label}: {size}x{size}, {m} directions")
 
     step("reference image, flows and masks")
-    portrait = read_image(args.image) if args.image else A.sample_portrait()
-    source = A.prepare_image(model, portrait)
-    A.write_bytes_atomic(out / "source.png", A.encode_png(source, 6))
-    state = A.encode(model, source)
-    arrays = A.reference_arrays(model, source, args.precision)
-    A.save_figure(A.reference_figure(arrays), out / "reference.png")
+    x = source_tensor(model, args.image or demo.sample_portrait())
+    source = to_uint8(x.cpu())[0]
+    write_image(out / "source.png", source)
+    state = encode_source(model, x, precision=ENCODE_PRECISION)
+    arrays = reference_arrays(model, x, args.precision)
+    save_figure(reference_figure(arrays), out / "reference.png")
     step.done("source.png, reference.png")
 
     step("direction anatomy: what each direction does, from the flow fields")
@@ -109,29 +118,29 @@ def run(args: argparse.Namespace) -> int:
         videos = {Path(p).stem: read_video(p, max_frames=args.frames) for p in args.driving}
     else:
         videos = {
-            f"synthetic clip {i + 1}": A.sample_driving(size, args.frames, index=i)
+            f"synthetic clip {i + 1}": demo.sample_driving(size, args.frames, index=i)
             for i in range(2)
         }
-    mags = A.video_magnitudes(model, videos, keep_frames=True, progress=True)
-    result = A.fit_pca(mags)
+    mags = video_magnitudes(model, videos, keep_frames=True, progress=True)
+    result = fit_pca(mags)
     pca_files, pca_div = _write_pca(out, result, mags)
-    order = [int(i) for i in A.order_by_variance(mags)]
-    spread = np.sqrt(A.direction_variance(mags))
+    order = [int(i) for i in order_by_variance(mags)]
+    spread = np.sqrt(direction_variance(mags))
     step.done(", ".join(pca_files))
 
-    step(f"sweep grid: {m} directions x {len(A.DEFAULT_VALUES)} magnitudes, most important first")
+    step(f"sweep grid: {m} directions x {len(DEFAULT_VALUES)} magnitudes, most important first")
     names = [f"{labels[i]} (σ {spread[i]:.2f})" for i in range(m)]
-    fig = A.sweep_grid(
+    fig = sweep_grid(
         model,
         state,
         directions=order,
-        values=A.DEFAULT_VALUES,
+        values=DEFAULT_VALUES,
         names=names,
         precision=args.precision,
         cell_inches=1.2,
         progress=True,
     )
-    A.save_figure(fig, out / "sweep.png", dpi=max(100, size * 1.1))
+    save_figure(fig, out / "sweep.png", dpi=max(100, size * 1.1))
     step.done("sweep.png")
 
     top = order[: min(args.top, m)]
@@ -140,10 +149,10 @@ def run(args: argparse.Namespace) -> int:
     tops = []
     for rank, d in enumerate(top, 1):
         hi = float(limits[d, 1])
-        up = np.linspace(0.0, hi, 13)
-        values = np.concatenate([up, up[-2::-1], -up[1:], -up[-2:0:-1]])
         name = f"sweep_top{rank}.gif"
-        A.write_sweep(model, state, d, out / name, values, precision=args.precision, min_size=256)
+        write_sweep(
+            model, state, d, out / name, loop_values(hi), precision=args.precision, min_size=256
+        )
         tops.append((name, d, hi, float(spread[d]), labels[d]))
     step.done(", ".join(t[0] for t in tops))
 
@@ -156,15 +165,15 @@ def run(args: argparse.Namespace) -> int:
     )
     side = np.concatenate([driving, frames], axis=2)
     with VideoWriter(out / "animation.mp4", fps=12) as w:
-        w.write_many(A.upscale(side, 256))
+        w.write_many(upscale(side, 256))
     with VideoWriter(out / "animation.gif", fps=12) as w:
-        w.write_many(A.upscale(side, 192))
+        w.write_many(upscale(side, 192))
     step.done("animation.mp4, animation.gif")
 
     step("index.html")
-    note = A.real_photo_note(label) if not warning else None
+    note = demo.real_photo_note(label) if not warning else None
     page = _Page(label, warning, note, card, model, result, tops, pca_files, pca_div, labels)
-    A.write_bytes_atomic(out / "index.html", page.html().encode("utf-8"))
+    write_text(out / "index.html", page.html())
     step.done(f"open {out / 'index.html'}")
     return 0
 
@@ -172,33 +181,34 @@ def run(args: argparse.Namespace) -> int:
 def _write_anatomy(out: Path, model, source) -> list[str]:
     """``liaviz directions``' measurement on the portrait (or, without ``--image``, on synthetic
     faces, the bundled model's own domain); returns the slider/row names "d<i>: <label>"."""
-    from .. import analysis as A
-    from ..anatomy import analyze_directions, write_anatomy
+    from ..analysis.figures import save_figure
+    from ..anatomy import analyze_directions, direction_names, write_anatomy
     from ..diagnostics import anatomy_figure
 
     anatomy = analyze_directions(model, None if source is None else [source])
     write_anatomy(anatomy, out / "directions.json")
-    A.save_figure(anatomy_figure(anatomy), out / "directions.png", dpi=110)
-    return [f"d{d.index}: {d.label}" for d in anatomy.directions]
+    save_figure(anatomy_figure(anatomy), out / "directions.png", dpi=110)
+    return direction_names(anatomy, model.config.motion_dim)
 
 
 def _copy_model_card(out: Path, name: str | None) -> str | None:
     """Copy a bundled model's card next to the page (linked from it); None without one."""
-    from .. import analysis as A
+    from ..atomic import write_bytes
     from ..checkpoint import PRETRAINED_DIR
 
     card = PRETRAINED_DIR / f"{name}.md" if name else None
     if card is None or not card.is_file():
         return None
-    A.write_bytes_atomic(out / "model_card.md", card.read_bytes())
+    write_bytes(out / "model_card.md", card.read_bytes())
     return "model_card.md"
 
 
 def _write_pca(out: Path, result, mags) -> tuple[list[str], str]:
     """Interactive HTML (2D with colour buttons, 3D), a matplotlib PNG, and a plotly PNG when
     kaleido and a Chromium are installed."""
-    from .. import analysis as A
-    from ..explore.figures import pca_scatter, with_color_buttons, write_html
+    from ..analysis.figures import pca_figure, save_figure
+    from ..analysis.pca_plots import pca_scatter, with_color_buttons, write_html
+    from ..atomic import write_bytes
 
     files = []
     fig2 = with_color_buttons(pca_scatter(result, mags, 2), mags)
@@ -209,7 +219,7 @@ def _write_pca(out: Path, result, mags) -> tuple[list[str], str]:
     if result.n_components >= 3:
         write_html(with_color_buttons(pca_scatter(result, mags, 3), mags), out / "pca_3d.html")
         files.append("pca_3d.html")
-    A.save_figure(A.pca_figure(result, mags), out / "pca_matplotlib.png")
+    save_figure(pca_figure(result, mags), out / "pca_matplotlib.png")
     files.append("pca_matplotlib.png")
     browser = next(
         (
@@ -224,7 +234,7 @@ def _write_pca(out: Path, result, mags) -> tuple[list[str], str]:
         print(f"      pca.png skipped: needs {missing} (the HTML and matplotlib PNG are written)")
     else:
         try:
-            A.write_bytes_atomic(
+            write_bytes(
                 out / "pca.png",
                 pca_scatter(result, mags, 2).to_image(format="png", width=900, height=500),
             )

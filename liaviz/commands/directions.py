@@ -48,9 +48,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .. import analysis as A
-    from ..anatomy import analyze_directions, write_anatomy
+    from ..analysis.figures import save_figure
+    from ..analysis.magnitudes import video_magnitudes
+    from ..anatomy import analyze_directions, direction_names, write_anatomy
     from ..checkpoint import load_model
+    from ..demo import sample_driving
     from ..diagnostics import (
         anatomy_figure,
         direction_usage,
@@ -76,10 +78,8 @@ def run(args: argparse.Namespace) -> int:
     anatomy = analyze_directions(model, portraits or None, step=args.step)
     seconds = time.perf_counter() - t0
     if not clips:
-        clips = {
-            f"synthetic clip {i + 1}": A.sample_driving(size, args.frames, i) for i in range(2)
-        }
-    mags = A.video_magnitudes(model, clips)
+        clips = {f"synthetic clip {i + 1}": sample_driving(size, args.frames, i) for i in range(2)}
+    mags = video_magnitudes(model, clips)
     usage = direction_usage(mags)
     anatomy.diagnostics = {
         "orthonormality_error": orthonormality_error(model),
@@ -89,9 +89,9 @@ def run(args: argparse.Namespace) -> int:
     }
     out.mkdir(parents=True, exist_ok=True)
     write_anatomy(anatomy, out / "directions.json")
-    A.save_figure(anatomy_figure(anatomy, usage), out / "directions.png", dpi=110)
-    names = [f"d{d.index} {d.label}" for d in anatomy.directions]
-    A.save_figure(magnitudes_figure(mags, names, top=min(8, m)), out / "magnitudes.png")
+    save_figure(anatomy_figure(anatomy, usage), out / "directions.png", dpi=110)
+    names = direction_names(anatomy, m)
+    save_figure(magnitudes_figure(mags, names, top=min(8, m)), out / "magnitudes.png")
     print(_table(anatomy, usage))
     err = anatomy.diagnostics["orthonormality_error"]
     print(

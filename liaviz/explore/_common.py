@@ -10,7 +10,7 @@ from pathlib import Path
 import ipywidgets as widgets
 import numpy as np
 
-from ..analysis import encode_png, upscale
+from ..analysis.display import png, upscale
 from ..errors import UserError, first_line
 
 
@@ -19,11 +19,6 @@ def image_widget(image: np.ndarray | None = None, display_size: int = 256) -> wi
     if image is not None:
         w.value = png(image, display_size)
     return w
-
-
-def png(image: np.ndarray, display_size: int) -> bytes:
-    """PNG bytes for a view: small model outputs are enlarged (nearest) to the display size."""
-    return encode_png(upscale(image, display_size))
 
 
 def play(

@@ -11,9 +11,10 @@ import matplotlib
 import numpy as np
 import torch
 
-from ..analysis import Precision, inference_context
 from ..io import to_uint8
 from ..nn import LIA, SourceState
+from ..precision import Precision
+from ..runtime import inference
 
 DIFF_GAIN = 4.0  # the difference map shows |edit - reconstruction| times this
 
@@ -42,7 +43,7 @@ class EditDecoder:
 
     def decode(self, e: np.ndarray, levels: int | None = None) -> np.ndarray:
         e = torch.as_tensor(np.asarray(e, np.float32).reshape(1, -1))
-        with inference_context(self.model, self.precision):
+        with inference(self.model, self.precision):
             z = self.model.edit_latent(self.state, e.to(self.state.latent.device))
             return to_uint8(self.model.decode(self.state, z, levels=levels))[0]
 

@@ -8,12 +8,12 @@ import re
 from pathlib import Path
 
 import ipywidgets as widgets
-import numpy as np
 
-from .. import analysis
 from ..analysis import AnalysisError
+from ..analysis.edits import loop_values, write_sweep
+from ..io import write_image
+from ..presets import Preset, list_presets, load_preset, save_preset
 from ._explorer_layout import LINE as _LINE
-from .presets import Preset, list_presets, load_preset, save_preset
 
 
 class ExplorerFiles:
@@ -82,7 +82,7 @@ class ExplorerFiles:
         self.wait()
         k = self._export_factor(scale)
         img = self.current_image.repeat(k, axis=0).repeat(k, axis=1)
-        out = analysis.write_bytes_atomic(self._path(path, ".png"), analysis.encode_png(img, 6))
+        out = write_image(self._path(path, ".png"), img)
         self._exported(out, f"saved image {out} ({img.shape[1]}x{img.shape[0]})")
         return out
 
@@ -98,15 +98,13 @@ class ExplorerFiles:
                 f"{base.name}_sweep_{_safe(self.names[direction]) or direction + 1}.{fmt}"
             )
         lo, hi = self.ranges()[direction]
-        up, down = np.linspace(0.0, hi, 13), np.linspace(0.0, lo, 13)
-        values = np.concatenate([up, up[-2::-1], down[1:], down[-2:0:-1]])
         size = self.model.config.size * self._export_factor(scale)
-        out = analysis.write_sweep(
+        out = write_sweep(
             self.model,
             self.state,
             direction,
             Path(path).resolve(),
-            values,
+            loop_values(hi, lo),
             fps,
             precision=self.precision,
             base=self.values(),

@@ -7,7 +7,7 @@ from __future__ import annotations
 import ipywidgets as widgets
 import traitlets
 
-from . import ranges as R
+from ..analysis import ranges as R
 from ._common import image_widget
 from .mixer_panel import MixerPanel, anatomy_panel
 

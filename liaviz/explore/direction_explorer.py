@@ -10,25 +10,37 @@ when it rests. ``threaded=False`` renders inline and in full (scripts, tests).
 from __future__ import annotations
 
 import html
-import math
 import os
 import time
 from pathlib import Path
 
 import numpy as np
 
-from .. import analysis
-from ..analysis import AnalysisError, MagnitudeSet
-from ..io import Crop
+from ..analysis import ENCODE_PRECISION, AnalysisError
+from ..analysis import ranges as R
+from ..analysis.display import png
+from ..analysis.edits import direction_names, random_edit
+from ..analysis.magnitudes import (
+    MagnitudeSet,
+    direction_variance,
+    frame_magnitudes,
+    importance,
+    model_frames,
+)
+from ..analysis.magnitudes import order_by_variance as variance_order
+from ..anatomy import direction_names as anatomy_names
+from ..anatomy import load_anatomy
+from ..demo import sample_portrait
+from ..io import Crop, to_uint8
 from ..nn import LIA
-from . import ranges as R
-from ._common import View, play, png
+from ..precision import Precision, resolve_precision
+from ..runtime import encode_source, model_device, source_tensor
+from ._common import View, play
 from ._edits import DIFF_GAIN, EditDecoder
 from ._explorer_files import ExplorerFiles
 from ._explorer_layout import LINE as _LINE
 from ._explorer_layout import ExplorerLayout
 from ._render import LatestValueRenderer
-from .presets import read_direction_labels
 
 
 class DirectionExplorer(ExplorerLayout, ExplorerFiles, View):
@@ -37,11 +49,11 @@ class DirectionExplorer(ExplorerLayout, ExplorerFiles, View):
     ``driving`` (optional: a video path, uint8 (T, H, W, 3) frames, or an iterable of frames)
     enables "take motion from a frame" and animating the edited source; with ``order_by``
     (magnitudes (N, M) or a ``MagnitudeSet``, e.g. of a dataset split) it sets each slider's
-    range (every frame's A_t - A_s fits, see ``liaviz.explore.ranges``) and the default order,
+    range (every frame's A_t - A_s fits, see ``liaviz.analysis.ranges``) and the default order,
     most varying first. Without either, sliders span ``ranges.DEFAULT_RANGE`` and are ordered by
     the encoder's gain. ``value_range`` forces one range on all. A value beyond a slider's range
     widens it (flagged), never clips. ``names``: a list, or a directions.json from the direction
-    analysis. Files (presets, PNG, sweeps) go to ``folder``. ``anatomy`` (a
+    analysis (names "d<i>: <label>", ``liaviz.anatomy.direction_names``). Files (presets, PNG, sweeps) go to ``folder``. ``anatomy`` (a
     ``liaviz.anatomy.Anatomy``, or True to measure one on ``image``) names the sliders by what each
     direction does when ``names`` is not given, shows its figure and gives the Animate mixer its
     "pose only" / "expression only" presets.
@@ -57,7 +69,7 @@ class DirectionExplorer(ExplorerLayout, ExplorerFiles, View):
         value_range: tuple[float, float] | None = None,
         step: float | None = None,
         display_size: int = 256,
-        precision: analysis.Precision = "auto",
+        precision: Precision = "auto",
         folder: str = "explorer_out",
         max_driving_frames: int = 300,
         order_by=None,
@@ -66,34 +78,27 @@ class DirectionExplorer(ExplorerLayout, ExplorerFiles, View):
         preview_budget_s: float = 0.3,
         anatomy=None,
     ) -> None:
-        if value_range is not None:
-            lo, hi = (float(v) for v in value_range)
-            if not (math.isfinite(lo) and math.isfinite(hi) and lo < 0 < hi):
-                raise AnalysisError(
-                    f"value_range must be two finite numbers with 0 strictly inside, "
-                    f"got {value_range}"
-                )
-        if step is not None and step <= 0:
-            raise AnalysisError(f"step must be positive, got {step}")
+        R.check_slider_options(value_range, step)
         self.model = model
         self.m = model.config.motion_dim
         self.display_size = display_size
-        self.precision = analysis.resolve_precision(precision, analysis.model_device(model))
-        self.source = analysis.prepare_image(
-            model, analysis.sample_portrait() if image is None else image, crop
-        )
-        self.state = analysis.encode(model, self.source)  # cached: slider events only decode
+        self.precision = resolve_precision(precision, model_device(model))
+        x = source_tensor(model, sample_portrait() if image is None else image, crop)
+        self.source = to_uint8(x.cpu())[0]
+        self.state = encode_source(
+            model, x, precision=ENCODE_PRECISION
+        )  # slider events only decode
         self.decoder = EditDecoder(model, self.state, self.precision, preview_budget_s)
-        if isinstance(names, (str, os.PathLike)):
-            names = read_direction_labels(names, self.m)
         if anatomy is True:
             from ..anatomy import analyze_directions
 
             anatomy = analyze_directions(model, [self.source])
-        if names is None and anatomy is not None:
-            names = [f"d{d.index}: {d.label}" for d in anatomy.directions]
+        if isinstance(names, (str, os.PathLike)):
+            names = anatomy_names(load_anatomy(names), self.m)
+        elif names is None and anatomy is not None:
+            names = anatomy_names(anatomy, self.m)
         self.anatomy = anatomy
-        self.names = analysis.direction_names(self.m, names)
+        self.names = direction_names(self.m, names)
         self.order = list(range(self.m))
         self.current_image = self.source
         self.last_render_s: float | None = None
@@ -104,7 +109,9 @@ class DirectionExplorer(ExplorerLayout, ExplorerFiles, View):
         self._last_values: np.ndarray | None = None
         self._rng = np.random.default_rng()
         self._order_alpha = order_by.alpha if isinstance(order_by, MagnitudeSet) else order_by
-        self.driving_frames = self._read_driving(driving, crop, max_driving_frames)
+        self.driving_frames = (
+            None if driving is None else model_frames(model, driving, crop, max_driving_frames)
+        )
         self._driving_alpha: np.ndarray | None = None
         lo_hi, steps, self.range_source = self._initial_ranges(value_range, step)
         self._base_ranges = [tuple(r) for r in lo_hi]
@@ -116,7 +123,7 @@ class DirectionExplorer(ExplorerLayout, ExplorerFiles, View):
             preview=self._preview,
             on_busy=self._on_busy,
         )
-        self.importance, self.importance_kind = self._importance()
+        self.importance, self.importance_kind = importance(model, self.data_magnitudes())
         self._show_notes()
         if self.importance_kind != "none":
             self.set_order(np.argsort(-self.importance, kind="stable"))
@@ -135,26 +142,8 @@ class DirectionExplorer(ExplorerLayout, ExplorerFiles, View):
         return np.concatenate(parts) if parts else None
 
     def _initial_ranges(self, value_range, step):
-        alpha = self.data_magnitudes()
-        if value_range is not None:
-            lo_hi = np.tile(np.asarray(value_range, np.float64), (self.m, 1))
-            kind = "given"
-        elif alpha is not None:
-            source = self.state.alpha[0].float().cpu().numpy()
-            lo_hi, kind = R.ranges_from_magnitudes(alpha, source), "data"
-        else:
-            lo_hi, kind = np.tile(np.asarray(R.DEFAULT_RANGE), (self.m, 1)), "default"
-        steps = [step or R.nice_step(lo, hi) for lo, hi in lo_hi]
-        return lo_hi, steps, kind
-
-    def _importance(self) -> tuple[np.ndarray, str]:
-        alpha = self.data_magnitudes()
-        if alpha is not None and len(alpha) >= 2:
-            return np.sqrt(analysis.direction_variance(alpha)), "σ"
-        gain = analysis.encoder_gain(self.model)
-        if gain.shape != (self.m,):  # no motion dictionary: no magnitudes to rank, index order
-            return np.zeros(self.m), "none"
-        return gain, "gain"
+        source = self.state.alpha[0].float().cpu().numpy()
+        return R.slider_ranges(self.m, self.data_magnitudes(), source, value_range, step)
 
     def _show_notes(self) -> None:
         for i, label in enumerate(self.spread_labels):
@@ -245,12 +234,12 @@ class DirectionExplorer(ExplorerLayout, ExplorerFiles, View):
         range: one render. Returns it (as set, on the sliders' steps)."""
         rng = self._rng if seed is None else np.random.default_rng(seed)
         half = np.abs(self.ranges()).min(axis=1)
-        e = analysis.random_edit(self.m, scale * half / 3.0, half, rng)
+        e = random_edit(self.m, scale * half / 3.0, half, rng)
         self.set_values(e)
         return self.values()
 
     def set_names(self, names: list[str]) -> None:
-        names = analysis.direction_names(self.m, names)
+        names = direction_names(self.m, names)
         for box, name in zip(self.name_boxes, names, strict=True):
             box.value = name  # updates self.names through the observer
 
@@ -356,27 +345,12 @@ class DirectionExplorer(ExplorerLayout, ExplorerFiles, View):
         self._show(self.current_image)
 
     # ---- driving video ------------------------------------------------------------------------
-    def _read_driving(self, driving, crop: Crop, max_frames: int) -> np.ndarray | None:
-        if driving is None:
-            return None
-        from ..animate import DrivingVideo
-
-        frames = []
-        for u8, _ in DrivingVideo(driving, self.model.config.size, crop).batches(16, tensors=False):
-            frames.append(u8)
-            if sum(len(f) for f in frames) >= max_frames:
-                break
-        out = np.concatenate(frames)[:max_frames] if frames else np.zeros((0,))
-        if len(out) < 1:
-            raise AnalysisError("the driving video has no frames")
-        return out
-
     def driving_magnitudes(self) -> np.ndarray:
         """Magnitudes A (T, M) of the driving frames (computed once, on first use)."""
         if self.driving_frames is None:
             raise AnalysisError("no driving video: pass driving=... to DirectionExplorer")
         if self._driving_alpha is None:
-            self._driving_alpha = analysis.frame_magnitudes(self.model, self.driving_frames)
+            self._driving_alpha = frame_magnitudes(self.model, self.driving_frames)
         return self._driving_alpha
 
     def _on_frame(self, change) -> None:
@@ -413,10 +387,10 @@ class DirectionExplorer(ExplorerLayout, ExplorerFiles, View):
             alpha = self.data_magnitudes()
             if alpha is None:
                 raise AnalysisError("no magnitudes to order by: pass driving= or order_by=")
-        self.importance = np.sqrt(analysis.direction_variance(alpha))
+        self.importance = np.sqrt(direction_variance(alpha))
         self.importance_kind = "σ"
         self._show_notes()
-        order = analysis.order_by_variance(alpha)
+        order = variance_order(alpha)
         self.set_order(order)
         return order
 

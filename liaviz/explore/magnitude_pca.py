@@ -14,11 +14,18 @@ import ipywidgets as widgets
 import numpy as np
 import plotly.graph_objects as go
 
-from .. import analysis
+from ..analysis import ENCODE_PRECISION, AnalysisError
+from ..analysis.display import png
+from ..analysis.edits import direction_names, edit_image
+from ..analysis.figures import pca_figure
+from ..analysis.magnitudes import video_magnitudes
+from ..analysis.pca import fit_pca, pcs_to_directions
+from ..analysis.pca_plots import marker_colors, pca_scatter
 from ..nn import LIA
-from ._common import View, image_widget, labelled, png
+from ..precision import Precision, resolve_precision
+from ..runtime import encode_source, model_device
+from ._common import View, image_widget, labelled
 from ._render import LatestValueRenderer
-from .figures import marker_colors, pca_scatter
 
 
 class MagnitudePCA(View):
@@ -43,18 +50,20 @@ class MagnitudePCA(View):
         max_frames: int | None = 300,
         explorer=None,
         display_size: int = 160,
-        precision: analysis.Precision = "auto",
+        precision: Precision = "auto",
         threaded: bool = True,
     ) -> None:
         self.model = model
-        self.precision = analysis.resolve_precision(precision, analysis.model_device(model))
+        self.precision = resolve_precision(precision, model_device(model))
         self.display_size = display_size
         self.explorer = explorer
-        self.mags = analysis.video_magnitudes(
+        self.mags = video_magnitudes(
             model, videos, stride=stride, max_frames=max_frames, keep_frames=True
         )
-        self.result = analysis.fit_pca(self.mags, n_components)
-        self.state = analysis.encode(model, image) if image is not None else None
+        self.result = fit_pca(self.mags, n_components)
+        self.state = (
+            encode_source(model, image, precision=ENCODE_PRECISION) if image is not None else None
+        )
         self.selected: int | None = None
         self._quiet = False
         W = widgets
@@ -170,15 +179,15 @@ class MagnitudePCA(View):
         """Show frame ``index`` (into the magnitude set), its reconstruction and, with a source,
         the source given that frame's motion (eq. 11)."""
         if not 0 <= index < len(self.mags):
-            raise analysis.AnalysisError(f"point {index} out of range (0..{len(self.mags) - 1})")
+            raise AnalysisError(f"point {index} out of range (0..{len(self.mags) - 1})")
         frame = self.mags.frames[index]
         self.selected = index
         self.frame_image.value = png(frame, self.display_size)
-        recon = analysis.edit_image(self.model, frame, np.zeros(self.model.config.motion_dim))
+        recon = edit_image(self.model, frame, np.zeros(self.model.config.motion_dim))
         self.recon_image.value = png(recon, self.display_size)
         if self.state is not None:
             e = self.mags.alpha[index] - self.state.alpha[0].float().cpu().numpy()
-            img = analysis.edit_image(self.model, self.state, e, self.precision)
+            img = edit_image(self.model, self.state, e, self.precision)
             self.transfer_image.value = png(img, self.display_size)
         name = self.mags.names[self.mags.video[index]]
         pcs = ", ".join(f"PC{j + 1} {c:+.2f}" for j, c in enumerate(self.result.scores[index, :3]))
@@ -201,32 +210,32 @@ class MagnitudePCA(View):
 
     def edit(self) -> np.ndarray:
         """The PC sliders as an edit in the d_i basis (M,)."""
-        return analysis.pcs_to_directions(self.result, self.pcs())
+        return pcs_to_directions(self.result, self.pcs())
 
     def _request(self) -> None:
         if not self._quiet:
             self.renderer.submit(self.pcs())
 
     def _render_pcs(self, pcs: np.ndarray) -> None:
-        e = analysis.pcs_to_directions(self.result, pcs)
-        img = analysis.edit_image(self.model, self.state, e, self.precision)
+        e = pcs_to_directions(self.result, pcs)
+        img = edit_image(self.model, self.state, e, self.precision)
         self.pc_image.value = png(img, self.display_size + 32)
         self.mapping.value = _bars(e, self._names())
 
     def _names(self) -> list[str]:
         if self.explorer is not None:
             return list(self.explorer.names)
-        return analysis.direction_names(self.model.config.motion_dim)
+        return direction_names(self.model.config.motion_dim)
 
     def send_to_explorer(self) -> None:
         """Put the PC edit on the linked explorer's d_i sliders."""
         if self.explorer is None:
-            raise analysis.AnalysisError("no explorer linked: pass explorer=... to MagnitudePCA")
+            raise AnalysisError("no explorer linked: pass explorer=... to MagnitudePCA")
         self.explorer.set_values(self.edit())
 
     def static_figure(self, dims=(0, 1)):
         """The matplotlib version of the scatter, with the explained variance."""
-        return analysis.pca_figure(self.result, self.mags, dims, self.color_toggle.value)
+        return pca_figure(self.result, self.mags, dims, self.color_toggle.value)
 
 
 def _bars(e: np.ndarray, names: list[str]) -> str:

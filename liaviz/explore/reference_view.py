@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import ipywidgets as widgets
 
-from .. import analysis
+from ..analysis.display import png
+from ..analysis.figures import reference_figure
+from ..analysis.flows import color_wheel, reference_arrays
 from ..nn import LIA
-from ._common import View, image_widget, labelled, png
+from ..precision import Precision, resolve_precision
+from ..runtime import model_device
+from ._common import View, image_widget, labelled
 
 CODES = [("reference  z_s→r", "reference"), ("reconstruction  z_s→s", "reconstruction")]
 
@@ -23,10 +27,10 @@ class ReferenceView(View):
         image,
         display_size: int = 192,
         tile_size: int = 112,
-        precision: analysis.Precision = "auto",
+        precision: Precision = "auto",
     ) -> None:
         self.model = model
-        self.precision = analysis.resolve_precision(precision, analysis.model_device(model))
+        self.precision = resolve_precision(precision, model_device(model))
         self.display_size = display_size
         self.tile_size = tile_size
         W = widgets
@@ -42,7 +46,7 @@ class ReferenceView(View):
         self.code.observe(lambda _: self.guarded(self._show_flows), names="value")
         self.status = W.HTML()
         self.output = W.Output()
-        wheel = image_widget(analysis.color_wheel(96), 96)
+        wheel = image_widget(color_wheel(96), 96)
         top = W.HBox(
             [
                 labelled(self.source_image, "source x_s"),
@@ -65,7 +69,7 @@ class ReferenceView(View):
 
     def set_image(self, image) -> None:
         """Show another source."""
-        self.arrays = analysis.reference_arrays(self.model, image, self.precision)
+        self.arrays = reference_arrays(self.model, image, self.precision)
         a = self.arrays
         self.source_image.value = png(a.source, self.display_size)
         self.reference_image.value = png(a.reference, self.display_size)
@@ -84,7 +88,7 @@ class ReferenceView(View):
 
     def figure(self):
         """The static matplotlib version of this view."""
-        return analysis.reference_figure(self.arrays, self.code.value)
+        return reference_figure(self.arrays, self.code.value)
 
 
 __all__ = ["ReferenceView"]

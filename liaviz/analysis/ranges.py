@@ -4,7 +4,7 @@ A driving frame t gives the source its motion through the edit e = A_t - A_s (eq
 direction's slider must reach every frame's |A_t,i - A_s,i|; and to explore beyond the clip, at
 least 3 standard deviations of a_i over the frames. Half-range = ``margin`` * max(3 sigma_i,
 max_t |A_t,i - A_s,i|), rounded up to a readable number. Without data the range is
-``DEFAULT_RANGE``. No widgets here.
+``DEFAULT_RANGE``.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from ..analysis import AnalysisError
+from . import AnalysisError
 
 DEFAULT_RANGE = (-3.0, 3.0)  # without data: e_i in [-3, 3], as the paper's manipulation figures
 MARGIN = 1.1  # room beyond the largest motion seen
@@ -75,3 +75,35 @@ def snap(value: float, lo: float, step: float) -> float:
     it sends back equals the one set (no echo render)."""
     k = round((value - lo) / step)
     return float(round(lo + k * step, 10))
+
+
+def check_slider_options(value_range: tuple[float, float] | None, step: float | None) -> None:
+    """A forced range must be finite with 0 strictly inside (0 is the reconstruction); a step
+    positive."""
+    if value_range is not None:
+        lo, hi = (float(v) for v in value_range)
+        if not (math.isfinite(lo) and math.isfinite(hi) and lo < 0 < hi):
+            raise AnalysisError(
+                f"value_range must be two finite numbers with 0 strictly inside, got {value_range}"
+            )
+    if step is not None and not step > 0:
+        raise AnalysisError(f"step must be positive, got {step}")
+
+
+def slider_ranges(
+    m: int,
+    alpha: np.ndarray | None,
+    source_alpha: np.ndarray,
+    value_range: tuple[float, float] | None = None,
+    step: float | None = None,
+) -> tuple[np.ndarray, list[float], str]:
+    """The explorer's starting ranges (M, 2), steps, and where the ranges come from: ``"given"``
+    (``value_range`` for all, see ``check_slider_options``), ``"data"``
+    (``ranges_from_magnitudes`` of the frames' ``alpha``) or ``"default"`` (``DEFAULT_RANGE``)."""
+    if value_range is not None:
+        lo_hi, kind = np.tile(np.asarray(value_range, np.float64), (m, 1)), "given"
+    elif alpha is not None:
+        lo_hi, kind = ranges_from_magnitudes(alpha, source_alpha), "data"
+    else:
+        lo_hi, kind = np.tile(np.asarray(DEFAULT_RANGE, np.float64), (m, 1)), "default"
+    return lo_hi, [step or nice_step(lo, hi) for lo, hi in lo_hi], kind

@@ -3,8 +3,9 @@
     {"format": "liaviz-preset", "version": 1, "motion_dim": 20,
      "values": [0.0, 1.25, ...], "names": ["d1", "jaw", ...], "order": [3, 0, ...]}
 
-``order`` (optional) is the slider order on screen. No widgets here: scripts can read and write
-presets and pass ``values`` to ``liaviz.analysis.edit_image`` or ``liaviz.animate``'s ``edit``.
+``order`` (optional) is the slider order on screen. Scripts can read and write presets and pass
+``values`` to ``liaviz.analysis.edits.edit_image`` or ``liaviz.animate``'s ``edit``; the
+explorer (``liaviz.explore``) saves and loads them from its folder.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..analysis import write_bytes_atomic
-from ..errors import UserError
+from .atomic import write_json
+from .errors import UserError
 
 FORMAT = "liaviz-preset"
 VERSION = 1
@@ -54,10 +55,7 @@ def save_preset(preset: Preset, path: str | os.PathLike) -> Path:
     path = Path(path)
     if len(preset.names) != preset.motion_dim:
         raise PresetError(f"{len(preset.names)} names for {preset.motion_dim} values")
-    if not path.parent.is_dir():
-        raise PresetError(f"{path}: folder {path.parent} does not exist")
-    text = json.dumps(preset.to_dict(), indent=1) + "\n"
-    return write_bytes_atomic(path, text.encode("utf-8"))
+    return write_json(path, preset.to_dict(), PresetError)
 
 
 def load_preset(path: str | os.PathLike, motion_dim: int | None = None) -> Preset:
@@ -102,28 +100,3 @@ def list_presets(folder: str | os.PathLike) -> list[str]:
         except (OSError, ValueError, AttributeError):
             continue  # not a preset: not listed
     return out
-
-
-def read_direction_labels(path: str | os.PathLike, motion_dim: int) -> list[str]:
-    """Direction names from a direction analysis file (``liaviz directions``' directions.json):
-    ``{"directions": [{"index": 1-based, "label": str, ...}, ...]}``. Directions it does not
-    label keep their default name d<i>."""
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise PresetError(f"{path}: no such file") from None
-    except (OSError, ValueError) as e:
-        raise PresetError(f"{path}: not a JSON file ({e})") from None
-    entries = data.get("directions") if isinstance(data, dict) else None
-    if not isinstance(entries, list):
-        raise PresetError(f'{path}: no "directions" list')
-    names = [f"d{i + 1}" for i in range(motion_dim)]
-    for entry in entries:
-        index = entry.get("index") if isinstance(entry, dict) else None
-        label = entry.get("label") if isinstance(entry, dict) else None
-        if not isinstance(index, int) or not 1 <= index <= motion_dim:
-            raise PresetError(f"{path}: direction index {index!r} outside 1..{motion_dim}")
-        if isinstance(label, str) and label.strip():
-            names[index - 1] = label.strip()
-    return names

@@ -1,5 +1,5 @@
 """Plotly figures of the magnitude PCA: interactive in notebooks (``MagnitudePCA`` wraps them in a
-``FigureWidget``) and as offline HTML for ``liaviz demo``. No ipywidgets here."""
+``FigureWidget``) and as offline HTML for ``liaviz demo``."""
 
 from __future__ import annotations
 
@@ -10,7 +10,10 @@ from typing import Literal
 import numpy as np
 import plotly.graph_objects as go
 
-from ..analysis import AnalysisError, MagnitudeSet, PCAResult, write_bytes_atomic
+from ..atomic import write_text
+from . import AnalysisError
+from .magnitudes import MagnitudeSet
+from .pca import PCAResult
 
 # matplotlib's tab10, so the static and interactive plots colour videos alike
 PALETTE = (
@@ -152,6 +155,7 @@ def write_html(fig: go.Figure, path: str | os.PathLike) -> Path:
     path = Path(path)
     js = path.parent / "plotly.min.js"
     if not js.exists():
-        write_bytes_atomic(js, get_plotlyjs().encode("utf-8"))
-    text = fig.to_html(include_plotlyjs="directory", full_html=True)
-    return write_bytes_atomic(path, text.encode("utf-8"))
+        write_text(js, get_plotlyjs(), AnalysisError)
+    return write_text(
+        path, fig.to_html(include_plotlyjs="directory", full_html=True), AnalysisError
+    )
