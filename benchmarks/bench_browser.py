@@ -30,11 +30,11 @@ sys.path.insert(0, str(REPO))
 from tests._lab import ARGS, CHROMIUM, WATCH_IMAGE, drag, jupyterlab, open_and_run_all  # noqa: E402
 
 CELL = """import torch
-from liaviz import LIA, LIAConfig, analysis
+from liaviz import LIA, LIAConfig, demo
 from liaviz.explore import DirectionExplorer
 torch.manual_seed(0)
 model = LIA(LIAConfig()).eval()
-explorer = DirectionExplorer(model, analysis.sample_portrait())
+explorer = DirectionExplorer(model, demo.sample_portrait())
 explorer"""
 
 

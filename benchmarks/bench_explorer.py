@@ -32,8 +32,9 @@ import warnings
 import numpy as np
 import torch
 
-from liaviz import LIA, LIAConfig
-from liaviz import analysis as A
+from liaviz import LIA, LIAConfig, demo
+from liaviz.analysis.edits import DEFAULT_VALUES
+from liaviz.analysis.figures import sweep_grid
 from liaviz.explore import DirectionExplorer
 
 OFFICIAL_SWEEP_S = 95.0  # official script, same 180 images, this kind of machine (issue 6)
@@ -124,12 +125,12 @@ def main() -> None:
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
         f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
     )
-    image = A.sample_portrait()
+    image = demo.sample_portrait()
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        small, warning = A.load_demo_model()
-    label = "stand-in, random" if warning else A.EMBEDDED_MODEL
+        small, warning = demo.load_demo_model()
+    label = "stand-in, random" if warning else demo.EMBEDDED_MODEL
     c = small.config
     report(
         f"slider event, {label} ({c.size} px)",
@@ -161,9 +162,9 @@ def main() -> None:
         return
 
     dirs = range(4) if args.quick else range(20)
-    values = A.DEFAULT_VALUES
+    values = DEFAULT_VALUES
     t0 = time.perf_counter()
-    fig = A.sweep_grid(official, image, dirs, values, precision="float32")
+    fig = sweep_grid(official, image, dirs, values, precision="float32")
     elapsed = time.perf_counter() - t0
     n = len(dirs) * len(values)
     target = 40.0 * n / 180

@@ -27,12 +27,14 @@ from pathlib import Path
 import numpy as np
 
 import liaviz
-from liaviz.analysis import mosaic, sweep_images
+from liaviz.analysis.edits import sweep_images
+from liaviz.analysis.figures import mosaic
+from liaviz.analysis.pca import fit_pca
 from liaviz.animate import animate
 from liaviz.atomic import write_json
 from liaviz.data.synthetic import FACTOR_NAMES, video_frames
 from liaviz.evaluate import copy_source_l1, reconstruction_l1
-from liaviz.factors import align_factors, principal_components
+from liaviz.factors import align_factors
 from liaviz.io import VideoWriter, write_image
 from liaviz.runtime import clip_magnitudes
 from liaviz.transfer import factor_transfer_ratios, unseen_identities
@@ -138,11 +140,12 @@ def main() -> None:
     truth = np.concatenate(factors)
     groups = np.repeat(np.arange(len(clips)), args.frames)
     directions = align_factors(alpha, truth, list(FACTOR_NAMES), groups)
-    pcs, pca = principal_components(alpha, args.pcs)
+    pca = fit_pca(alpha, min(args.pcs, *alpha.shape))
+    pcs = pca.scores
     components = align_factors(pcs, truth, list(FACTOR_NAMES), groups)
     report["directions"] = directions.as_rows()
     report["principal_components"] = components.as_rows()
-    report["pca_explained_variance"] = [round(float(v), 4) for v in pca.explained_variance_ratio_]
+    report["pca_explained_variance"] = [round(float(v), 4) for v in pca.explained]
     report["sweeps"] = direction_sweeps(
         model, alpha, report["directions"], media / "direction_sweeps.png"
     )

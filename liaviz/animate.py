@@ -49,10 +49,7 @@ from .runtime import (
     model_device,
     parse_edit,
 )
-
-# TEMPORARY (issue 15): analysis.py imports ``default_batch_size`` from here until the ANALYSIS
-# helper moves it to ``liaviz.runtime.batch_size``; then this alias can be named privately.
-from .runtime import batch_size as default_batch_size
+from .runtime import batch_size as runtime_batch_size
 from .runtime import progress as progress_bar
 
 Mode = Literal["relative", "absolute"]
@@ -145,7 +142,7 @@ def animate_batches(
     run = _Run(
         model,
         device,
-        batch_size or default_batch_size(model),
+        batch_size or runtime_batch_size(model),
         resolve_precision(precision, device),
         progress,
         None if gains is None else gains.to(device),
