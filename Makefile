@@ -8,6 +8,7 @@ TORCH := torch==2.13.0
 
 setup: $(VENV)/.installed
 
+# '.[dev]' is everything: the base install, every extra ([all] = [explore] + [train]), test tools
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --upgrade pip

@@ -387,10 +387,20 @@ def test_interrupted_run_is_detectable(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         write_dataset(out, 3, 3, 16, 0, n_test=0, workers=1, progress=False)
     assert json.loads((out / "synth.json").read_text())["complete"] is False
-    assert [p.name for p in (out / "train").iterdir()] == ["train-00000"]  # only whole videos
-    assert (out / ".incomplete").is_dir()
+    # only whole videos, and no half-written one left hidden beside them
+    assert sorted(p.name for p in out.iterdir()) == ["synth.json", "test", "train"]
+    assert [p.name for p in (out / "train").iterdir()] == ["train-00000"]
+    assert len(list((out / "train" / "train-00000").iterdir())) == 5
     with pytest.raises(SynthError, match="incomplete"):
         read_manifest(out)
+    monkeypatch.undo()
+    # --overwrite replaces it (and the staging folder older writers left) with the whole dataset
+    (out / ".incomplete" / "train-00001").mkdir(parents=True)
+    write_dataset(out, 3, 3, 16, 0, n_test=0, workers=1, progress=False, overwrite=True)
+    fresh = tmp_path / "fresh"
+    write_dataset(fresh, 3, 3, 16, 0, n_test=0, workers=1, progress=False)
+    assert sorted(p.name for p in out.iterdir()) == ["synth.json", "test", "train"]
+    assert files_of(out) == files_of(fresh) and read_manifest(out)["complete"]
 
 
 def test_write_dataset_refuses_bad_arguments(tmp_path):
