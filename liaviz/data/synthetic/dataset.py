@@ -274,9 +274,9 @@ def _run(
 ) -> None:
     """Write the videos of ``jobs``, in ``workers`` processes (default: ``default_workers``)."""
     n_workers = max(1, min(workers or default_workers(len(jobs)), len(jobs)))
-    from tqdm.auto import tqdm
+    from ...runtime import progress as progress_bar  # lazily: the renderer needs no torch
 
-    with tqdm(total=len(jobs), unit="video", desc="synth", disable=not progress) as bar:
+    with progress_bar(total=len(jobs), enabled=progress, desc="synth", unit="video") as bar:
         if n_workers == 1:
             for job in jobs:
                 _write_video(job)
