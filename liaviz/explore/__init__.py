@@ -12,6 +12,14 @@ The explorer's presets are ``liaviz.presets``; its slider ranges ``liaviz.analys
 
 from __future__ import annotations
 
+try:  # the [explore] extra
+    import anywidget  # noqa: F401
+    import ipywidgets  # noqa: F401
+except ModuleNotFoundError as e:
+    raise ModuleNotFoundError(
+        f"liaviz.explore needs {e.name}: pip install 'liaviz[explore]'", name=e.name
+    ) from None
+
 from ._common import play
 from .direction_explorer import DirectionExplorer
 from .magnitude_pca import MagnitudePCA
