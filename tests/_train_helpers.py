@@ -66,6 +66,11 @@ def make_dataset(root: Path, clips: int = 3, frames: int = 8, size: int = 32) ->
     return root
 
 
+def tiny(data: Path, out: Path, *extra: str) -> list[str]:
+    """train.py's arguments for the tiny config on ``data``, into ``out``."""
+    return ["--config", str(TINY_CONFIG), "--data", str(data), "--out", str(out), *extra]
+
+
 def read_log(run: Path) -> list[dict]:
     return [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
 

@@ -164,7 +164,7 @@ def test_training_forward_has_gradients_everywhere_that_is_used(tiny_model):
     model = tiny_model.train()
     source = torch.rand(2, 3, 64, 64) * 2 - 1
     driving = torch.rand(2, 3, 64, 64) * 2 - 1
-    recon, alpha = model(source, driving)
+    recon, alpha = model(source, driving, return_motion=True)
     (recon.abs().mean() + alpha.abs().mean()).backward()
     unused = {"dec.to_rgb1", "noise.weight"}  # present for checkpoint compatibility only
     for name, param in model.named_parameters():
@@ -180,13 +180,15 @@ def test_training_forward_is_absolute_transfer(tiny_model):
     source = torch.rand(2, 3, 64, 64) * 2 - 1
     driving = torch.rand(2, 3, 64, 64) * 2 - 1
     with torch.inference_mode():
-        recon, alpha = tiny_model(source, driving)
+        recon, alpha = tiny_model(source, driving, return_motion=True)
+        plain = tiny_model(source, driving)
         latent, _, features = tiny_model.enc(source)  # z_{s->r} straight from the encoder
         magnitudes = tiny_model.enc.fc(tiny_model.enc.net_app(driving)[0])
         q = tiny_model.directions()
         expected = tiny_model.dec(latent + magnitudes @ q.t(), features)  # z_{s->r} + sum a_i d_i
     torch.testing.assert_close(alpha, magnitudes)
     assert_nearly_equal(recon, expected)
+    torch.testing.assert_close(plain, recon)
 
 
 def test_zero_init_heads_decode_an_identity_warp(tiny_model):
@@ -255,6 +257,7 @@ def test_model_follows_dtype_and_grid_buffers_are_not_saved(tiny_model):
         out, alpha = model(
             torch.zeros(1, 3, 64, 64, dtype=torch.float64),
             torch.zeros(1, 3, 64, 64, dtype=torch.float64),
+            return_motion=True,
         )
     assert out.dtype == torch.float64 and alpha.dtype == torch.float64
     assert not any(k.endswith("grid") for k in model.state_dict())
@@ -274,7 +277,7 @@ def test_model_follows_its_device(tiny_model):
             return [
                 tiny_model.decode(state, tiny_model.relative_latent(state, alpha, alpha[0])),
                 tiny_model.decode(state, tiny_model.edit_latent(state, alpha), True).image,
-                *tiny_model(x, x.flip(0)),
+                *tiny_model(x, x.flip(0), return_motion=True),
             ]
 
     expected = run()

@@ -28,6 +28,7 @@ from ._train_helpers import (
     read_log,
     run_train,
     single_torch_thread,
+    tiny,
     train_in_process,
 )
 
@@ -45,10 +46,6 @@ def one_thread():
 @pytest.fixture(scope="module")
 def data(tmp_path_factory) -> Path:
     return make_dataset(tmp_path_factory.mktemp("clips"), clips=3, frames=8)
-
-
-def tiny(data: Path, out: Path, *extra: str) -> list[str]:
-    return ["--config", str(TINY_CONFIG), "--data", str(data), "--out", str(out), *extra]
 
 
 def free_port() -> int:

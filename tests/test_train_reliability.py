@@ -23,6 +23,7 @@ from ._train_helpers import (
     TRAIN_SCRIPT,
     make_dataset,
     single_torch_thread,
+    tiny,
     train_in_process,
 )
 
@@ -38,10 +39,6 @@ def one_thread():
 @pytest.fixture(scope="module")
 def data(tmp_path_factory) -> Path:
     return make_dataset(tmp_path_factory.mktemp("clips"), clips=2, frames=6)
-
-
-def tiny(data: Path, out: Path, *extra: str) -> list[str]:
-    return ["--config", str(TINY_CONFIG), "--data", str(data), "--out", str(out), *extra]
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:

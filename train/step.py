@@ -90,7 +90,7 @@ def generator_step(G, critic: nn.Module, batches: list[Batch], loss_fn: LossFn, 
         last = i == len(batches) - 1
         with contextlib.nullcontext() if last else accelerator.no_sync(G):
             with accelerator.autocast():
-                recon, alpha = G(batch["source"], batch["driving"])
+                recon, alpha = G(batch["source"], batch["driving"], return_motion=True)
                 parts, total = loss_fn(recon, batch["driving"], alpha)
             accelerator.backward(total / len(batches))
         for k, v in {**parts, "g_total": total}.items():
@@ -143,7 +143,7 @@ def freeze_unused(model: nn.Module, size: int) -> list[str]:
     """Stop training the parameters no loss can reach (the official layout keeps an unused
     `dec.to_rgb1` and noise weights): DDP would wait for their gradients forever."""
     x = torch.zeros(1, 3, size, size)
-    recon, alpha = model(x, x)
+    recon, alpha = model(x, x, return_motion=True)
     (recon.sum() + alpha.sum()).backward()
     unused = [n for n, p in model.named_parameters() if p.grad is None]
     for p in model.parameters():

@@ -76,8 +76,19 @@ def training_loop(
     """Train LIA as the options say (their fields and defaults are in ``options.py``). Raises
     ``UserError`` for bad input, ``Diverged`` after ``train.max_nonfinite`` non-finite losses in
     a row, ``KeyboardInterrupt`` when stopped; the checkpoints written stay intact."""
-    config = to_config(dict(model=model, motion=motion, discriminator=discriminator, data=data,
-                            train=train, loss=loss, ema=ema, checkpoint=checkpoint, log=log))  # fmt: skip
+    config = to_config(
+        dict(
+            model=model,
+            motion=motion,
+            discriminator=discriminator,
+            data=data,
+            train=train,
+            loss=loss,
+            ema=ema,
+            checkpoint=checkpoint,
+            log=log,
+        )
+    )
     with contextlib.ExitStack() as cleanup:  # closes the progress bar before an error is shown
         # ---- 1. processes and the run folder ----
         use_tensorboard = tensorboard_available()
@@ -101,8 +112,14 @@ def training_loop(
         with warnings.catch_warnings():
             if not is_main:
                 warnings.simplefilter("ignore")
-            dataset = FOMMDataset(data.root, split=data.split, size=model.size, flip=data.flip,
-                                  jitter=float(data.jitter), seed=train.seed)  # fmt: skip
+            dataset = FOMMDataset(
+                data.root,
+                split=data.split,
+                size=model.size,
+                flip=data.flip,
+                jitter=float(data.jitter),
+                seed=train.seed,
+            )
         perceptual = None
         if loss.perceptual == "vgg19":
             perceptual = PerceptualPyramidLoss(
@@ -144,8 +161,9 @@ def training_loop(
         # from the config, not the optimizers: a resumed optimizer holds an already decayed lr
         g_ratio, d_ratio = train.ratio(train.g_reg_every), train.ratio(train.d_reg_every)
         g_lr, d_lr = train.lr * g_ratio, train.lr * d_ratio
-        g_opt = torch.optim.Adam([p for p in G_raw.parameters() if p.requires_grad], lr=g_lr,
-                                 betas=(0.0, 0.99**g_ratio))  # fmt: skip
+        g_opt = torch.optim.Adam(
+            [p for p in G_raw.parameters() if p.requires_grad], lr=g_lr, betas=(0.0, 0.99**g_ratio)
+        )
         d_opt = torch.optim.Adam(D_raw.parameters(), lr=d_lr, betas=(0.0, 0.99**d_ratio))
         G, D, g_opt, d_opt = accelerator.prepare(G_raw, D_raw, g_opt, d_opt)
         G_raw, D_raw = accelerator.unwrap_model(G), accelerator.unwrap_model(D)
@@ -153,8 +171,9 @@ def training_loop(
         state = run_state.TrainingState(G_raw, D_raw, g_opt, d_opt, average)
         if resumed is not None:
             path, ckpt = resumed
-            state.restore(ckpt, accelerator.scaler, accelerator.process_index, world,
-                          accelerator.print)  # fmt: skip
+            state.restore(
+                ckpt, accelerator.scaler, accelerator.process_index, world, accelerator.print
+            )
             accelerator.print(f"resumed from {path} at step {state.step}")
             del ckpt, resumed
         g_loss = GeneratorLoss(loss, motion.sparsity_l1, perceptual, D_raw)
@@ -165,7 +184,7 @@ def training_loop(
             batch_size=micro,
             sampler=RankSampler(
                 state.step * train.batch_size, accelerator.process_index, world, micro
-            ),  # fmt: skip
+            ),
             num_workers=data.workers,
             pin_memory=device.type == "cuda",
         )
@@ -187,8 +206,14 @@ def training_loop(
                 f"tensorboard is not installed: logging to {run_dir / 'log.jsonl'} and "
                 f"{run_dir / 'samples'}"
             )
-        bar = tqdm(total=train.max_steps, initial=state.step, desc="train", unit="step",
-                   dynamic_ncols=True, disable=not is_main)  # fmt: skip
+        bar = tqdm(
+            total=train.max_steps,
+            initial=state.step,
+            desc="train",
+            unit="step",
+            dynamic_ncols=True,
+            disable=not is_main,
+        )
         cleanup.callback(bar.close)
 
         # ---- 7. the loop: one optimizer step per turn ----
@@ -261,14 +286,17 @@ def training_loop(
                 bar.set_postfix(
                     {k: f"{values[k]:.3g}" for k in ("l1", "g_total", "d") if k in values}
                 )
-                run_log.scalars(step, {
-                    **{f"loss/{k}": v for k, v in values.items()},
-                    "lr/g": g_opt.param_groups[0]["lr"],
-                    "lr/d": d_opt.param_groups[0]["lr"],
-                    "speed/steps_per_s": rate,
-                    "speed/samples_per_s": rate * train.batch_size,
-                    "nonfinite_steps": state.nonfinite_steps,
-                })  # fmt: skip
+                run_log.scalars(
+                    step,
+                    {
+                        **{f"loss/{k}": v for k, v in values.items()},
+                        "lr/g": g_opt.param_groups[0]["lr"],
+                        "lr/d": d_opt.param_groups[0]["lr"],
+                        "speed/steps_per_s": rate,
+                        "speed/samples_per_s": rate * train.batch_size,
+                        "nonfinite_steps": state.nonfinite_steps,
+                    },
+                )
             if is_main and log.images_every and step % log.images_every == 0:
                 run_log.images(step, samples(G_raw, batches[-1], fakes[-1], micro, accelerator))
 

@@ -196,14 +196,16 @@ class LIA(nn.Module):
 
     # ---- training ---------------------------------------------------------------------------
     def forward(
-        self, source: torch.Tensor, driving: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """The training forward of the paper: reconstruct ``driving`` from ``source`` by
-        absolute transfer (eq. 11). Returns the reconstructions (B, 3, S, S) and the driving
-        magnitudes A_d (B, M), which a sparsity penalty on the motion can use."""
+        self, source: torch.Tensor, driving: torch.Tensor, return_motion: bool = False
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """The training forward of the paper (and the official evaluation's ``gen(s, d)``):
+        reconstruct ``driving`` (B, 3, S, S) from ``source`` by absolute transfer (eq. 11).
+        With ``return_motion`` also the driving magnitudes A_d (B, M), which a penalty on the
+        motion can use."""
         state = self.encode_source(source)
         alpha = self.encode_motion(driving)
-        return self.decode(state, self.absolute_latent(state, alpha)), alpha
+        image = self.decode(state, self.absolute_latent(state, alpha))
+        return (image, alpha) if return_motion else image
 
     def zero_init_heads(self) -> None:
         """Zero the flow and RGB heads, so training starts from warping the source features by
