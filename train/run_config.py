@@ -21,7 +21,7 @@ from options import DEFAULTS, model_config, sections
 
 from liaviz import LIAConfig
 from liaviz.atomic import write_text
-from liaviz.errors import UserError
+from liaviz.errors import UserError, first_line
 from liaviz.losses import MIN_VGG_SIZE
 
 # Settings of earlier versions that a run folder's config.yaml may still hold: ignored there.
@@ -39,7 +39,7 @@ def load_config(path: str | os.PathLike | None) -> dict[str, dict[str, Any]]:
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as e:
-        raise UserError(f"{path}: invalid YAML ({str(e).splitlines()[0]})") from None
+        raise UserError(f"{path}: invalid YAML ({first_line(e)})") from None
     if not isinstance(data, dict):
         raise UserError(f"{path}: expected sections (model:, train:, ...) at the top level")
     for section, values in data.items():
