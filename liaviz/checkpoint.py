@@ -79,9 +79,7 @@ def resolve_path(name_or_path: str | os.PathLike) -> Path:
 def save_model(model: LIA, path: str | os.PathLike, metadata: dict[str, str] | None = None) -> Path:
     """Write the generator as safetensors with its config in the metadata. Atomic: the file is
     written next to the target and renamed, so an interrupted save never leaves a partial file."""
-    tensors = {
-        k: v.detach().to("cpu", torch.float32).contiguous() for k, v in model.state_dict().items()
-    }
+    tensors = _float32_state(model)
     meta = {str(k): str(v) for k, v in (metadata or {}).items()}
     meta.update(
         format=FORMAT_NAME, format_version=FORMAT_VERSION, config=json.dumps(model.config.to_dict())
@@ -103,12 +101,16 @@ def save_official(model: LIA, path: str | os.PathLike) -> Path:
             f"{cfg.channel_max}, motion_layers {cfg.motion_layers}, motion_dictionary "
             f"{cfg.motion_dictionary}: export to .safetensors instead"
         )
-    state = {
+    with atomic_output(path, error=CheckpointError) as tmp:
+        torch.save({"gen": _float32_state(model)}, tmp)
+    return Path(path)
+
+
+def _float32_state(model: LIA) -> dict[str, torch.Tensor]:
+    """The weights as files hold them: float32, contiguous, on the CPU."""
+    return {
         k: v.detach().to("cpu", torch.float32).contiguous() for k, v in model.state_dict().items()
     }
-    with atomic_output(path, error=CheckpointError) as tmp:
-        torch.save({"gen": state}, tmp)
-    return Path(path)
 
 
 def load_checkpoint(name_or_path: str | os.PathLike) -> Checkpoint:
