@@ -3,7 +3,7 @@
     python benchmarks/bench_train.py [--sizes 64 128 256] [--batch 4] [--repeats 2]
                                      [--vgg-weights vgg19-dcbb9e9d.pth] [--threads N]
 
-The steps are train/train.py's own `generator_step` and `discriminator_step` plus the Adam
+The steps are train/step.py's own `generator_step` and `discriminator_step` plus the Adam
 updates, on the official architecture (random weights, float32 on CPU). FLOPs are counted with
 torch.utils.flop_counter and compared with this machine's float32 matmul rate measured in the
 same run, so the ratios hold whatever the machine. The VGG19 perceptual pyramid is timed as its
@@ -24,20 +24,17 @@ from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "train"))
 
+import step as loop  # noqa: E402  train/step.py
 from accelerate import Accelerator  # noqa: E402
 from accelerate.state import AcceleratorState, GradientState, PartialState  # noqa: E402
+from options import LossOptions  # noqa: E402  train/options.py
 
-import train as loop  # noqa: E402  train/train.py
 from liaviz import LIA, LIAConfig  # noqa: E402
 from liaviz.losses import PerceptualPyramidLoss, load_vgg19  # noqa: E402
 from liaviz.nn.discriminator import Discriminator  # noqa: E402
 from liaviz.nn.vgg import VGG19Features  # noqa: E402
 
-CONFIG = {
-    "loss": {"l1": 1.0, "gan": 1.0, "r1": 0.0},
-    "motion": {"sparsity_l1": 0.0},
-    "train": {"d_reg_every": 16},
-}
+LOSS = LossOptions(perceptual="none")  # L1 + GAN; the perceptual pyramid is timed on its own
 
 
 def sync(device: torch.device) -> None:
@@ -82,26 +79,26 @@ def fresh_accelerator(**kwargs) -> Accelerator:
 def bench_size(size, batch, repeats, accelerator, vgg_state) -> dict[str, float]:
     device = accelerator.device
     torch.manual_seed(0)
-    G = loop.GeneratorForTraining(LIA(LIAConfig(size=size)))
+    G = LIA(LIAConfig(size=size))
     loop.freeze_unused(G, size)
     D = Discriminator(size)
     g_opt = torch.optim.Adam([p for p in G.parameters() if p.requires_grad], lr=1e-4)
     d_opt = torch.optim.Adam(D.parameters(), lr=1e-4)
     G, D, g_opt, d_opt = accelerator.prepare(G, D, g_opt, d_opt)
-    D_raw = accelerator.unwrap_model(D)
+    g_loss = loop.GeneratorLoss(LOSS, 0.0, None, accelerator.unwrap_model(D))
     images = torch.rand(2, batch, 3, size, size, device=device) * 2 - 1
     batches = [{"source": images[0], "driving": images[1]}]
     fakes = []
 
     def g_step():
         g_opt.zero_grad(set_to_none=True)
-        _, out = loop.generator_step(G, D_raw, batches, CONFIG, None, accelerator)
+        _, out = loop.generator_step(G, g_loss.critic, batches, g_loss, accelerator)
         g_opt.step()
         fakes[:] = out
 
     def d_step():
         d_opt.zero_grad(set_to_none=True)
-        loop.discriminator_step(D, batches, fakes, CONFIG, accelerator, regularize=False)
+        loop.discriminator_step(D, batches, fakes, 0.0, accelerator)
         d_opt.step()
 
     # the machine's matmul rate right before this size: on a shared machine the load drifts

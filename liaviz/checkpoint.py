@@ -79,19 +79,38 @@ def resolve_path(name_or_path: str | os.PathLike) -> Path:
 def save_model(model: LIA, path: str | os.PathLike, metadata: dict[str, str] | None = None) -> Path:
     """Write the generator as safetensors with its config in the metadata. Atomic: the file is
     written next to the target and renamed, so an interrupted save never leaves a partial file."""
-    path = Path(path)
-    if not path.parent.exists():
-        raise CheckpointError(f"{path}: folder {path.parent} does not exist")
-    tensors = {
-        k: v.detach().to("cpu", torch.float32).contiguous() for k, v in model.state_dict().items()
-    }
+    tensors = _float32_state(model)
     meta = {str(k): str(v) for k, v in (metadata or {}).items()}
     meta.update(
         format=FORMAT_NAME, format_version=FORMAT_VERSION, config=json.dumps(model.config.to_dict())
     )
     with atomic_output(path, error=CheckpointError) as tmp:
         save_file(tensors, tmp, metadata=meta)
-    return path
+    return Path(path)
+
+
+def save_official(model: LIA, path: str | os.PathLike) -> Path:
+    """Write ``{'gen': state_dict}`` as the official LIA code loads it, atomically. Only a model
+    of the official widths fits that code; any other is a ``CheckpointError``."""
+    cfg = model.config
+    if not cfg.is_official_width:
+        raise CheckpointError(
+            f"{path}: the official layout needs the official widths (latent 512, channels "
+            f"512..64, 4 motion layers, a motion dictionary); this model has latent "
+            f"{cfg.latent_dim}, channel_multiplier {cfg.channel_multiplier}, channel_max "
+            f"{cfg.channel_max}, motion_layers {cfg.motion_layers}, motion_dictionary "
+            f"{cfg.motion_dictionary}: export to .safetensors instead"
+        )
+    with atomic_output(path, error=CheckpointError) as tmp:
+        torch.save({"gen": _float32_state(model)}, tmp)
+    return Path(path)
+
+
+def _float32_state(model: LIA) -> dict[str, torch.Tensor]:
+    """The weights as files hold them: float32, contiguous, on the CPU."""
+    return {
+        k: v.detach().to("cpu", torch.float32).contiguous() for k, v in model.state_dict().items()
+    }
 
 
 def load_checkpoint(name_or_path: str | os.PathLike) -> Checkpoint:
@@ -155,9 +174,7 @@ def load_model(
             f"{ckpt.path}: this is a size-{cfg.size}, M={cfg.motion_dim} model, but "
             f"size={size or cfg.size}, M={motion_dim or cfg.motion_dim} was asked for"
         )
-    model = LIA(cfg)
-    _load_into(model, ckpt)
-    return model.to(device or "cpu").eval()
+    return model_from(ckpt).to(device or "cpu").eval()
 
 
 # ---- internals ----------------------------------------------------------------------------------
@@ -186,7 +203,9 @@ def _load_torch(path: Path) -> Checkpoint:
             f"(it could run code when loaded): {unsafe}"
         ) from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, SafetensorError) as e:
-        raise CheckpointError(f"{path}: truncated or corrupt checkpoint ({first_line(e)})") from None
+        raise CheckpointError(
+            f"{path}: truncated or corrupt checkpoint ({first_line(e)})"
+        ) from None
 
     fmt = "state_dict"
     other: list[str] = []
@@ -245,13 +264,12 @@ def _config_from_state_dict(path: Path, state: dict[str, torch.Tensor]) -> LIACo
     else:
         motion_dim, dictionary = fc_out, False
     finest = state["enc.net_app.convs.0.0.weight"].shape[0]
-    base = min(512, 16384 // size)
     try:
         return LIAConfig(
             size=size,
             latent_dim=latent_dim,
             motion_dim=motion_dim,
-            channel_multiplier=finest / base,
+            channel_multiplier=finest / LIAConfig.base_channels(size),
             channel_max=state["dec.input.input"].shape[1],
             motion_layers=fc_layers - 1,
             motion_dictionary=dictionary,
@@ -260,9 +278,12 @@ def _config_from_state_dict(path: Path, state: dict[str, torch.Tensor]) -> LIACo
         raise CheckpointError(f"{path}: tensor shapes describe no valid LIA ({e})") from None
 
 
-def _load_into(model: LIA, ckpt: Checkpoint) -> None:
+def model_from(ckpt: Checkpoint) -> LIA:
+    """A LIA of the checkpoint's config holding its weights, once ``check_fits`` passes."""
+    model = LIA(ckpt.config)
     check_fits(ckpt, model)
     model.load_state_dict(ckpt.state_dict)
+    return model
 
 
 def check_fits(ckpt: Checkpoint, model: LIA | None = None) -> None:

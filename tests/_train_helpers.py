@@ -66,6 +66,11 @@ def make_dataset(root: Path, clips: int = 3, frames: int = 8, size: int = 32) ->
     return root
 
 
+def tiny(data: Path, out: Path, *extra: str) -> list[str]:
+    """train.py's arguments for the tiny config on ``data``, into ``out``."""
+    return ["--config", str(TINY_CONFIG), "--data", str(data), "--out", str(out), *extra]
+
+
 def read_log(run: Path) -> list[dict]:
     return [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
 
@@ -88,8 +93,9 @@ def run_train(args: list[str], timeout: float = 120, env: dict | None = None):
     )
 
 
-def train_in_process(args: list[str]) -> int:
-    """train.py's main() in this process (no interpreter start-up: fast for short runs)."""
+def train_in_process(args: list[str], **hooks) -> int:
+    """train.py's main() in this process (no interpreter start-up: fast for short runs);
+    ``hooks`` go to ``training_loop`` (see ``nan_loss_at``)."""
     from accelerate.state import AcceleratorState, GradientState, PartialState
 
     import train as train_script  # train/train.py
@@ -97,4 +103,21 @@ def train_in_process(args: list[str]) -> int:
     AcceleratorState._reset_state(True)
     GradientState._reset_state()
     PartialState._reset_state()
-    return train_script.main(args)
+    return train_script.main(args, **hooks)
+
+
+def nan_loss_at(*steps: int):
+    """A ``training_loop`` loss_hook: the generator's total loss is NaN at these steps (0-based),
+    as a diverging run's would be; its terms stay as computed."""
+
+    def hook(step: int, loss_fn):
+        if step not in steps:
+            return loss_fn
+
+        def poisoned(*args):
+            parts, total = loss_fn(*args)
+            return parts, total * float("nan")
+
+        return poisoned
+
+    return hook

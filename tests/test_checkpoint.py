@@ -32,7 +32,7 @@ class _Payload:
 @pytest.fixture
 def tiny_file(tmp_path, tiny_model):
     path = tmp_path / "tiny.safetensors"
-    tiny_model.save(path, metadata={"note": "made by a test"})
+    liaviz.save_model(tiny_model, path, metadata={"note": "made by a test"})
     return path
 
 
@@ -54,7 +54,7 @@ def test_safetensors_round_trip_is_bit_exact(tiny_file, tiny_model):
 
 def test_config_travels_in_the_file(tmp_path):
     config = LIAConfig(size=32, latent_dim=24, motion_dim=5, channel_multiplier=0.1, channel_max=20)
-    LIA(config).save(tmp_path / "m.safetensors")
+    liaviz.save_model(LIA(config), tmp_path / "m.safetensors")
     assert load_model(tmp_path / "m.safetensors").config == config
 
 
@@ -174,11 +174,11 @@ def test_a_failed_save_keeps_the_previous_file(tmp_path, tiny_model, monkeypatch
 
     monkeypatch.setattr(liaviz.checkpoint, "save_file", crash)
     with pytest.raises(OSError, match="disk full"):
-        tiny_model.save(tiny_file)
+        liaviz.save_model(tiny_model, tiny_file)
     assert tiny_file.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == [tiny_file.name]
     with pytest.raises(CheckpointError, match="does not exist"):
-        tiny_model.save(tmp_path / "no" / "such" / "dir.safetensors")
+        liaviz.save_model(tiny_model, tmp_path / "no" / "such" / "dir.safetensors")
 
 
 def test_load_model_moves_to_the_device(tiny_file):
@@ -211,11 +211,11 @@ def test_cli_info_errors_are_one_line(tmp_path):
 def _save_with_header_low_byte(model: LIA, path, low: int) -> None:
     """Save ``model`` with a padding note sized so that the safetensors header length's first
     (low) byte is ``low``: what 1 in 256 of all headers, and 1 in 32 of liaviz's, start with."""
-    model.save(path, metadata={"pad": ""})
+    liaviz.save_model(model, path, metadata={"pad": ""})
     # the header grows by one byte per padding character, then is aligned to 8 bytes
     near = (low - path.read_bytes()[0]) % 256
     for pad in range(max(near - 8, 0), near + 9):
-        model.save(path, metadata={"pad": "x" * pad})
+        liaviz.save_model(model, path, metadata={"pad": "x" * pad})
         if path.read_bytes()[0] == low:
             return
     raise AssertionError("no padding gave that header length")

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
+import ast
 
 import pytest
 import torch
@@ -165,12 +164,51 @@ def test_training_forward_has_gradients_everywhere_that_is_used(tiny_model):
     model = tiny_model.train()
     source = torch.rand(2, 3, 64, 64) * 2 - 1
     driving = torch.rand(2, 3, 64, 64) * 2 - 1
-    model(source, driving).abs().mean().backward()
+    recon, alpha = model(source, driving, return_motion=True)
+    (recon.abs().mean() + alpha.abs().mean()).backward()
     unused = {"dec.to_rgb1", "noise.weight"}  # present for checkpoint compatibility only
     for name, param in model.named_parameters():
         if any(u in name for u in unused):
             continue
         assert param.grad is not None and torch.isfinite(param.grad).all(), name
+
+
+def test_training_forward_is_absolute_transfer(tiny_model):
+    """The one training forward reconstructs the driving frames by eq. 11, from the source's
+    latent and the driving frames' magnitudes, as inference composes it from the public steps."""
+    torch.manual_seed(2)
+    source = torch.rand(2, 3, 64, 64) * 2 - 1
+    driving = torch.rand(2, 3, 64, 64) * 2 - 1
+    with torch.inference_mode():
+        recon, alpha = tiny_model(source, driving, return_motion=True)
+        plain = tiny_model(source, driving)
+        latent, _, features = tiny_model.enc(source)  # z_{s->r} straight from the encoder
+        magnitudes = tiny_model.enc.fc(tiny_model.enc.net_app(driving)[0])
+        q = tiny_model.directions()
+        expected = tiny_model.dec(latent + magnitudes @ q.t(), features)  # z_{s->r} + sum a_i d_i
+    torch.testing.assert_close(alpha, magnitudes)
+    assert_nearly_equal(recon, expected)
+    torch.testing.assert_close(plain, recon)
+
+
+def test_zero_init_heads_decode_an_identity_warp(tiny_model):
+    """Zeroed heads: every level warps by the identity grid with mask 1/2 and adds no colour,
+    whatever the source and the code; the rest of the network keeps its weights."""
+    before = {k: v.clone() for k, v in tiny_model.state_dict().items()}
+    tiny_model.zero_init_heads()
+    changed = {k for k, v in tiny_model.state_dict().items() if not torch.equal(v, before[k])}
+    assert changed and all(".to_flows." in k or ".to_rgbs." in k for k in changed), changed
+    x = torch.rand(2, 3, 64, 64) * 2 - 1
+    with torch.inference_mode():
+        state = tiny_model.encode_source(x)
+        out = tiny_model.decode(state, tiny_model.self_latent(state), return_flows=True)
+    for flow, mask in zip(out.flows, out.masks, strict=True):
+        r = flow.shape[1]
+        ys, xs = torch.meshgrid(torch.linspace(-1, 1, r), torch.linspace(-1, 1, r), indexing="ij")
+        grid = torch.stack([xs, ys], dim=-1).expand_as(flow)  # x, y in [-1, 1]: align_corners
+        torch.testing.assert_close(flow, grid, atol=1e-6, rtol=0)
+        torch.testing.assert_close(mask, torch.full_like(mask, 0.5), atol=1e-6, rtol=0)
+    assert out.image.std(dim=(2, 3)).max() < 1e-5  # a flat image: only the RGB biases
 
 
 def test_no_motion_dictionary_ablation():
@@ -216,19 +254,57 @@ def test_bfloat16_autocast_runs_and_stays_close(tiny_model):
 def test_model_follows_dtype_and_grid_buffers_are_not_saved(tiny_model):
     model = tiny_model.to(torch.float64)
     with torch.inference_mode():
-        out = model(
+        out, alpha = model(
             torch.zeros(1, 3, 64, 64, dtype=torch.float64),
             torch.zeros(1, 3, 64, 64, dtype=torch.float64),
+            return_motion=True,
         )
-    assert out.dtype == torch.float64
+    assert out.dtype == torch.float64 and alpha.dtype == torch.float64
     assert not any(k.endswith("grid") for k in model.state_dict())
 
 
-def test_no_hard_coded_device_anywhere():
-    pattern = re.compile(r"\.cuda\(|device=['\"]cuda")
-    offenders = [
-        str(p) for p in Path(REPO, "liaviz").rglob("*.py") if pattern.search(p.read_text())
-    ]
+def test_model_follows_its_device(tiny_model):
+    """Every tensor the model makes is made where its inputs are, not on the default device:
+    with the default device set to meta (shapes only, no data), a tensor made without
+    following its input would be a meta tensor that fails to mix with the CPU ones."""
+    torch.manual_seed(4)
+    x = torch.rand(2, 3, 64, 64) * 2 - 1
+
+    def run():
+        with torch.inference_mode():
+            state = tiny_model.encode_source(x)
+            alpha = tiny_model.encode_motion(x.flip(0))
+            return [
+                tiny_model.decode(state, tiny_model.relative_latent(state, alpha, alpha[0])),
+                tiny_model.decode(state, tiny_model.edit_latent(state, alpha), True).image,
+                *tiny_model(x, x.flip(0), return_motion=True),
+            ]
+
+    expected = run()
+    with torch.device("meta"):
+        got = run()
+    for a, b in zip(got, expected, strict=True):
+        assert a.device.type == "cpu"
+        torch.testing.assert_close(a, b)
+
+
+def test_nn_imports_nothing_else_of_liaviz():
+    """liaviz/nn is pure torch: its modules import each other and third-party packages, never
+    the rest of liaviz (checkpoints, I/O, the runtime)."""
+    nn_dir = REPO / "liaviz" / "nn"
+    offenders = []
+    for path in sorted(nn_dir.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level:  # relative: within nn only
+                names = [] if node.level == 1 else [f"{'.' * node.level}{node.module or ''}"]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module] if node.module.split(".")[0] == "liaviz" else []
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names if a.name.split(".")[0] == "liaviz"]
+            else:
+                continue
+            offenders += [f"{path.name}: {n}" for n in names if not n.startswith("liaviz.nn")]
+    assert len(list(nn_dir.glob("*.py"))) >= 8
     assert offenders == []
 
 

@@ -24,9 +24,11 @@ from ._train_helpers import (
     TRAIN_SCRIPT,
     loss_rows,
     make_dataset,
+    nan_loss_at,
     read_log,
     run_train,
     single_torch_thread,
+    tiny,
     train_in_process,
 )
 
@@ -44,10 +46,6 @@ def one_thread():
 @pytest.fixture(scope="module")
 def data(tmp_path_factory) -> Path:
     return make_dataset(tmp_path_factory.mktemp("clips"), clips=3, frames=8)
-
-
-def tiny(data: Path, out: Path, *extra: str) -> list[str]:
-    return ["--config", str(TINY_CONFIG), "--data", str(data), "--out", str(out), *extra]
 
 
 def free_port() -> int:
@@ -160,21 +158,21 @@ def test_corrupt_newest_checkpoint_falls_back(data: Path, tmp_path: Path, one_th
 
 
 def test_checkpoint_digest_catches_changed_bytes(tmp_path: Path) -> None:
-    import run_state
+    from liaviz import training_checkpoint as checkpoints
 
     pattern = torch.full((4096,), 1.2345)
-    path = run_state.save_checkpoint(tmp_path, 7, {"gen": {"w": pattern}, "config": {}}, keep=3)
-    assert run_state.load_checkpoint(path)["step"] == 7
+    path = checkpoints.save_checkpoint(tmp_path, 7, {"gen": {"w": pattern}, "config": {}}, keep=3)
+    assert checkpoints.load_checkpoint(path)["step"] == 7
     raw = bytearray(path.read_bytes())
     at = bytes(raw).find(pattern[:4].numpy().tobytes())
     raw[at + 100] ^= 0x40  # one flipped bit inside the tensor's data: the zip stays readable
     path.write_bytes(bytes(raw))
-    with pytest.raises(run_state.CorruptCheckpoint, match="digest"):
-        run_state.load_checkpoint(path)
+    with pytest.raises(checkpoints.CorruptCheckpoint, match="digest"):
+        checkpoints.load_checkpoint(path)
     # keep-K: only the newest K survive
     for step in (8, 9, 10):
-        run_state.save_checkpoint(tmp_path, step, {"gen": {}, "config": {}}, keep=2)
-    assert [s for s, _ in run_state.list_checkpoints(tmp_path)] == [10, 9]
+        checkpoints.save_checkpoint(tmp_path, step, {"gen": {}, "config": {}}, keep=2)
+    assert [s for s, _ in checkpoints.list_checkpoints(tmp_path)] == [10, 9]
 
 
 def test_sigkill_then_resume(data: Path, tmp_path: Path) -> None:
@@ -215,7 +213,7 @@ def test_sigkill_then_resume(data: Path, tmp_path: Path) -> None:
 def test_nonfinite_losses_skip_updates_then_stop(data: Path, tmp_path: Path, one_thread, capsys):
     out = tmp_path / "nan"
     rc = train_in_process(
-        tiny(data, out, "--max-steps", "5", "--log.every", "1", "--debug.nonfinite_steps", "[2]")
+        tiny(data, out, "--max-steps", "5", "--log.every", "1"), loss_hook=nan_loss_at(2)
     )
     assert rc == 0
     rows = loss_rows(out)
@@ -226,9 +224,9 @@ def test_nonfinite_losses_skip_updates_then_stop(data: Path, tmp_path: Path, one
 
     out = tmp_path / "nan3"
     rc = train_in_process(
-        tiny(data, out, "--max-steps", "9", "--debug.nonfinite_steps", "[1, 2, 3, 4]",
-             "--train.max_nonfinite", "3")
-    )  # fmt: skip
+        tiny(data, out, "--max-steps", "9", "--train.max_nonfinite", "3"),
+        loss_hook=nan_loss_at(1, 2, 3, 4),
+    )
     assert rc == 1
     err = capsys.readouterr().err
     assert "step 3" in err and "nan" in err and "3 non-finite losses in a row" in err
@@ -310,6 +308,20 @@ def test_config_overrides_and_resolved_config(tmp_path: Path) -> None:
     run_config.save_config(cfg, tmp_path / "config.yaml")
     assert yaml.safe_load((tmp_path / "config.yaml").read_text()) == cfg
     assert run_config.load_config(tmp_path / "config.yaml") == cfg
+    # the typed options hold exactly the config (what config.yaml and checkpoints get back)
+    import options
+
+    typed = options.sections(cfg)
+    assert typed["train"].batch_size == 8 and typed["loss"].perceptual == "none"
+    assert options.to_config(typed) == cfg
+    # with no file, the generator is the official LIA (the defaults are LIAConfig's own)
+    assert run_config.validate(run_config.load_config(None)) == liaviz.LIAConfig()
+    # a run folder of an earlier version holds a `debug` section: it still loads
+    old = tmp_path / "old.yaml"
+    old.write_text((tmp_path / "config.yaml").read_text() + "debug:\n  nonfinite_steps: []\n")
+    assert run_config.load_config(old) == cfg
+    with pytest.raises(liaviz.errors.UserError, match="unknown setting 'debug.nonfinite_steps'"):
+        run_config.apply_overrides(cfg, ["--debug.nonfinite_steps", "[2]"])
 
 
 @pytest.fixture(scope="module")
@@ -368,6 +380,14 @@ def test_liaviz_export_from_a_training_checkpoint(trained_run: Path, tmp_path: P
     # the official layout needs official widths: a one-line error for this tiny model
     assert main(["export", str(ckpt_path), str(tmp_path / "official.pt")]) == 2
     assert not (tmp_path / "official.pt").exists()
+    # a training checkpoint whose bytes changed after writing is refused, not exported
+    raw = bytearray(ckpt_path.read_bytes())
+    at = bytes(raw).find(ckpt["gen"]["dec.direction.weight"].numpy().tobytes()[:64])
+    raw[at + 8] ^= 0x40
+    changed = tmp_path / "changed.pt"
+    changed.write_bytes(bytes(raw))
+    assert main(["export", str(changed), str(tmp_path / "changed.safetensors")]) == 2
+    assert not (tmp_path / "changed.safetensors").exists()
 
 
 def test_official_layout_export_round_trips(tmp_path: Path) -> None:
@@ -375,7 +395,7 @@ def test_official_layout_export_round_trips(tmp_path: Path) -> None:
 
     torch.manual_seed(0)
     model = liaviz.LIA(liaviz.LIAConfig(size=16))  # official widths, the smallest size
-    model.save(tmp_path / "m.safetensors")
+    liaviz.save_model(model, tmp_path / "m.safetensors")
     assert main(["export", str(tmp_path / "m.safetensors"), str(tmp_path / "m.pt")]) == 0
     data = torch.load(tmp_path / "m.pt", weights_only=True)
     assert list(data) == ["gen"] and list(data["gen"]) == list(model.state_dict())

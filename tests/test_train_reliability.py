@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from liaviz import training_checkpoint as checkpoints
+
 from ._train_helpers import (
     REPO,
     TINY_CONFIG,
@@ -21,6 +23,7 @@ from ._train_helpers import (
     TRAIN_SCRIPT,
     make_dataset,
     single_torch_thread,
+    tiny,
     train_in_process,
 )
 
@@ -38,18 +41,12 @@ def data(tmp_path_factory) -> Path:
     return make_dataset(tmp_path_factory.mktemp("clips"), clips=2, frames=6)
 
 
-def tiny(data: Path, out: Path, *extra: str) -> list[str]:
-    return ["--config", str(TINY_CONFIG), "--data", str(data), "--out", str(out), *extra]
-
-
 def snapshot(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
 
 
 def steps(run: Path) -> list[int]:
-    import run_state
-
-    return [s for s, _ in run_state.list_checkpoints(run / "checkpoints")]
+    return [s for s, _ in checkpoints.list_checkpoints(run / "checkpoints")]
 
 
 def one_error_line(err: str, *needles: str) -> str:
@@ -79,7 +76,7 @@ def test_a_fresh_run_never_lands_on_another_run(data: Path, tmp_path: Path, caps
 def test_resume_auto_with_only_corrupt_checkpoints_is_refused(data, tmp_path, capsys) -> None:
     out = tmp_path / "run"
     assert train_in_process(tiny(data, out, "--max-steps", "4", "--checkpoint.every", "2")) == 0
-    for _, path in __import__("run_state").list_checkpoints(out / "checkpoints"):
+    for _, path in checkpoints.list_checkpoints(out / "checkpoints"):
         path.write_bytes(b"PK\x03\x04 not a checkpoint")
     before = snapshot(out)
     capsys.readouterr()
@@ -106,17 +103,15 @@ def test_resume_past_a_corrupt_newest_sets_it_aside(data, tmp_path) -> None:
 
 
 def test_retention_keeps_the_checkpoint_just_written(tmp_path: Path) -> None:
-    import run_state
-
     for step in (10, 12):
-        run_state.save_checkpoint(tmp_path, step, {"gen": {}, "config": {}}, keep=2)
+        checkpoints.save_checkpoint(tmp_path, step, {"gen": {}, "config": {}}, keep=2)
     # a run resumed from an earlier point writes step 4 while 10 and 12 are still there
-    path = run_state.save_checkpoint(tmp_path, 4, {"gen": {}, "config": {}}, keep=2)
-    assert path.exists() and run_state.load_checkpoint(path)["step"] == 4
-    assert [s for s, _ in run_state.list_checkpoints(tmp_path)] == [12, 10, 4]
+    path = checkpoints.save_checkpoint(tmp_path, 4, {"gen": {}, "config": {}}, keep=2)
+    assert path.exists() and checkpoints.load_checkpoint(path)["step"] == 4
+    assert [s for s, _ in checkpoints.list_checkpoints(tmp_path)] == [12, 10, 4]
     for step in (5, 6):
-        run_state.save_checkpoint(tmp_path, step, {"gen": {}, "config": {}}, keep=2)
-    assert [s for s, _ in run_state.list_checkpoints(tmp_path)] == [12, 10, 6, 5]
+        checkpoints.save_checkpoint(tmp_path, step, {"gen": {}, "config": {}}, keep=2)
+    assert [s for s, _ in checkpoints.list_checkpoints(tmp_path)] == [12, 10, 6, 5]
 
 
 _KILL_DURING_SAVE = textwrap.dedent(
@@ -192,7 +187,8 @@ BAD_VALUES = [
     ("--loss.l1", "abc"),
     ("--loss.r1", "abc"),
     ("--discriminator.stddev_group", "0"),
-    ("--debug.nonfinite_steps", "3"),
+    ("--log.every", "-1"),
+    ("--loss.l1_scales", "[]"),
     ("--train.max_nonfinite", "abc"),
     ("--ema.enabled", "sometimes"),
     ("--train.lr", ".nan"),
@@ -222,31 +218,27 @@ def test_every_setting_has_a_type_and_a_range() -> None:
 
 
 def test_interrupt_is_one_line(data: Path, tmp_path: Path, capsys, monkeypatch) -> None:
-    import run_state
-
-    real = run_state.save_checkpoint
+    real = checkpoints.save_checkpoint
 
     def save_then_ctrl_c(folder, step, payload, keep):
         real(folder, step, payload, keep)
         raise KeyboardInterrupt  # what Python raises on SIGINT
 
-    monkeypatch.setattr(run_state, "save_checkpoint", save_then_ctrl_c)
+    monkeypatch.setattr(checkpoints, "save_checkpoint", save_then_ctrl_c)
     out = tmp_path / "run"
     assert train_in_process(tiny(data, out, "--max-steps", "9", "--checkpoint.every", "2")) == 130
     one_error_line(capsys.readouterr().err, "train.py: interrupted", "--resume auto")
 
 
 def test_sigterm_ends_training_like_an_interrupt(data: Path, tmp_path: Path, capsys, monkeypatch):
-    import run_state
-
-    real = run_state.save_checkpoint
+    real = checkpoints.save_checkpoint
 
     def save_then_terminate(folder, step, payload, keep):
         path = real(folder, step, payload, keep)
         os.kill(os.getpid(), signal.SIGTERM)  # handled in the main thread, at the next bytecode
         return path
 
-    monkeypatch.setattr(run_state, "save_checkpoint", save_then_terminate)
+    monkeypatch.setattr(checkpoints, "save_checkpoint", save_then_terminate)
     out = tmp_path / "run"
     assert train_in_process(tiny(data, out, "--max-steps", "9", "--checkpoint.every", "2")) == 143
     one_error_line(capsys.readouterr().err, "terminated", "ckpt_00000002.pt")

@@ -1,8 +1,10 @@
-"""Training configuration: defaults, YAML files, ``--section.key value`` overrides, validation.
+"""Training configuration as plain data: YAML files, ``--section.key value`` overrides, and the
+one place where every setting is checked.
 
 A config is a two-level dict ``{section: {key: value}}`` of plain YAML values, so it round-trips
-through YAML, JSON and ``torch.load(weights_only=True)`` checkpoints unchanged. The defaults are
-the paper's VoxCeleb recipe (``../shared/reference/README.md``); files only say what differs.
+through YAML, JSON and ``torch.load(weights_only=True)`` checkpoints unchanged. Its defaults come
+from the typed sections of ``options`` (the model's from ``LIAConfig``); files only say what
+differs. ``resolve`` checks a config once and returns those typed sections.
 """
 
 from __future__ import annotations
@@ -15,84 +17,15 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from options import DEFAULTS, model_config, sections
 
 from liaviz import LIAConfig
-from liaviz.atomic import write_bytes
-from liaviz.errors import UserError
+from liaviz.atomic import write_text
+from liaviz.errors import UserError, first_line
+from liaviz.losses import MIN_VGG_SIZE
 
-DEFAULTS: dict[str, dict[str, Any]] = {
-    "model": {  # LIAConfig fields (the generator's architecture)
-        "size": 256,
-        "latent_dim": 512,
-        "motion_dim": 20,
-        "channel_multiplier": 1.0,
-        "channel_max": 512,
-        "motion_layers": 4,
-    },
-    "motion": {
-        "dictionary": True,  # false: the paper's Table 4 ablation (the MLP outputs w directly)
-        "sparsity_l1": 0.0,  # weight of mean |A| on the driving magnitudes (LIA-X style)
-    },
-    "discriminator": {
-        "channel_multiplier": None,  # None: the generator's
-        "stddev_group": 4,
-    },
-    "data": {
-        "root": None,  # FOMM layout root (ROOT/train/...); --data sets it
-        "split": "train",
-        "flip": False,
-        "jitter": 0.0,  # colour jitter strength (TaiChi, TED: 0.1)
-        "workers": 4,
-    },
-    "train": {
-        "batch_size": 32,  # samples per optimizer step, over all processes and accumulation
-        "grad_accum": 1,  # micro-batches per optimizer step and process
-        "max_steps": 800_000,
-        "lr": 0.002,
-        # StyleGAN2 lazy-regularization ratios: lr * k/(k+1) and beta2 = 0.99^(k/(k+1))
-        "g_reg_every": 4,
-        "d_reg_every": 16,
-        "seed": 0,
-        "mixed_precision": None,  # None: as `accelerate launch` says; or "no", "bf16", "fp16"
-        "max_nonfinite": 5,  # this many non-finite losses in a row stop the run
-        # None: a constant lr, as in the paper; a step: cosine decay from there to 0 at max_steps
-        "lr_decay_from": None,
-        # zero the flow and RGB heads at the start (see train.zero_init_heads); paper: random
-        "zero_init_heads": False,
-    },
-    "loss": {
-        "l1": 1.0,
-        # L1 summed over a Gaussian pyramid; [1.0] is the paper's plain pixel L1. Coarser scales
-        # give the flow fields a gradient from farther away when no VGG19 weights are at hand.
-        "l1_scales": [1.0],
-        # weight of an L1 on the bands of a Laplacian pyramid (edges and small parts count in
-        # full, not only their share of the pixels); 0: off, as in the paper
-        "laplacian_l1": 0.0,
-        "laplacian_levels": 4,  # bands of that pyramid, the coarsest being the low-pass rest
-        "perceptual": "vgg19",  # or "none"
-        "vgg_weights": None,  # torchvision's vgg19-*.pth (ImageNet); required for vgg19
-        "perceptual_weight": 10.0,  # per layer, relu1_1 .. relu5_1
-        "perceptual_scales": [1.0, 0.5, 0.25, 0.125],
-        "gan": 1.0,
-        "r1": 0.0,  # the official loop has no R1; StyleGAN2 used 10
-    },
-    "ema": {
-        "enabled": False,
-        "decay": 0.999,
-    },
-    "checkpoint": {
-        "every": 1000,
-        "keep": 3,
-    },
-    "log": {
-        "every": 50,
-        "images_every": 1000,
-        "export_every": 0,  # 0: export the generator only at the end (and on request)
-    },
-    "debug": {
-        "nonfinite_steps": [],  # steps whose G loss is replaced by NaN: tests the guard
-    },
-}
+# Settings of earlier versions that a run folder's config.yaml may still hold: ignored there.
+RETIRED = ("debug.nonfinite_steps",)  # now a test hook of training_loop (loss_hook)
 
 
 def load_config(path: str | os.PathLike | None) -> dict[str, dict[str, Any]]:
@@ -106,14 +39,15 @@ def load_config(path: str | os.PathLike | None) -> dict[str, dict[str, Any]]:
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as e:
-        raise UserError(f"{path}: invalid YAML ({str(e).splitlines()[0]})") from None
+        raise UserError(f"{path}: invalid YAML ({first_line(e)})") from None
     if not isinstance(data, dict):
         raise UserError(f"{path}: expected sections (model:, train:, ...) at the top level")
     for section, values in data.items():
         if not isinstance(values, dict):
             raise UserError(f"{path}: section {section!r} must hold key: value pairs")
         for key, value in values.items():
-            _set(config, f"{section}.{key}", value, where=str(path))
+            if f"{section}.{key}" not in RETIRED:
+                _set(config, f"{section}.{key}", value, where=str(path))
     return config
 
 
@@ -234,9 +168,6 @@ SCHEMA: dict[str, tuple[Callable[[Any], bool], str]] = {
     "log.every": _integer(0),
     "log.images_every": _integer(0),
     "log.export_every": _integer(0),
-    "debug.nonfinite_steps": _optional(
-        _list_of(_integer(0), "steps (integers >= 0)", non_empty=False)
-    ),
 }
 
 
@@ -257,9 +188,43 @@ def validate(config: dict) -> LIAConfig:
             f"{t['lr_decay_from']!r} with train.max_steps {t['max_steps']}"
         )
     try:
-        return LIAConfig(**config["model"], motion_dictionary=config["motion"]["dictionary"])
+        return model_config(config)
     except (TypeError, ValueError) as e:
         raise UserError(f"config: invalid model section ({e})") from None
+
+
+def resolve(config: dict) -> dict[str, Any]:
+    """``validate``, plus what a run needs beyond valid values (a dataset, the VGG19 weights of
+    the perceptual loss, images big enough for VGG19); the config as typed sections."""
+    size = validate(config).size
+    if not config["data"]["root"]:
+        raise UserError("no dataset: pass --data ROOT (a FOMM layout: ROOT/train/<clip>/...)")
+    loss = config["loss"]
+    if loss["perceptual"] == "vgg19" and not loss["vgg_weights"]:
+        raise UserError(
+            "loss.perceptual is vgg19 (the paper's loss) but no weights file is named: pass "
+            "--loss.vgg_weights /path/to/vgg19-dcbb9e9d.pth (torchvision's ImageNet VGG19 "
+            "state_dict), or --loss.perceptual none to train without the perceptual loss"
+        )
+    if loss["perceptual"] == "vgg19":
+        smallest = size * min(loss["perceptual_scales"])
+        if smallest < MIN_VGG_SIZE:
+            raise UserError(
+                f"loss.perceptual_scales go down to {smallest:g}px at size {size}; "
+                f"VGG19 needs at least {MIN_VGG_SIZE}px: drop the smallest scales"
+            )
+    return sections(config)
+
+
+def micro_batch(batch_size: int, grad_accum: int, world: int) -> int:
+    """Samples per forward pass when ``world`` processes share a step of ``batch_size``."""
+    micro = batch_size // (world * grad_accum)
+    if micro * world * grad_accum != batch_size:
+        raise UserError(
+            f"train.batch_size ({batch_size}) must split evenly over {world} process(es) x "
+            f"{grad_accum} accumulation step(s)"
+        )
+    return micro
 
 
 # Settings that fix the shapes of what a checkpoint holds: a resumed run must keep them.
@@ -286,8 +251,4 @@ def save_config(config: dict, path: Path) -> None:
     text = "# resolved training config (defaults + file + command line)\n" + yaml.safe_dump(
         config, sort_keys=False, default_flow_style=False
     )
-    atomic_write_bytes(path, text.encode())
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    write_bytes(path, data)
+    write_text(path, text)

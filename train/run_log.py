@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 import torch
 from PIL import Image
-from run_config import atomic_write_bytes
 
+from liaviz.atomic import write_bytes
 from liaviz.io import to_uint8
 
 
@@ -66,7 +66,7 @@ class RunLog:
         path = self.samples / f"step_{step:08d}.png"
         buf = io.BytesIO()
         Image.fromarray(grid).save(buf, format="PNG")
-        atomic_write_bytes(path, buf.getvalue())
+        write_bytes(path, buf.getvalue())
         if self.tensorboard:
             tracker = self.accelerator.get_tracker("tensorboard")
             name = "samples/" + "|".join(columns)

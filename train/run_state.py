@@ -1,101 +1,143 @@
-"""Training checkpoints: what they hold, how they are written, and how a run finds them again.
+"""A run's state: the models and optimizers a checkpoint holds, saving them (a collective over
+all processes), resuming them, exporting the generator, and what belongs to a run folder.
 
-A checkpoint is one ``torch.save`` file of plain data (tensors, dicts, lists, numbers, strings):
-``torch.load(weights_only=True)`` reads it without unpickling any object. Its generator sits
-under ``'gen'`` (and the critic under ``'dis'``) as in official LIA training files, so
-``liaviz info`` and ``liaviz.load_model`` open it directly. A SHA-256 over every tensor and value
-is stored inside, so a file whose bytes changed after writing is recognised as corrupt, not just
-a truncated one.
+The checkpoint file format itself is ``liaviz.training_checkpoint``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
-import pickle
 import random
-import re
+import shutil
 import warnings
-import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from accelerate.utils import gather_object
 
-from liaviz.atomic import atomic_output, remove_stale
-from liaviz.errors import UserError
+from liaviz import LIA, LIAConfig, save_model
+from liaviz import training_checkpoint as checkpoints
+from liaviz.nn.discriminator import Discriminator
+from liaviz.training_checkpoint import CorruptCheckpoint
 
-FORMAT = "liaviz-train"
-VERSION = 1
-_NAME = re.compile(r"ckpt_(\d{8,})\.pt")
-
-
-class CorruptCheckpoint(UserError):
-    """A training checkpoint that cannot be read back or fails its digest."""
-
-
-def checkpoint_path(folder: Path, step: int) -> Path:
-    return folder / f"ckpt_{step:08d}.pt"
+# What a run writes into its folder: --overwrite deletes these (and nothing else).
+RUN_FILES = ("config.yaml", "log.jsonl", "generator.safetensors", "EXPORT")
+RUN_FOLDERS = ("checkpoints", "samples", "tensorboard")
 
 
-def list_checkpoints(folder: Path) -> list[tuple[int, Path]]:
-    """(step, path) of the checkpoints in ``folder``, newest first."""
-    if not folder.is_dir():
-        return []
-    found = []
-    for p in folder.iterdir():
-        m = _NAME.fullmatch(p.name)
-        if m:
-            found.append((int(m.group(1)), p))
-    return sorted(found, reverse=True)
+@dataclass
+class TrainingState:
+    """What the loop changes from step to step, and what a checkpoint holds."""
+
+    G: LIA  # the generator being trained (not wrapped for DDP)
+    D: Discriminator  # the critic (not wrapped)
+    g_opt: torch.optim.Optimizer
+    d_opt: torch.optim.Optimizer
+    ema: LIA | None  # the moving average of G, when ema.enabled
+    step: int = 0  # optimizer steps done
+    nonfinite_steps: int = 0  # steps skipped for a non-finite loss, over the whole run
+
+    def update_ema(self, decay: float) -> None:
+        if self.ema is None:
+            return
+        with torch.no_grad():
+            for pe, p in zip(self.ema.parameters(), self.G.parameters(), strict=True):
+                pe.lerp_(p.detach(), 1.0 - decay)
+
+    def restore(
+        self, ckpt: dict[str, Any], scaler: Any, rank: int, world: int, say: Callable
+    ) -> None:
+        """Load a checkpoint's weights, optimizer states, step, counters and this rank's RNG."""
+        self.G.load_state_dict(ckpt["gen"])
+        self.D.load_state_dict(ckpt["dis"])
+        self.g_opt.load_state_dict(ckpt["g_optim"])
+        self.d_opt.load_state_dict(ckpt["d_optim"])
+        if self.ema is not None:
+            if "gen_ema" in ckpt:
+                self.ema.load_state_dict(ckpt["gen_ema"])
+            else:
+                self.ema.load_state_dict(self.G.state_dict())
+                say("the checkpoint has no EMA generator: it starts from G")
+        if scaler is not None and ckpt.get("scaler"):
+            scaler.load_state_dict(ckpt["scaler"])
+        self.step = int(ckpt["step"])
+        self.nonfinite_steps = int(ckpt.get("counters", {}).get("nonfinite_steps", 0))
+        ranks = ckpt["rng"]
+        if len(ranks) == world:
+            set_rng_state(ranks[rank])
+        else:
+            say(f"saved with {len(ranks)} process(es), now {world}: RNG not restored")
+
+    def payload(self, scaler: Any, config: dict, model_config: LIAConfig, rng: list) -> dict:
+        """The checkpoint's contents (``training_checkpoint`` adds format, step and digest)."""
+        payload: dict[str, Any] = {
+            "gen": self.G.state_dict(),
+            "dis": self.D.state_dict(),
+            "g_optim": self.g_opt.state_dict(),
+            "d_optim": self.d_opt.state_dict(),
+            "scaler": scaler.state_dict() if scaler is not None else None,
+            "config": config,
+            "model_config": model_config.to_dict(),
+            "rng": rng,
+            "counters": {"nonfinite_steps": self.nonfinite_steps},
+        }
+        if self.ema is not None:
+            payload["gen_ema"] = self.ema.state_dict()
+        return payload
 
 
-def save_checkpoint(folder: Path, step: int, payload: dict[str, Any], keep: int) -> Path:
-    """Write ``payload`` (plus format, step and digest) atomically, then apply the retention:
-    the newest ``keep`` checkpoints up to this step stay. The one just written always stays,
-    and checkpoints of later steps (left by a run resumed from an earlier one) are not
-    touched. A full disk is a ``UserError`` saying so; the previous checkpoints stay intact."""
-    folder.mkdir(parents=True, exist_ok=True)
-    payload = dict(payload, format=FORMAT, version=VERSION, step=int(step))
-    payload["digest"] = digest(payload)
-    path = checkpoint_path(folder, step)
-    with atomic_output(path) as tmp, open(tmp, "wb") as f:
-        torch.save(payload, f)  # a file object: a failed write keeps its OSError as context
-    _fsync_dir(folder)
-    ours = [p for s, p in list_checkpoints(folder) if s <= step]
-    for old in ours[max(keep, 1) :]:
-        if old != path:
-            old.unlink(missing_ok=True)
+def save(
+    accelerator, state: TrainingState, folder: Path, config: dict, keep: int, log
+) -> Path | None:
+    """Write a checkpoint on the main process; every rank contributes its RNG state. A
+    collective: all ranks call it. Each rank also sends a digest of its weights, so a checkpoint
+    is only written when the processes really hold the same model."""
+    weights = {"gen": state.G.state_dict(), "dis": state.D.state_dict()}
+    ranks = gather_object(
+        [{"rng": rng_state(), "step": state.step, "weights": checkpoints.digest(weights)}]
+    )
+    path = None
+    if accelerator.is_main_process:
+        digests = {r["weights"] for r in ranks}
+        if len(digests) != 1 or any(r["step"] != state.step for r in ranks):
+            raise RuntimeError(
+                f"step {state.step}: the {len(ranks)} processes hold different models"
+            )
+        rng = [r["rng"] for r in ranks]
+        payload = state.payload(accelerator.scaler, config, state.G.config, rng)
+        path = checkpoints.save_checkpoint(folder, state.step, payload, keep)
+        if log is not None:
+            log.event(
+                state.step,
+                f"checkpoint {path.name}: {len(ranks)} process(es) in sync, "
+                f"weights sha256 {digests.pop()[:16]}",
+            )
+    accelerator.wait_for_everyone()
     return path
 
 
-def remove_stale_temporaries(folder: Path) -> list[Path]:
-    """Temporary files of checkpoints whose writing was killed midway (named by the atomic
-    writer after the checkpoint they were to become)."""
-    return remove_stale(folder, "ckpt_*.pt")
+def export(state: TrainingState, out: Path) -> Path:
+    """generator.safetensors for liaviz.load_model: the EMA generator when there is one."""
+    model = state.ema if state.ema is not None else state.G
+    metadata = {
+        "step": str(state.step),
+        "weights": "ema" if state.ema is not None else "raw",
+        "producer": "liaviz train/train.py",
+    }
+    return save_model(model, out / "generator.safetensors", metadata)
 
 
-def load_checkpoint(path: Path) -> dict[str, Any]:
-    """Read and verify one training checkpoint; ``CorruptCheckpoint`` says what is wrong."""
-    try:
-        # an open file, not a path: torch sends paths named *.safetensors to safetensors
-        with open(path, "rb") as f:
-            data = torch.load(f, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise CorruptCheckpoint(f"{path}: no such checkpoint") from None
-    except pickle.UnpicklingError as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise CorruptCheckpoint(f"{path}: refused to unpickle ({first})") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise CorruptCheckpoint(f"{path}: truncated or corrupt ({first})") from None
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise CorruptCheckpoint(f"{path}: not a liaviz training checkpoint")
-    stored = data.pop("digest", None)
-    if stored != digest(data):
-        raise CorruptCheckpoint(f"{path}: contents do not match their digest (corrupt file)")
-    return data
+def clear_run(out: Path) -> None:
+    """--overwrite: delete what a previous run wrote into ``out``."""
+    for name in RUN_FILES:
+        (out / name).unlink(missing_ok=True)
+    for name in RUN_FOLDERS:
+        if (out / name).is_dir():
+            shutil.rmtree(out / name)
 
 
 def find_resume(
@@ -109,11 +151,11 @@ def find_resume(
         return None
     if resume != "auto":
         path = Path(resume)
-        return path, load_checkpoint(path)
-    found = list_checkpoints(folder)
+        return path, checkpoints.load_checkpoint(path)
+    found = checkpoints.list_checkpoints(folder)
     for _, path in found:
         try:
-            return path, load_checkpoint(path)
+            return path, checkpoints.load_checkpoint(path)
         except CorruptCheckpoint as e:
             warnings.warn(f"{e}; trying the previous checkpoint", stacklevel=2)
             if passed_over is not None:
@@ -137,46 +179,6 @@ def set_aside(paths: list[Path]) -> list[Path]:
             os.replace(p, target)
             moved.append(target)
     return moved
-
-
-def digest(obj: Any) -> str:
-    """SHA-256 over a nested structure of tensors and plain values, in a fixed order."""
-    h = hashlib.sha256()
-    _feed(h, obj)
-    return h.hexdigest()
-
-
-def _feed(h: Any, obj: Any) -> None:
-    if isinstance(obj, torch.Tensor):
-        t = obj.detach().cpu().contiguous()
-        h.update(f"T{t.dtype}{tuple(t.shape)}".encode())
-        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
-    elif isinstance(obj, dict):
-        h.update(b"{")
-        for key in sorted(obj, key=repr):
-            h.update(repr(key).encode())
-            _feed(h, obj[key])
-        h.update(b"}")
-    elif isinstance(obj, (list, tuple)):
-        h.update(b"[")
-        for item in obj:
-            _feed(h, item)
-        h.update(b"]")
-    else:
-        h.update(repr(obj).encode())
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 # ---- random states as plain data ----------------------------------------------------------------

@@ -50,8 +50,14 @@ class LIAConfig:
         """Decoder levels, coarse to fine: 8, 16, ..., size."""
         return [2**i for i in range(3, self.log_size + 1)]
 
+    @staticmethod
+    def base_channels(resolution: int) -> int:
+        """The official width at ``resolution`` (channel_multiplier 1, no cap)."""
+        return min(512, 16384 // resolution)
+
     def channels(self, resolution: int) -> int:
-        base = min(512, 16384 // resolution)
+        """The width at ``resolution``: the official one scaled and capped (see the class)."""
+        base = self.base_channels(resolution)
         return max(1, min(self.channel_max, round(base * self.channel_multiplier)))
 
     @property

@@ -8,7 +8,6 @@ appearance features, which the decoder's flow fields warp.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import torch
@@ -195,30 +194,31 @@ class LIA(nn.Module):
         per_frame = self.config.channels(size) * size * size * like.element_size()
         return max(1, CPU_CHUNK_BYTES // per_frame)
 
+    # ---- training ---------------------------------------------------------------------------
     def forward(
-        self,
-        source: torch.Tensor,
-        driving: torch.Tensor,
-        start: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        """The training step of the paper: reconstruct ``driving`` from ``source``.
-
-        Absolute transfer when ``start`` is None, relative (eq. 12) from ``start`` otherwise.
-        """
+        self, source: torch.Tensor, driving: torch.Tensor, return_motion: bool = False
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """The training forward of the paper (and the official evaluation's ``gen(s, d)``):
+        reconstruct ``driving`` (B, 3, S, S) from ``source`` by absolute transfer (eq. 11).
+        With ``return_motion`` also the driving magnitudes A_d (B, M), which a penalty on the
+        motion can use."""
         state = self.encode_source(source)
-        alpha_d = self.encode_motion(driving)
-        if start is None:
-            z = self.absolute_latent(state, alpha_d)
-        else:
-            alpha_start = self.encode_motion(start)
-            z = self.self_latent(state) + self.motion_path(alpha_d) - self.motion_path(alpha_start)
-        return self.decode(state, z)
+        alpha = self.encode_motion(driving)
+        image = self.decode(state, self.absolute_latent(state, alpha))
+        return (image, alpha) if return_motion else image
 
-    def save(self, path: str | os.PathLike, metadata: dict[str, str] | None = None) -> None:
-        """Write safetensors with the config in the metadata (see ``liaviz.checkpoint``)."""
-        from ..checkpoint import save_model  # the I/O lives outside nn; imported on use only
-
-        save_model(self, path, metadata)
+    def zero_init_heads(self) -> None:
+        """Zero the flow and RGB heads, so training starts from warping the source features by
+        the identity (flow 0, mask 1/2) and adding nothing: every level then grows as a residual.
+        With random heads a small model masks its finest level off early (a sharp copy of the
+        source in the wrong place costs more L1 than a blur) and never recovers: its images stay
+        blurry. The paper starts from random heads."""
+        with torch.no_grad():
+            for head in self.dec.to_flows:
+                head.conv.weight.zero_()
+                head.bias.zero_()
+            for head in self.dec.to_rgbs:
+                head.conv[0].weight.zero_()
 
     def _check_images(self, x: torch.Tensor) -> None:
         s = self.config.size
