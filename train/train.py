@@ -22,6 +22,16 @@ import argparse
 import sys
 from pathlib import Path
 
+try:  # the [train] extra
+    import accelerate  # noqa: F401
+    import yaml  # noqa: F401
+except ModuleNotFoundError as e:
+    print(
+        f"train.py: error: {e.name} is not installed; training needs: pip install 'liaviz[train]'",
+        file=sys.stderr,
+    )
+    raise SystemExit(2) from None
+
 import run_config
 import step
 from training_loop import Diverged, training_loop
