@@ -71,6 +71,30 @@ def remove_stale(folder: str | os.PathLike, name_glob: str = "*") -> list[Path]:
 
 
 @contextmanager
+def _staged(
+    path: Path, error: type[UserError], suffix: str = "", folder: bool = False
+) -> Iterator[Path]:
+    """The temporary beside ``path`` that is to become it: made, yielded, and removed on any exit
+    that did not rename it onto ``path``; a full disk is one line as an ``error``."""
+    check_output_folder(path, error)
+    try:
+        tmp = temporary(path, suffix, folder)
+    except OSError as e:
+        raise error(_os_reason(path, e)) from None
+    try:
+        yield tmp
+    except Exception as e:
+        if is_no_space(e):
+            raise error(no_space_message(path)) from None
+        raise
+    finally:
+        if tmp.is_dir() and not tmp.is_symlink():
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            tmp.unlink(missing_ok=True)
+
+
+@contextmanager
 def atomic_output(
     path: str | os.PathLike, suffix: str = "", error: type[UserError] = UserError
 ) -> Iterator[Path]:
@@ -80,32 +104,12 @@ def atomic_output(
     writers that go by the extension). A full disk is an ``error`` (a ``UserError`` subclass of
     the caller's choice) saying so in one line."""
     path = Path(path)
-    check_output_folder(path, error)
-    try:
-        tmp = temporary(path, suffix)
-    except OSError as e:
-        raise error(_os_reason(path, e)) from None
-    try:
-        try:
-            yield tmp
-            with open(tmp, "rb+") as f:
-                os.fsync(f.fileno())
-            match_permissions(tmp, path)
-            os.replace(tmp, path)
-        except Exception as e:
-            if is_no_space(e):
-                raise error(no_space_message(path)) from None
-            raise
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def check_output_folder(path: str | os.PathLike, error: type[UserError] = UserError) -> None:
-    """Refuse, as an ``error`` naming it, an output ``path`` whose folder does not exist. Every
-    writer goes through here, so the message is the same whatever is written."""
-    parent = Path(path).parent
-    if not parent.is_dir():
-        raise error(f"{path}: output folder {parent} does not exist")
+    with _staged(path, error, suffix) as tmp:
+        yield tmp
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        match_permissions(tmp, path)
+        os.replace(tmp, path)
 
 
 @contextmanager
@@ -114,23 +118,18 @@ def atomic_folder(path: str | os.PathLike, error: type[UserError] = UserError) -
     renamed onto ``path`` (which must not exist yet, or be an empty folder); on an error it is
     removed, so a reader never sees half a folder under ``path``."""
     path = Path(path)
-    check_output_folder(path, error)
-    try:
-        tmp = temporary(path, folder=True)
-    except OSError as e:
-        raise error(_os_reason(path, e)) from None
-    try:
-        try:
-            yield tmp
-            default_permissions(tmp)
-            os.replace(tmp, path)
-        except Exception as e:
-            if is_no_space(e):
-                raise error(no_space_message(path)) from None
-            raise
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+    with _staged(path, error, folder=True) as tmp:
+        yield tmp
+        default_permissions(tmp)
+        os.replace(tmp, path)
+
+
+def check_output_folder(path: str | os.PathLike, error: type[UserError] = UserError) -> None:
+    """Refuse, as an ``error`` naming it, an output ``path`` whose folder does not exist. Every
+    writer goes through here, so the message is the same whatever is written."""
+    parent = Path(path).parent
+    if not parent.is_dir():
+        raise error(f"{path}: output folder {parent} does not exist")
 
 
 def no_space_message(path: Path) -> str:

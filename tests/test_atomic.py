@@ -1,0 +1,68 @@
+"""liaviz.atomic, the one writer every output goes through: whole files, JSON and folders."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import stat
+
+import pytest
+
+from liaviz.atomic import atomic_folder, remove_stale, write_json, write_text
+from liaviz.errors import UserError
+
+
+class WriteError(UserError):
+    pass
+
+
+def test_write_json_is_indented_sorted_and_ends_with_a_newline(tmp_path):
+    obj = {"b": [1, 2.5], "a": {"z": None, "y": "é"}}
+    path = write_json(tmp_path / "x.json", obj)
+    expected = '{\n "a": {\n  "y": "\\u00e9",\n  "z": null\n },\n "b": [\n  1,\n  2.5\n ]\n}\n'
+    assert path.read_text() == expected
+    assert json.loads(path.read_text()) == obj
+
+
+def test_a_missing_output_folder_is_the_callers_error(tmp_path):
+    with pytest.raises(WriteError, match="output folder .*missing does not exist"):
+        write_text(tmp_path / "missing" / "a.txt", "x", WriteError)
+    with (
+        pytest.raises(WriteError, match="does not exist"),
+        atomic_folder(tmp_path / "missing" / "f", WriteError),
+    ):
+        pass
+
+
+def test_a_folder_appears_whole_or_not_at_all(tmp_path):
+    with atomic_folder(tmp_path / "done") as tmp:
+        (tmp / "a.txt").write_text("a")
+        assert not (tmp_path / "done").exists()  # nothing under the name while it is filled
+    assert sorted(os.listdir(tmp_path / "done")) == ["a.txt"]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE((tmp_path / "done").stat().st_mode) == 0o777 & ~umask
+
+    with pytest.raises(RuntimeError), atomic_folder(tmp_path / "failed") as tmp:
+        (tmp / "a.txt").write_text("a")
+        raise RuntimeError("the writer failed")
+    assert sorted(os.listdir(tmp_path)) == ["done"]
+
+
+def test_a_full_disk_while_filling_a_folder_is_one_line(tmp_path):
+    with pytest.raises(WriteError, match="f: no space left on the device") as e:
+        with atomic_folder(tmp_path / "f", WriteError):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    assert "\n" not in str(e.value)
+    assert os.listdir(tmp_path) == []
+
+
+def test_remove_stale_finds_a_killed_writers_folder(tmp_path):
+    # what a SIGKILL between entering and leaving atomic_folder leaves: the temporary itself
+    cm = atomic_folder(tmp_path / "video")
+    tmp = cm.__enter__()
+    (tmp / "0.png").write_bytes(b"x")
+    (tmp_path / "keep.txt").write_text("k")
+    assert remove_stale(tmp_path, "video") == [tmp]
+    assert sorted(os.listdir(tmp_path)) == ["keep.txt"]
