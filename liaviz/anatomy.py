@@ -1,8 +1,13 @@
 """What each motion direction does, measured from the decoder's flow fields (no landmarks).
 
 For a source s with magnitudes A_s, a step along d_i changes the code by +-h d_i; the decoder's
-finest flow field (absolute sampling positions, ``SynthesisOutput.flows[-1]``) changes by
-dF_i = (F(A_s + h e_i) - F(A_s - h e_i)) / 2h per unit of magnitude. dF_i is split, by weighted
+coarsest flow field (absolute sampling positions, ``SynthesisOutput.flows[0]``, 8x8, resampled
+bilinearly to the image size) changes by dF_i = (F(A_s + h e_i) - F(A_s - h e_i)) / 2h per unit
+of magnitude. The coarsest level is the one that moves the head as a whole: the decoder refines
+the picture level by level, and on the embedded model the finest flow is mostly local
+correction (its fits left 50-80% of the energy unexplained for every direction, labelling all 20
+"local"), while the coarsest gives the pose directions' renderer factor (tx, ty, scale) as
+their largest share. ``level=-1`` in ``analyze_directions`` reads the finest instead. dF_i is split, by weighted
 least squares, into four global similarity fields about the image centre (x, y in [-1, 1]):
 
     translate_x (1, 0)    translate_y (0, 1)    rotate (-y, x)    scale (x, y)
@@ -43,6 +48,7 @@ from typing import Literal
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from .analysis import ENCODE_PRECISION
 from .analysis.edits import check_directions
@@ -68,6 +74,7 @@ SHORT_NAMES = {
     "rotate": "roll",
     "scale": "zoom",
 }
+FLOW_LEVEL = 0  # the decoder level whose flow is decomposed: the coarsest (module notes)
 STILL_FRACTION = 0.01  # below this fraction of the strongest direction's energy: "still"
 LOCAL_LABEL = 0.5  # local share from which a direction is labelled "local: ..."
 LOCAL_SUFFIX = 0.3  # local share from which a global label gets " + local"
@@ -247,10 +254,15 @@ def default_images(size: int, n: int = 4, seed: int = 0) -> np.ndarray:
 
 
 def flow_changes(
-    model: LIA, image, step: float = 1.0, directions: Sequence[int] | None = None
+    model: LIA,
+    image,
+    step: float = 1.0,
+    directions: Sequence[int] | None = None,
+    level: int = FLOW_LEVEL,
 ) -> np.ndarray:
-    """dF_i of one source for each 0-based direction: (K, r, r, 2), per unit of magnitude, in the
-    decoder's sampling coordinates ([-1, 1] = the image width). ``image``: anything
+    """dF_i of one source for each 0-based direction: (K, S, S, 2), per unit of magnitude, in the
+    decoder's sampling coordinates ([-1, 1] = the image width), from the decoder's flow at
+    ``level`` (0 = coarsest, -1 = finest) resampled to the image size S. ``image``: anything
     ``liaviz.runtime.encode_source`` takes (a path, uint8 image, tensor or ``SourceState``)."""
     m = model.config.motion_dim
     dirs = list(range(m)) if directions is None else [int(i) for i in directions]
@@ -260,7 +272,13 @@ def flow_changes(
         z0 = model.self_latent(state)
         steps = step * q[:, dirs].t()  # (K, D)
         z = torch.cat([z0 + steps, z0 - steps])
-        flows = model.decode(state, z, return_flows=True).flows[-1].float().cpu().numpy()
+        flows = model.decode(state, z, return_flows=True).flows[level].float()
+        size = model.config.size
+        if flows.shape[1] != size:
+            grid = flows.permute(0, 3, 1, 2)
+            flows = F.interpolate(grid, size=(size, size), mode="bilinear", align_corners=False)
+            flows = flows.permute(0, 2, 3, 1)
+        flows = flows.cpu().numpy()
     k = len(dirs)
     return ((flows[:k] - flows[k:]) / (2.0 * step)).astype(np.float64)
 
@@ -271,6 +289,7 @@ def analyze_directions(
     step: float = 1.0,
     directions: Sequence[int] | None = None,
     progress: bool = False,
+    level: int = FLOW_LEVEL,
 ) -> Anatomy:
     """Measure every direction (or the given 0-based ``directions``) around each source image.
 
@@ -301,7 +320,7 @@ def analyze_directions(
     first_flow = None
     for image in progress_bar(images, enabled=progress, desc="direction anatomy", unit="image"):
         u8 = _as_uint8(model, image)
-        deltas = flow_changes(model, u8, step, dirs)
+        deltas = flow_changes(model, u8, step, dirs, level)
         weights = fit_weights(deltas, u8)
         dec = decompose_flow(deltas, weights)
         comp += dec.shares * dec.energy[:, None]

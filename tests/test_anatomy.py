@@ -188,11 +188,17 @@ def test_scrambled_directions_follow_their_directions(embedded):
 def test_labels_agree_with_the_renderers_ground_truth(embedded):
     """For each direction whose decoded change clearly matches one renderer factor among tx,
     ty, roll and scale (image-space cosine with the renderer's own change for that factor), the
-    largest global share must be that factor's component. Measured on this model: the scale
-    directions are the weak point, so a tolerance of one in five is allowed."""
+    largest global share must be that factor's component; one in five may disagree.
+
+    "Clearly": cosine at least 0.4 and 0.15 above the next factor. The bar was 0.5 while the
+    anatomy read the finest flow; on the embedded model (64 px, blurry decodes) the best matches
+    peak at 0.45-0.51, so at 0.5 only one or two directions qualified and the test skipped. It
+    was lowered after measuring; at 0.5 with other identities (rng seed 1, four faces) the four
+    directions that qualify agree too. Reading the finest flow (``level=-1``) fails this test:
+    3 of the 5 directions are then labelled a shift where the renderer says scale."""
     size, m = embedded.config.size, embedded.config.motion_dim
     rng = np.random.default_rng(0)
-    people = [Identity.sample(rng) for _ in range(4)]
+    people = [Identity.sample(rng) for _ in range(8)]
     names = [f.name for f in FACTORS]
     q = embedded.directions().detach()
     cos = np.zeros((m, len(names)))
@@ -218,15 +224,12 @@ def test_labels_agree_with_the_renderers_ground_truth(embedded):
     for i in range(m):
         first, second = np.sort(cos[i])[::-1][:2]
         factor = names[int(cos[i].argmax())]
-        if factor in component and first >= 0.5 and first - second >= 0.15:
+        if factor in component and first >= 0.4 and first - second >= 0.15:
             shares = anatomy.directions[i].shares
             checked.append(i + 1)
             if max(shares, key=shares.get) != component[factor]:
                 wrong.append((i + 1, factor, shares))
-    if len(checked) < 3:
-        # The check needs a model whose pose directions are disentangled. The first embedded
-        # model (format-1 faces) had 8 such directions and agreed on 7; synthetic-faces-64-v2 has
-        # too few, so the anatomy's agreement with ground truth is unverified on it (issue 12).
+    if len(checked) < 3:  # a model whose pose directions are too entangled to check
         pytest.skip(
             f"the embedded model has < 3 directions that clearly match tx/ty/roll/scale: "
             f"{checked}, of which disagree: {[w[:2] for w in wrong]}"
