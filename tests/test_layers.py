@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from liaviz.nn.layers import (
+    EqualLinear,
     ModulatedConv2d,
     fir_filter,
     fir_upsample2x,
@@ -83,3 +84,32 @@ def test_input_modulation_equals_weight_modulation():
             torch.testing.assert_close(
                 conv(x, style), grouped_modulated_conv(conv, x, style), rtol=1e-4, atol=1e-5
             )
+
+
+def test_single_sample_folded_path_equals_weight_modulation():
+    """Batch 1 on a large map folds style and demodulation into a cached, pre-laid-out weight
+    (inference only): still the official formulation, and an in-place weight update (training
+    between two previews) must not be served from the cache."""
+    torch.manual_seed(0)
+    x = torch.randn(1, 8, 12, 12)
+    style = torch.randn(1, 16)
+    for upsample, demodulate, k in [(False, True, 3), (True, True, 3), (False, False, 1)]:
+        conv = ModulatedConv2d(8, 6, k, 16, demodulate=demodulate, upsample=upsample)
+        with torch.no_grad():
+            conv.modulation.bias.normal_()
+            for _ in range(2):  # the second round runs on weights changed in place
+                torch.testing.assert_close(
+                    conv(x, style), grouped_modulated_conv(conv, x, style), rtol=1e-4, atol=1e-5
+                )
+                conv.weight.mul_(torch.rand_like(conv.weight) + 0.5)
+
+
+def test_equal_linear_cache_follows_in_place_updates():
+    torch.manual_seed(0)
+    layer = EqualLinear(16, 5, bias_init=0.3)
+    x = torch.randn(4, 16)
+    with torch.no_grad():
+        for _ in range(2):
+            expected = x @ (layer.weight / 4.0).t() + layer.bias  # 1/sqrt(16) = 1/4
+            torch.testing.assert_close(layer(x), expected)
+            layer.weight.add_(1.0)

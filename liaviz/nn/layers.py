@@ -190,7 +190,8 @@ class EqualLinear(nn.Module):
         self.scale = 1.0 / math.sqrt(in_features)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.linear(x, self.weight * self.scale, self.bias)
+        weight = cached(self, "_scaled", self.weight, lambda w: w * self.scale)
+        return F.linear(x, weight, self.bias)
 
     def extra_repr(self) -> str:
         out_f, in_f = self.weight.shape
@@ -289,7 +290,7 @@ class ModulatedConv2d(nn.Module):
         if self.upsample:
             # oneDNN's transposed conv is ~3x faster on channels-last input
             x = x.contiguous(memory_format=torch.channels_last)
-            weight = self._cached("_transposed", lambda w: w[0].transpose(0, 1).contiguous())
+            weight = self._cached("_transposed", lambda w: channels_last(w[0].transpose(0, 1)))
             x = self.blur(F.conv_transpose2d(x, weight.to(x.dtype), stride=2))
         else:
             weight = self._cached("_conv", lambda w: channels_last(w[0]))
@@ -301,16 +302,19 @@ class ModulatedConv2d(nn.Module):
     ) -> torch.Tensor:
         """One sample's conv with the input scale ``s`` (in,) and output scale ``gain * out_gain``
         (out,) folded into the weight."""
-        w = self.weight[0] * s.to(self.weight.dtype)[None, :, None, None]  # (out, in, k, k)
-        if gain is not None:
-            w = w * (gain[0] * out_gain)[:, None, None, None]
-        elif out_gain != 1.0:
-            w = w * out_gain
+        out_scale = out_gain if gain is None else gain[0] * out_gain
+        if not isinstance(out_scale, torch.Tensor):
+            out_scale = s.new_full((self.weight.shape[1],), out_scale)
         if self.upsample:
+            # the stored (in, out, k, k) layout of the transposed conv, scaled in place of copied
+            w = self._cached("_transposed", lambda w: channels_last(w[0].transpose(0, 1)))
+            w = w * (s[:, None] * out_scale[None, :]).to(w.dtype)[:, :, None, None]
             x = x.contiguous(memory_format=torch.channels_last)
-            w = w.transpose(0, 1).contiguous()
             return self.blur(F.conv_transpose2d(x, w.to(x.dtype), stride=2))
-        return F.conv2d(x, channels_last(w).to(x.dtype), padding=self.padding)
+        # the scaled weight keeps the cached weight's channels-last layout: no reordering copy
+        w = self._cached("_conv", lambda w: channels_last(w[0]))
+        w = w * (out_scale[:, None] * s[None, :]).to(w.dtype)[:, :, None, None]
+        return F.conv2d(x, w.to(x.dtype), padding=self.padding)
 
     def _weight_energy(self) -> torch.Tensor:
         """(out, in) sums of squared weights over the kernel taps."""

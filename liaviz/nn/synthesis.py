@@ -48,7 +48,7 @@ class FlowOutput:
     """One level of the flow pyramid: the warped features and what produced them."""
 
     warped: torch.Tensor  # grid_sample(features, flow) * mask
-    merged: torch.Tensor  # warped + x * (1 - mask): the next level's input
+    merged: torch.Tensor | None  # warped + x * (1 - mask): the next level's input (None: unasked)
     logits: torch.Tensor  # raw (B, 3, r, r) outputs, accumulated across scales
     flow: torch.Tensor  # (B, r, r, 2) absolute sampling positions in [-1, 1]
     mask: torch.Tensor  # (B, 1, r, r) in (0, 1)
@@ -74,7 +74,9 @@ class ToFlow(nn.Module):
         style: torch.Tensor,
         features: torch.Tensor,
         skip: torch.Tensor | None = None,
+        merge: bool = True,
     ) -> FlowOutput:
+        """``merge=False`` skips the blend that only a next level would read (the finest has none)."""
         logits = self.conv(x, style) + self.bias
         if skip is not None:
             logits = logits + self.upsample(skip)
@@ -92,7 +94,7 @@ class ToFlow(nn.Module):
             # blends below strided, several times slower than the sampling itself
             sampled = sampled.contiguous(memory_format=_layout(x))
             warped = sampled * mask
-            merged = torch.addcmul(warped, x.to(mask.dtype), 1 - mask)
+            merged = torch.addcmul(warped, x.to(mask.dtype), 1 - mask) if merge else None
         return FlowOutput(warped, merged, logits, flow, mask)
 
 
@@ -153,7 +155,7 @@ class Synthesis(nn.Module):
         for level, (to_flow, to_rgb) in enumerate(pairs):
             x = self.convs[2 * level](x, z)
             x = self.convs[2 * level + 1](x, z)
-            out = to_flow(x, z, features[level], logits)
+            out = to_flow(x, z, features[level], logits, merge=level < n - 1)
             rgb = to_rgb(out.warped, rgb)
             x, logits = out.merged, out.logits
             if return_flows:
