@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .errors import UserError
+from .errors import UserError, first_line
 
 # errno values that mean the disk (or the user's quota, or a file size limit) is full
 NO_SPACE = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
@@ -62,10 +62,7 @@ def remove_stale(folder: str | os.PathLike, name_glob: str = "*") -> list[Path]:
     removed = []
     if folder.is_dir():
         for p in folder.glob(f".{name_glob}.*.partial*"):
-            if p.is_dir() and not p.is_symlink():
-                shutil.rmtree(p, ignore_errors=True)
-            else:
-                p.unlink(missing_ok=True)
+            _remove(p)
             removed.append(p)
     return removed
 
@@ -80,7 +77,7 @@ def _staged(
     try:
         tmp = temporary(path, suffix, folder)
     except OSError as e:
-        raise error(_os_reason(path, e)) from None
+        raise error(os_reason(path, e)) from None
     try:
         yield tmp
     except Exception as e:
@@ -88,10 +85,15 @@ def _staged(
             raise error(no_space_message(path)) from None
         raise
     finally:
-        if tmp.is_dir() and not tmp.is_symlink():
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            tmp.unlink(missing_ok=True)
+        _remove(tmp)
+
+
+def _remove(path: Path) -> None:
+    """Delete a temporary file or folder (a link itself, never what it points to)."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
 
 
 @contextmanager
@@ -139,10 +141,11 @@ def no_space_message(path: Path) -> str:
     )
 
 
-def _os_reason(path: Path, e: OSError) -> str:
+def os_reason(path: str | os.PathLike, e: OSError) -> str:
+    """One line for an OSError while writing ``path``: the full-disk message, or the reason."""
     if e.errno in NO_SPACE:
         return no_space_message(path)
-    return f"{path}: cannot write ({e.strerror or e})"
+    return f"{path}: cannot write ({first_line(e)})"
 
 
 def match_permissions(tmp: Path, target: Path) -> None:

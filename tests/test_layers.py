@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 import torch.nn.functional as F
 
 from liaviz.nn.layers import (
     EqualLinear,
     ModulatedConv2d,
+    StyledConv,
     fir_filter,
     fir_upsample2x,
     make_fir_kernel,
@@ -73,26 +75,14 @@ def grouped_modulated_conv(conv: ModulatedConv2d, x, style):
     return out
 
 
-def test_input_modulation_equals_weight_modulation():
+@pytest.mark.parametrize("batch, side", [(3, 8), (1, 12)], ids=["batched", "single-folded"])
+def test_input_modulation_equals_weight_modulation(batch, side):
+    """The modulated conv (style on the input, demodulation on the output; batch 1 on a large map
+    folds both into a cached, pre-laid-out weight) is the official per-sample-weight formulation,
+    and an in-place weight update (training between two previews) is never served from a cache."""
     torch.manual_seed(0)
-    x = torch.randn(3, 8, 8, 8)
-    style = torch.randn(3, 16)
-    for upsample, demodulate, k in [(False, True, 3), (True, True, 3), (False, False, 1)]:
-        conv = ModulatedConv2d(8, 6, k, 16, demodulate=demodulate, upsample=upsample)
-        with torch.no_grad():
-            conv.modulation.bias.normal_()
-            torch.testing.assert_close(
-                conv(x, style), grouped_modulated_conv(conv, x, style), rtol=1e-4, atol=1e-5
-            )
-
-
-def test_single_sample_folded_path_equals_weight_modulation():
-    """Batch 1 on a large map folds style and demodulation into a cached, pre-laid-out weight
-    (inference only): still the official formulation, and an in-place weight update (training
-    between two previews) must not be served from the cache."""
-    torch.manual_seed(0)
-    x = torch.randn(1, 8, 12, 12)
-    style = torch.randn(1, 16)
+    x = torch.randn(batch, 8, side, side)
+    style = torch.randn(batch, 16)
     for upsample, demodulate, k in [(False, True, 3), (True, True, 3), (False, False, 1)]:
         conv = ModulatedConv2d(8, 6, k, 16, demodulate=demodulate, upsample=upsample)
         with torch.no_grad():
@@ -113,3 +103,16 @@ def test_equal_linear_cache_follows_in_place_updates():
             expected = x @ (layer.weight / 4.0).t() + layer.bias  # 1/sqrt(16) = 1/4
             torch.testing.assert_close(layer(x), expected)
             layer.weight.add_(1.0)
+
+
+def test_styled_conv_noise_on_the_single_sample_path():
+    """Noise injection with one sample on a large map (the folded inference path) gives what the
+    batched path gives for the same sample."""
+    torch.manual_seed(0)
+    layer = StyledConv(8, 6, 3, 16)
+    with torch.no_grad():
+        layer.noise.weight.fill_(0.7)
+        x, style, noise = torch.randn(1, 8, 12, 12), torch.randn(1, 16), torch.randn(1, 1, 12, 12)
+        single = layer(x, style, noise=noise)
+        batched = layer(x.repeat(2, 1, 1, 1), style.repeat(2, 1), noise=noise.repeat(2, 1, 1, 1))
+    torch.testing.assert_close(single, batched[:1], rtol=1e-4, atol=1e-5)

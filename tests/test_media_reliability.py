@@ -222,5 +222,5 @@ def test_full_disk_in_an_atomic_write_is_the_callers_one_line_error(tmp_path, mo
     monkeypatch.setattr(Image.Image, "save", full_disk)
     with pytest.raises(io.MediaError, match="a.png: no space left on the device") as e:
         io.write_image(target, moving_frames(1, 16)[0])
-    assert "\n" not in str(e.value)
+    assert "\n" not in str(e.value) and "cannot write image" not in str(e.value)  # said once
     assert target.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == ["a.png"]

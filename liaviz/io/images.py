@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from ..atomic import NO_SPACE, atomic_output, check_output_folder
+from ..atomic import atomic_output
 from ..errors import UserError, first_line
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
@@ -141,12 +141,11 @@ def write_image(path: str | os.PathLike, image: np.ndarray) -> Path:
     image = np.asarray(image)
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
         raise ValueError(f"expected a uint8 (H, W, 3) image, got {image.dtype} {image.shape}")
-    check_output_folder(path, MediaError)  # before the try, which would rename the error
     try:
         with atomic_output(path, suffix=path.suffix, error=MediaError) as tmp:
             Image.fromarray(image).save(tmp)
+    except MediaError:  # the atomic writer's own one-liners: missing folder, full disk
+        raise
     except (OSError, ValueError, KeyError) as e:  # Pillow: ValueError/KeyError for a bad suffix
-        if isinstance(e, OSError) and e.errno in NO_SPACE:
-            raise MediaError(f"{path}: no space left on the device while writing") from None
         raise MediaError(f"{path}: cannot write image ({first_line(e)})") from None
     return path

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ..atomic import NO_SPACE, atomic_folder, atomic_output, check_output_folder, temporary
+from ..atomic import atomic_folder, atomic_output, check_output_folder, os_reason, temporary
 from ..errors import first_line
 from .images import IMAGE_SUFFIXES, MediaError
 
@@ -253,12 +253,7 @@ class VideoWriter:
             output.__exit__(_Aborted, _Aborted(), None)
 
     def _os_error(self, e: OSError) -> MediaError:
-        if getattr(e, "errno", None) in NO_SPACE:
-            return MediaError(
-                f"{self.path}: no space left on the device while writing (nothing was written "
-                "under that name)"
-            )
-        return MediaError(f"{self.path}: cannot write ({first_line(e)})")
+        return MediaError(os_reason(self.path, e))
 
 
 class _Aborted(Exception):

@@ -353,8 +353,7 @@ class StyledConv(nn.Module):
         self, x: torch.Tensor, style: torch.Tensor, noise: torch.Tensor | None = None
     ) -> torch.Tensor:
         if noise is not None:
-            out, gain = self.conv.modulated(x, style)
-            return self.activate(self.noise(out * gain[:, :, None, None], noise))
+            return self.activate(self.noise(self.conv(x, style), noise))
         out, gain = self.conv.modulated(x, style, out_gain=SQRT2)
         bias = (self.activate.bias * SQRT2).to(out.dtype)
         if gain is None:  # demodulation and sqrt(2) already in the weight
