@@ -56,11 +56,8 @@ from .atomic import write_text
 from .errors import UserError
 from .flow_fit import (
     COMPONENTS,
-    Decomposition,
     decompose_flow,
     fit_weights,
-    motion_density,
-    similarity_basis,
     weighted_box,
 )
 from .io import to_uint8
@@ -264,8 +261,7 @@ def flow_changes(
     decoder's sampling coordinates ([-1, 1] = the image width), from the decoder's flow at
     ``level`` (0 = coarsest, -1 = finest) resampled to the image size S. ``image``: anything
     ``liaviz.runtime.encode_source`` takes (a path, uint8 image, tensor or ``SourceState``)."""
-    m = model.config.motion_dim
-    dirs = list(range(m)) if directions is None else [int(i) for i in directions]
+    dirs = check_directions(model, directions)
     state = encode_source(model, image, precision=ENCODE_PRECISION)
     with torch.inference_mode():
         q = model.directions().to(state.latent.dtype)
@@ -374,7 +370,6 @@ __all__ = [
     "COMPONENTS",
     "Anatomy",
     "AnatomyError",
-    "Decomposition",
     "DirectionAnatomy",
     "analyze_directions",
     "decompose_flow",
@@ -384,9 +379,7 @@ __all__ = [
     "flow_changes",
     "label_direction",
     "load_anatomy",
-    "motion_density",
     "preset_mute",
-    "similarity_basis",
     "weighted_box",
     "write_anatomy",
 ]

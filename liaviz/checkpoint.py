@@ -286,11 +286,11 @@ def model_from(ckpt: Checkpoint) -> LIA:
     return model
 
 
-def check_fits(ckpt: Checkpoint, model: LIA | None = None) -> None:
-    """Raise ``CheckpointError`` unless the weights fit the checkpoint's own config key for key
-    and shape, and are all finite (NaN weights would decode to a black video)."""
-    cfg = ckpt.config
-    expected = (model if model is not None else LIA(cfg)).state_dict()
+def check_fits(ckpt: Checkpoint, model: LIA) -> None:
+    """Raise ``CheckpointError`` unless the weights fit ``model`` (built from the checkpoint's own
+    config) key for key and shape, and are all finite (NaN weights would decode to a black
+    video)."""
+    cfg, expected = ckpt.config, model.state_dict()
     state = ckpt.state_dict
     missing = [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]

@@ -2,7 +2,8 @@
 
 - ``orthonormality_error``: max |Q^T Q - I| of the motion dictionary's directions (Sec. 3.3 keeps
   them orthonormal by a QR every forward, so this is float32 round-off, ~1e-6, for a sound model).
-- ``direction_usage``: the variance of each magnitude a_i over the frames of given clips.
+- a direction's usage is the variance of its magnitude over given clips:
+  ``liaviz.analysis.magnitudes.direction_variance``.
 - ``magnitudes_figure``: the magnitudes over time, one panel per clip.
 - ``anatomy_figure``: one row per direction: its flow change, where the local motion sits, label.
 """
@@ -18,7 +19,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from .analysis.flows import color_wheel, flow_to_color
-from .analysis.magnitudes import MagnitudeSet, direction_variance
+from .analysis.magnitudes import MagnitudeSet, order_by_variance
 from .anatomy import COMPONENTS, SHORT_NAMES, Anatomy, direction_names
 from .nn import LIA
 from .nn.synthesis import identity_grid
@@ -31,12 +32,6 @@ def orthonormality_error(model: LIA) -> float:
     return float((q.t() @ q - torch.eye(q.shape[1], dtype=q.dtype)).abs().max())
 
 
-def direction_usage(alpha) -> np.ndarray:
-    """Variance of each magnitude a_i over the frames, (M,): magnitudes (N, M) or a
-    ``MagnitudeSet``. A direction no clip moves along has usage 0."""
-    return direction_variance(alpha)
-
-
 def magnitudes_figure(
     mags: MagnitudeSet, names: Sequence[str] | None = None, top: int | None = None
 ) -> Figure:
@@ -44,7 +39,7 @@ def magnitudes_figure(
     default) are drawn in colour and named in the legend, the others in grey."""
     m = mags.alpha.shape[1]
     names = list(names) if names is not None else [f"d{i + 1}" for i in range(m)]
-    order = np.argsort(-direction_usage(mags), kind="stable")
+    order = order_by_variance(mags)
     shown = set(order[: top if top is not None else m].tolist())
     n = len(mags.names)
     fig = Figure(figsize=(9.0, 2.4 * n + 0.6))
@@ -120,4 +115,4 @@ def anatomy_figure(anatomy: Anatomy, usage: Sequence[float] | None = None) -> Fi
     return fig
 
 
-__all__ = ["anatomy_figure", "direction_usage", "magnitudes_figure", "orthonormality_error"]
+__all__ = ["anatomy_figure", "magnitudes_figure", "orthonormality_error"]

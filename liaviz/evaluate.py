@@ -37,7 +37,7 @@ from .errors import UserError
 from .io import Crop, MediaError, VideoWriter, iter_video, to_tensor, video_info
 from .lpips import LPIPS
 from .nn import LIA
-from .runtime import clip_magnitudes, encode_source, inference, model_device
+from .runtime import encode_source, inference, model_device
 from .runtime import progress as progress_bar
 
 LPIPS_NOT_GIVEN = (
@@ -109,9 +109,9 @@ def reconstruct(model: LIA, frames: np.ndarray) -> tuple[torch.Tensor, torch.Ten
     reconstructions (unclamped), both (T, 3, S, S) in [-1, 1] on the model's device."""
     x = to_tensor(frames).to(model_device(model))
     state = encode_source(model, x[:1], precision="float32")
-    alpha = clip_magnitudes(model, x, batch_size=len(x), precision="float32")
-    with inference(model, "float32"):
-        return x, model.decode(state, model.absolute_latent(state, alpha.to(x.device)))
+    with inference(model, "float32"):  # the clip is in memory already: one motion batch
+        alpha = model.encode_motion(x)
+        return x, model.decode(state, model.absolute_latent(state, alpha))
 
 
 def reconstruction_l1(model: LIA, frames: np.ndarray) -> float:

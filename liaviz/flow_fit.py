@@ -14,7 +14,6 @@ from dataclasses import dataclass
 import numpy as np
 
 COMPONENTS = ("translate_x", "translate_y", "rotate", "scale")
-DENSITY_FLOOR = 0.05  # motion-density floor, as a fraction of its mean
 GRADIENT_FLOOR = 0.01  # image-gradient weight floor, as a fraction of its mean
 REGION_QUANTILES = (0.1, 0.9)  # the box spans these quantiles of the heat along x and along y
 
@@ -35,19 +34,16 @@ def similarity_basis(resolution: int) -> np.ndarray:
     return np.stack([np.stack(f, axis=-1) for f in fields], axis=-1)
 
 
-def motion_density(deltas: np.ndarray, floor: float = DENSITY_FLOOR) -> np.ndarray:
-    """Where a set of flow changes (K, r, r, 2) moves anything: (r, r), mean 1.
-
-    Each field's |dF|^2 is normalised to mean 1 first, so every direction counts alike; a floor of
-    ``floor`` times the mean keeps the fit defined where nothing moves."""
+def motion_density(deltas: np.ndarray) -> np.ndarray:
+    """Where a set of flow changes (K, r, r, 2) moves anything: (r, r), mean 1 (0 where nothing
+    moves). Each field's |dF|^2 is normalised to mean 1 first, so every direction counts alike."""
     d = np.asarray(deltas, np.float64)
     if d.ndim != 4 or d.shape[-1] != 2:
         raise ValueError(f"expected flow changes (K, r, r, 2), got {d.shape}")
     energy = (d**2).sum(-1)
     mean = energy.mean(axis=(1, 2), keepdims=True)
     density = (energy / np.where(mean > 0, mean, 1.0)).mean(0)
-    density = density + floor * max(float(density.mean()), 1e-12)
-    return density / density.mean()
+    return density / max(float(density.mean()), 1e-12)
 
 
 def fit_weights(deltas: np.ndarray, image: np.ndarray | None = None) -> np.ndarray:
@@ -57,7 +53,7 @@ def fit_weights(deltas: np.ndarray, image: np.ndarray | None = None) -> np.ndarr
 
     d = np.asarray(deltas, np.float64)
     r = d.shape[1]
-    support = np.clip(motion_density(d, floor=0.0), 0.0, 1.0) + 1e-6
+    support = np.clip(motion_density(d), 0.0, 1.0) + 1e-6
     if image is None:
         return support
     gray = np.asarray(image, np.float64).mean(-1) / 255.0

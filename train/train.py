@@ -72,11 +72,18 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
     return p.parse_known_args(argv)
 
 
+def run_folder(args: argparse.Namespace) -> Path | None:
+    """--out, or runs/<config name> by default; None when neither --out nor --config is given."""
+    if args.out is not None:
+        return Path(args.out)
+    return None if args.config is None else Path("runs") / Path(args.config).stem
+
+
 def resolve_config(args: argparse.Namespace, overrides: list[str]) -> tuple[dict, Path]:
     """The run folder, and the config as typed sections (checked once, by ``run_config``)."""
-    if args.out is None and args.config is None:
+    out = run_folder(args)
+    if out is None:
         raise UserError("pass --config FILE (and --out RUN_DIR)")
-    out = Path(args.out) if args.out else Path("runs") / Path(args.config).stem
     base = args.config
     if base is None:
         if not (args.resume and (out / "config.yaml").is_file()):
@@ -136,9 +143,9 @@ def main(argv: list[str] | None = None, **hooks) -> int:
 
 
 def _newest_checkpoint_note(args: argparse.Namespace) -> str:
-    if args.out is None and args.config is None:
+    out = run_folder(args)
+    if out is None:
         return ""
-    out = Path(args.out) if args.out else Path("runs") / Path(args.config).stem
     found = list_checkpoints(out / "checkpoints")
     if not found:
         return "; no checkpoint was written yet"

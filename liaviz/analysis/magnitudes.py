@@ -80,18 +80,20 @@ def frame_magnitudes(
     (T, H, W, 3), an iterable of uint8 frames, or a tensor (T, 3, S, S) in [-1, 1]); with
     ``keep_frames`` also the model-size frames (T, S, S, 3) uint8. Exact float32 unless
     ``precision`` says otherwise."""
-    alpha, u8 = runtime.clip_magnitudes(
+    result = runtime.clip_magnitudes(
         model,
         frames,
         batch_size=batch_size,
         precision=precision,
         progress=progress,
         crop=crop,
-        keep_frames=True,
+        keep_frames=keep_frames,
         desc="magnitudes",
     )
-    alpha = alpha.numpy()
-    return (alpha, u8) if keep_frames else alpha
+    if keep_frames:
+        alpha, u8 = result
+        return alpha.numpy(), u8
+    return result.numpy()
 
 
 def _take(frames: Iterable[np.ndarray], stride: int, max_frames: int | None):

@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     from ..animate import animate
     from ..atomic import write_text
     from ..io import VideoWriter, read_video, to_uint8, write_image
-    from ..runtime import encode_source, source_tensor
+    from ..runtime import encode_source, model_device, source_tensor
 
     if args.frames < 2:
         raise UserError(f"--frames must be at least 2, got {args.frames}")
@@ -95,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
     if warning:
         print(f"WARNING: {warning}", file=sys.stderr, flush=True)
     size, m = model.config.size, model.config.motion_dim
-    args.precision = apply_precision(args, next(model.parameters()).device)
+    args.precision = apply_precision(args, model_device(model))
     label = args.checkpoint or (demo.EMBEDDED_MODEL if not warning else "random weights (stand-in)")
     card = _copy_model_card(out, None if args.checkpoint or warning else demo.EMBEDDED_MODEL)
     step.done(f"{label}: {size}x{size}, {m} directions")

@@ -49,13 +49,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..analysis.figures import save_figure
-    from ..analysis.magnitudes import video_magnitudes
+    from ..analysis.magnitudes import direction_variance, video_magnitudes
     from ..anatomy import analyze_directions, direction_names, write_anatomy
     from ..checkpoint import load_model
     from ..demo import sample_driving
     from ..diagnostics import (
         anatomy_figure,
-        direction_usage,
         magnitudes_figure,
         orthonormality_error,
     )
@@ -80,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     if not clips:
         clips = {f"synthetic clip {i + 1}": sample_driving(size, args.frames, i) for i in range(2)}
     mags = video_magnitudes(model, clips)
-    usage = direction_usage(mags)
+    usage = direction_variance(mags)
     anatomy.diagnostics = {
         "orthonormality_error": orthonormality_error(model),
         "usage": [round(float(u), 6) for u in usage],
