@@ -178,7 +178,12 @@ def write_text(path: str | os.PathLike, text: str, error: type[UserError] = User
     return write_bytes(path, text.encode("utf-8"), error)
 
 
+def json_text(obj: object) -> str:
+    """``obj`` as indented JSON with sorted keys and a final newline: the same bytes for the
+    same data (what ``write_json`` writes)."""
+    return json.dumps(obj, indent=1, sort_keys=True) + "\n"
+
+
 def write_json(path: str | os.PathLike, obj: object, error: type[UserError] = UserError) -> Path:
-    """Write ``obj`` as indented JSON with sorted keys (the same bytes for the same data) to
-    ``path`` atomically."""
-    return write_text(path, json.dumps(obj, indent=1, sort_keys=True) + "\n", error)
+    """Write ``obj`` as ``json_text`` to ``path`` atomically."""
+    return write_text(path, json_text(obj), error)

@@ -13,6 +13,7 @@ import pytest
 import yaml
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name as canonical
 
 import liaviz
 
@@ -34,10 +35,6 @@ NOT_IN_BASE = {
     "tensorboard",
 }
 PROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-
-
-def canonical(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def _name(requirement: str) -> str:

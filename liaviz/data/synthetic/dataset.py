@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ...atomic import atomic_folder, remove_stale, write_json, write_text
+from ...atomic import atomic_folder, json_text, remove_stale, write_json
 from ...errors import UserError
 from .factors import FACTOR_NAMES, FACTORS
 from .identity import Identity
@@ -117,8 +117,9 @@ def _write_video(job: tuple[str, str, int, int, int, int, int]) -> str:
     with atomic_folder(Path(root) / split / name, SynthError) as tmp:
         for i in range(n_frames):
             _save_png(r.render({k: float(v[i]) for k, v in traj.items()}), tmp / f"{i:05d}.png")
-        write_text(tmp / "factors.csv", format_factors_csv(traj), SynthError)
-        write_json(tmp / "identity.json", ident.to_dict(), SynthError)
+        # plain writes: the folder as a whole is what appears atomically
+        (tmp / "factors.csv").write_text(format_factors_csv(traj))
+        (tmp / "identity.json").write_text(json_text(ident.to_dict()))
     return name
 
 
