@@ -48,10 +48,11 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def best_time(fn, repeats: int, device: torch.device | None = None) -> float:
-    """Fastest of ``repeats`` calls after one warm-up (allocator, oneDNN primitive caches)."""
+def best_time(fn, repeats: int, device: torch.device | None = None, warmup=None) -> float:
+    """Fastest of ``repeats`` calls after one warm-up (allocator, oneDNN / cuDNN caches):
+    ``warmup()`` if given (e.g. the same call under a FLOP counter), else ``fn()``."""
     device = device or torch.device("cpu")
-    fn()
+    (warmup or fn)()
     sync(device)
     times = []
     for _ in range(repeats):

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -25,6 +24,7 @@ from torch.utils.flop_counter import FlopCounterMode
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "train"))
 
 import step as loop  # noqa: E402  train/step.py
+from _machine import best_time, matmul_rate  # noqa: E402
 from accelerate import Accelerator  # noqa: E402
 from accelerate.state import AcceleratorState, GradientState, PartialState  # noqa: E402
 from options import LossOptions  # noqa: E402  train/options.py
@@ -37,36 +37,11 @@ from liaviz.nn.vgg import VGG19Features  # noqa: E402
 LOSS = LossOptions(perceptual="none")  # L1 + GAN; the perceptual pyramid is timed on its own
 
 
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-
-
-def best_time(fn, repeats: int, device: torch.device, warmup=None) -> float:
-    (warmup or fn)()  # warm-up: allocator, oneDNN / cuDNN caches
-    times = []
-    for _ in range(repeats):
-        sync(device)
-        start = time.perf_counter()
-        fn()
-        sync(device)
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
 def count_flops(fn) -> float:
     counter = FlopCounterMode(display=False)
     with counter:
         fn()
     return counter.get_total_flops()
-
-
-def matmul_rate(device: torch.device, dtype: torch.dtype, repeats: int) -> float:
-    n = 2048 if device.type == "cpu" else 8192
-    a = torch.randn(n, n, device=device, dtype=dtype)
-    b = torch.randn(n, n, device=device, dtype=dtype)
-    seconds = best_time(lambda: a @ b, repeats + 2, device)
-    return 2 * n**3 / seconds / 1e9
 
 
 def fresh_accelerator(**kwargs) -> Accelerator:
@@ -103,7 +78,12 @@ def bench_size(size, batch, repeats, accelerator, vgg_state) -> dict[str, float]
 
     # the machine's matmul rate right before this size: on a shared machine the load drifts
     row = {
-        "peak": matmul_rate(device, torch.float32 if device.type == "cpu" else torch.bfloat16, 3)
+        "peak": matmul_rate(
+            3,
+            n=2048 if device.type == "cpu" else 8192,
+            device=device,
+            dtype=torch.float32 if device.type == "cpu" else torch.bfloat16,
+        )
     }
     # the warm-up pass counts the FLOPs
     row["g_step_s"] = best_time(
