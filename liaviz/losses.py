@@ -165,7 +165,9 @@ def load_vgg19(path: str | os.PathLike) -> VGG19Features:
             f"{path}: refused to unpickle, the file holds more than tensors ({first_line(e)})"
         ) from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError) as e:
-        raise PerceptualWeightsError(f"{path}: unreadable VGG19 weights ({first_line(e)})") from None
+        raise PerceptualWeightsError(
+            f"{path}: unreadable VGG19 weights ({first_line(e)})"
+        ) from None
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]
     if not isinstance(state, dict):
