@@ -66,6 +66,31 @@ def test_sampling_is_a_function_of_seed_and_index(root: Path) -> None:
     assert marks != other
 
 
+def test_near_pairs_lie_within_the_gap_and_off_changes_nothing(tmp_path: Path) -> None:
+    for k in range(2):
+        marked_clip(tmp_path / "train" / f"clip_{k}", 20, k)
+    near = FOMMDataset(tmp_path, size=32, near_pairs=1.0, near_gap=2)
+    gaps = []
+    for k in range(40):
+        (c1, f1), (c2, f2) = (decode_mark(near[k][part]) for part in ("source", "driving"))
+        assert c1 == c2 and f1 != f2
+        gaps.append(abs(f1 - f2))
+    assert max(gaps) <= 2 and set(gaps) == {1, 2}
+    # a share of near pairs: some pairs lie farther apart, some within the gap
+    half = FOMMDataset(tmp_path, size=32, near_pairs=0.5, near_gap=1)
+    half_gaps = [
+        abs(decode_mark(half[k]["source"])[1] - decode_mark(half[k]["driving"])[1])
+        for k in range(60)
+    ]
+    assert min(half_gaps) == 1 and max(half_gaps) > 1
+    # off (the default) is the paper's stream, draw for draw
+    default, off = FOMMDataset(tmp_path, size=32), FOMMDataset(tmp_path, size=32, near_pairs=0.0)
+    for k in range(6):
+        assert torch.equal(default[k]["driving"], off[k]["driving"])
+    with pytest.raises(ValueError, match="near_pairs"):
+        FOMMDataset(tmp_path, size=32, near_pairs=1.5)
+
+
 def test_worker_processes_give_the_same_batches(root: Path) -> None:
     ds = FOMMDataset(root, size=32, flip=True, jitter=0.1)
 

@@ -37,6 +37,8 @@ class DataOptions:
     split: str = "train"  # the folder under root that holds the clips
     flip: bool = False  # random horizontal flips
     jitter: float = 0.0  # colour jitter strength (TaiChi, TED: 0.1)
+    near_pairs: float = 0.0  # share of pairs at most near_gap frames apart (paper: 0, any two)
+    near_gap: int = 4  # the largest frame distance of a near pair
     workers: int = 4  # DataLoader worker processes
 
 

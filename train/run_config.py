@@ -139,6 +139,8 @@ SCHEMA: dict[str, tuple[Callable[[Any], bool], str]] = {
     "data.split": _TEXT,
     "data.flip": _BOOL,
     "data.jitter": _number(0, 1, hi_open=True),
+    "data.near_pairs": _number(0, 1),
+    "data.near_gap": _integer(1),
     "data.workers": _integer(0),
     "train.batch_size": _integer(1),
     "train.grad_accum": _integer(1),

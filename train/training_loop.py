@@ -119,6 +119,8 @@ def training_loop(
                 flip=data.flip,
                 jitter=float(data.jitter),
                 seed=train.seed,
+                near_pairs=float(data.near_pairs),
+                near_gap=data.near_gap,
             )
         perceptual = None
         if loss.perceptual == "vgg19":

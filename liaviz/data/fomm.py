@@ -102,6 +102,11 @@ class FOMMDataset(Dataset):
         jitter: colour jitter strength; brightness, contrast and saturation factors are drawn
             from [1 - j, 1 + j], hue shifts from [-j, j] (turns), applied in random order, the
             same for both frames (TaiChi and TED use 0.1).
+        near_pairs: the share of pairs whose driving frame lies at most ``near_gap`` frames from
+            the source (the rest are two distinct frames anywhere in the clip, as in the paper).
+            Near frames differ mostly by what changes fast (blinks, mouth, gaze), so these pairs
+            give small, fast motions a larger share of the loss than the head's slow drift.
+        near_gap: the largest frame distance of a near pair.
         seed: the stream's seed.
     """
 
@@ -113,9 +118,15 @@ class FOMMDataset(Dataset):
         flip: bool = False,
         jitter: float = 0.0,
         seed: int = 0,
+        near_pairs: float = 0.0,
+        near_gap: int = 4,
     ) -> None:
         if not 0.0 <= jitter < 1.0:
             raise ValueError(f"jitter must be in [0, 1), got {jitter}")
+        if not 0.0 <= near_pairs <= 1.0:
+            raise ValueError(f"near_pairs must be in [0, 1], got {near_pairs}")
+        if near_gap < 1:
+            raise ValueError(f"near_gap must be >= 1, got {near_gap}")
         self.root = Path(root).expanduser()
         if not self.root.is_dir():
             raise DatasetError(f"{self.root}: dataset folder not found")
@@ -124,6 +135,8 @@ class FOMMDataset(Dataset):
         self.size = size
         self.flip = flip
         self.jitter = jitter
+        self.near_pairs = near_pairs
+        self.near_gap = near_gap
         self.seed = seed
         # per-process memory of what turned out unreadable; only saves work, never changes
         # which sample an index gives
@@ -186,10 +199,26 @@ class FOMMDataset(Dataset):
             return None
         return [prepare(f, self.size) for f in pair]
 
+    def _near_pair(self, n_frames: int, rng: np.random.Generator) -> np.ndarray | None:
+        """Two distinct frame indices at most ``near_gap`` apart, for a ``near_pairs`` share of
+        the draws; None otherwise (and no draw at all when near pairs are off, so the paper's
+        stream stays what it was)."""
+        if self.near_pairs == 0.0 or n_frames < 2 or rng.random() >= self.near_pairs:
+            return None
+        first = int(rng.integers(n_frames))
+        lo, hi = max(0, first - self.near_gap), min(n_frames - 1, first + self.near_gap)
+        second = int(rng.integers(lo, hi))  # lo..hi without `first`: shift the upper part up
+        second += second >= first
+        return np.array([first, second])
+
     def _read_folder_pair(self, clip: Clip, rng: np.random.Generator) -> list[np.ndarray] | None:
         assert clip.frames is not None
         got = []
-        for i in rng.permutation(clip.n_frames):  # distinct frames; corrupt ones are passed over
+        near = self._near_pair(clip.n_frames, rng)
+        order = rng.permutation(clip.n_frames)
+        if near is not None:  # the near pair first; a corrupt one falls back to any frames
+            order = np.concatenate([near, order[~np.isin(order, near)]])
+        for i in order:  # distinct frames; corrupt ones are passed over
             path = clip.frames[int(i)]
             if path in self._bad_frames:
                 continue
@@ -204,7 +233,9 @@ class FOMMDataset(Dataset):
         return None
 
     def _read_video_pair(self, clip: Clip, rng: np.random.Generator) -> list[np.ndarray] | None:
-        wanted = rng.choice(clip.n_frames, size=2, replace=False)
+        wanted = self._near_pair(clip.n_frames, rng)
+        if wanted is None:
+            wanted = rng.choice(clip.n_frames, size=2, replace=False)
         frames, readable = _decode_frames(clip.path, wanted)
         if len(frames) == 2:
             return [frames[int(i)] for i in wanted]
