@@ -15,7 +15,10 @@ On a freshly rendered test split (new seed, so new identities and motions):
    the same for the top principal components of A;
 5. a sweep image: on an unseen neutral face, the best direction of each factor alone, from
    one end of the magnitudes seen on the test clips to the other (the demo's Fig. 6 view);
-6. optionally the paper's ablation: reconstruction L1 of a model trained without the dictionary.
+6. optionally the paper's ablation: reconstruction L1 of a model trained without the dictionary;
+7. optionally (``--reach N``) the decoder's reach: the transfer ratio each factor gets with the
+   best latent code a gradient search finds for the decoder (``liaviz.transfer``), on N unseen
+   people. Near 1.0 there, a factor is beyond the decoder, whatever the encoder does.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from liaviz.evaluate import copy_source_l1, reconstruction_l1
 from liaviz.factors import align_factors
 from liaviz.io import VideoWriter, write_image
 from liaviz.runtime import clip_magnitudes
-from liaviz.transfer import factor_transfer_ratios, unseen_identities
+from liaviz.transfer import factor_transfer_ratios, latent_reach_ratios, unseen_identities
 
 TRANSFER_BAR = 0.5  # the issue's target for every factor
 
@@ -100,6 +103,12 @@ def main() -> None:
         "--identities", type=int, default=16, help="unseen people for the per-factor transfer"
     )
     parser.add_argument("--pcs", type=int, default=6, help="principal components to align")
+    parser.add_argument(
+        "--reach",
+        type=int,
+        default=0,
+        help="unseen people for the decoder's reach (a gradient search per frame; 0: skip)",
+    )
     parser.add_argument("--out", default="quality.json")
     parser.add_argument("--media", default="quality", help="folder for the grid and the video")
     args = parser.parse_args()
@@ -128,6 +137,15 @@ def main() -> None:
         "seed": args.seed,
         "ratio": {k: round(v, 3) for k, v in transfer.items()},
     }
+
+    reach = None
+    if args.reach:
+        reach = latent_reach_ratios(model, args.seed, args.reach)
+        report["latent_reach"] = {
+            "identities": args.reach,
+            "seed": args.seed,
+            "ratio": {k: round(v, 3) for k, v in reach.items()},
+        }
 
     media = Path(args.media)
     media.mkdir(parents=True, exist_ok=True)
@@ -178,13 +196,19 @@ def main() -> None:
         f"per-factor transfer on {args.identities} new identities (share of the true change "
         f"missed; 1.0 = factor ignored): {under} of {len(transfer)} at or under {TRANSFER_BAR}"
     )
+    if reach is not None:
+        print(
+            f"reach: the transfer ratio with the best latent code found for the decoder, on "
+            f"{args.reach} new identities (near 1.0: the decoder cannot render the factor)"
+        )
     print(
-        f"\n{'factor':<12} {'transfer':>8}   {'best d_i':>8} {'rho':>6} {'probe R2':>9}   "
-        f"{'best PC':>7} {'rho':>6} {'R2':>6}"
+        f"\n{'factor':<12} {'transfer':>8} {'reach':>6}   {'best d_i':>8} {'rho':>6} "
+        f"{'probe R2':>9}   {'best PC':>7} {'rho':>6} {'R2':>6}"
     )
     for d, c in zip(report["directions"], report["principal_components"], strict=True):
+        reached = f"{reach[d['factor']]:>6.2f}" if reach is not None else f"{'-':>6}"
         print(
-            f"{d['factor']:<12} {transfer[d['factor']]:>8.2f}   "
+            f"{d['factor']:<12} {transfer[d['factor']]:>8.2f} {reached}   "
             f"{'d' + str(d['component'] + 1):>8} {d['spearman']:>6.2f} "
             f"{d['probe_r2']:>9.2f}   {'PC' + str(c['component'] + 1):>7} {c['spearman']:>6.2f} "
             f"{c['probe_r2']:>6.2f}"

@@ -13,15 +13,25 @@ the wrong pixels. Differencing with G(s, s) removes the model's reconstruction e
 source itself, so only the motion is scored.
 
     ratios = factor_transfer_ratios(model, seed=1, identities=16)   # {factor: ratio}
+
+Whether a miss is the encoder's or the decoder's: ``latent_reach_ratios`` scores the same pairs
+with, for each driving frame, the best latent code gradient descent finds for the decoder instead
+of the encoder's. A factor the decoder cannot reach with any code cannot be transferred by any
+encoder; a factor it reaches but the encoder misses is the encoder's to learn.
+
+    reach = latent_reach_ratios(model, seed=11, identities=4)       # {factor: ratio}
 """
 
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from .data.synthetic import FACTORS, Identity, identity_seed, neutral_factors, render_face
 from .evaluate import reconstruct
+from .io import to_tensor
 from .nn import LIA
+from .runtime import model_device
 
 
 def unseen_identities(seed: int, count: int) -> list[Identity]:
@@ -72,3 +82,62 @@ def factor_transfer_ratios(model: LIA, seed: int, identities: int) -> dict[str, 
             missed[name] += mi
             changed[name] += ci
     return {name: float(missed[name] / changed[name]) for name in missed}
+
+
+def latent_reach_ratios(
+    model: LIA, seed: int, identities: int, steps: int = 200, lr: float = 0.05
+) -> dict[str, float]:
+    """The transfer ratio of every factor with the decoder driven by the best latent code found,
+    per driving frame, by ``steps`` of Adam on the ratio's own numerator, starting from the
+    encoder's code (absolute mode). The best code seen is kept, and the source's own code (which
+    scores exactly 1.0) is a candidate too, so each ratio is at most 1 and at most the encoder's.
+    A lower bound, up to the search, of what any encoder can reach with this decoder."""
+    if identities < 1 or steps < 0:
+        raise ValueError(f"identities must be >= 1 and steps >= 0, got {identities}, {steps}")
+    missed: dict[str, float] = dict.fromkeys(neutral_factors(), 0.0)
+    changed: dict[str, float] = dict.fromkeys(neutral_factors(), 0.0)
+    frozen = [p.requires_grad for p in model.parameters()]
+    model.requires_grad_(False)
+    try:
+        for who in unseen_identities(seed, identities):
+            frames, names = factor_frames(who, model.config.size)
+            best, true = _reach(model, to_tensor(frames).float().to(model_device(model)), steps, lr)
+            for name, b, c in zip(names, best, true, strict=True):
+                missed[name] += b
+                changed[name] += c
+    finally:
+        for p, flag in zip(model.parameters(), frozen, strict=True):
+            p.requires_grad_(flag)
+    return {name: float(missed[name] / changed[name]) for name in missed}
+
+
+def _reach(model: LIA, x: torch.Tensor, steps: int, lr: float) -> tuple[list[float], list[float]]:
+    """Per driving frame x[1:] of source x[0] ([-1, 1]): the smallest sum |(G(s, z) - G(s, s)) -
+    (x_d - x_s)| found over z, and sum |x_d - x_s|, with images in [0, 1]."""
+    with torch.no_grad():
+        state = model.encode_source(x[:1])
+        own = model.self_latent(state)
+        self_image = model.decode(state, own).clamp(-1.0, 1.0)
+        z = model.absolute_latent(state, model.encode_motion(x[1:]))
+        true = 0.5 * (x[1:] - x[:1])
+        changed = true.abs().flatten(1).sum(1)
+        encoded = _missed(model.decode(state, z), self_image, true)
+        # start from the better code: the encoder's, or the source's own (nothing reproduced)
+        z = torch.where((encoded < changed)[:, None], z, own.expand_as(z))
+        best = torch.minimum(encoded, changed)
+    z = z.clone().requires_grad_(True)
+    optimizer = torch.optim.Adam([z], lr=lr)
+    for step in range(steps + 1):
+        errors = _missed(model.decode(state, z), self_image, true)
+        best = torch.minimum(best, errors.detach())  # the code reached by the previous step
+        if step == steps:
+            break
+        optimizer.zero_grad()
+        errors.sum().backward()
+        optimizer.step()
+    return best.tolist(), changed.tolist()
+
+
+def _missed(image: torch.Tensor, self_image: torch.Tensor, true: torch.Tensor) -> torch.Tensor:
+    """Per frame: sum |(G(s, z) - G(s, s)) - (x_d - x_s)| in [0, 1] units (clamped images)."""
+    return (0.5 * (image.clamp(-1.0, 1.0) - self_image) - true).abs().flatten(1).sum(1)
