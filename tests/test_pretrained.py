@@ -19,15 +19,16 @@ from .conftest import TINY
 
 NAME = EMBEDDED_DEFAULT
 # The shipped model must reconstruct unseen faces with under 0.65x the error of copying the
-# source frame (it measures 0.58 here, 0.57 on the model card's larger split; an untrained model
-# 3.3; the previous embedded model 0.68 on these faces).
+# source frame (v3 measures 0.56 here, 0.58 on the model card's larger split; v2 0.58 here; an
+# untrained model 3.3).
 MAX_RATIO = 0.65
 # Per-factor transfer on a few unseen people (the share of each factor's true change the model
 # misses; 1.0 = the factor is ignored). An untrained model scores 1.04-1.09 on the head's
-# factors. The shipped one must carry translation and scale (under 0.8) and reproduce part of
-# every head turn (under 1.0). Expressions (blink, gaze, mouth, smile, brows) have no bar: this
-# model does not transfer them yet (its model card has the figures).
-HEAD_BARS = {"tx": 0.8, "ty": 0.8, "scale": 0.8, "yaw": 1.0, "pitch": 1.0, "roll": 1.0}
+# factors; v3 here: tx 0.39, ty 0.47, scale 0.48, roll 0.60, yaw 0.81, pitch 0.93.
+# The shipped one must carry translation and scale (under 0.6), most of roll and part of yaw
+# (under 0.9) and some of pitch (under 1.0). Expressions (blink, gaze, mouth, smile, brows) have
+# no bar: this model does not transfer them yet (its model card has the figures).
+HEAD_BARS = {"tx": 0.6, "ty": 0.6, "scale": 0.6, "yaw": 0.9, "pitch": 1.0, "roll": 0.9}
 
 
 @pytest.fixture(scope="module")
