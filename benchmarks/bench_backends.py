@@ -32,14 +32,14 @@ from liaviz import LIA, LIAConfig
 
 
 class MotionEncoder(nn.Module):
-    """Driving frames -> motion magnitudes (what ``LIA.encode_motion`` computes)."""
+    """``LIA.encode_motion`` (driving frames -> motion magnitudes) as a module to trace."""
 
     def __init__(self, model: LIA) -> None:
         super().__init__()
         self.model = model
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
-        return self.model.enc.fc(self.model.enc.net_app(frames)[0])
+        return self.model.encode_motion(frames)
 
 
 class Decoder(nn.Module):

@@ -59,10 +59,9 @@ def change_errors(model: LIA, frames: np.ndarray) -> tuple[np.ndarray, np.ndarra
     """Frame 0 is the source, every later frame a driving frame of the same identity. Per driving
     frame: sum |(G(s, d) - G(s, s)) - (x_d - x_s)| and sum |x_d - x_s| over pixels, in [0, 1]."""
     x, out = reconstruct(model, frames)
-    out = (0.5 * (out.clamp(-1.0, 1.0) + 1.0)).float().cpu()
-    x = 0.5 * (x.float().cpu() + 1.0)
-    predicted, true = out[1:] - out[:1], x[1:] - x[:1]
-    missed = (predicted - true).abs().flatten(1).sum(1)
+    out, x = out.float().cpu().clamp(-1.0, 1.0), x.float().cpu()
+    true = 0.5 * (x[1:] - x[:1])
+    missed = _missed(out[1:], out[:1], true)
     return missed.numpy().astype(np.float64), true.abs().flatten(1).sum(1).numpy().astype(
         np.float64
     )
@@ -96,18 +95,12 @@ def latent_reach_ratios(
         raise ValueError(f"identities must be >= 1 and steps >= 0, got {identities}, {steps}")
     missed: dict[str, float] = dict.fromkeys(neutral_factors(), 0.0)
     changed: dict[str, float] = dict.fromkeys(neutral_factors(), 0.0)
-    frozen = [p.requires_grad for p in model.parameters()]
-    model.requires_grad_(False)
-    try:
-        for who in unseen_identities(seed, identities):
-            frames, names = factor_frames(who, model.config.size)
-            best, true = _reach(model, to_tensor(frames).float().to(model_device(model)), steps, lr)
-            for name, b, c in zip(names, best, true, strict=True):
-                missed[name] += b
-                changed[name] += c
-    finally:
-        for p, flag in zip(model.parameters(), frozen, strict=True):
-            p.requires_grad_(flag)
+    for who in unseen_identities(seed, identities):
+        frames, names = factor_frames(who, model.config.size)
+        best, true = _reach(model, to_tensor(frames).float().to(model_device(model)), steps, lr)
+        for name, b, c in zip(names, best, true, strict=True):
+            missed[name] += b
+            changed[name] += c
     return {name: float(missed[name] / changed[name]) for name in missed}
 
 
@@ -132,12 +125,13 @@ def _reach(model: LIA, x: torch.Tensor, steps: int, lr: float) -> tuple[list[flo
         best = torch.minimum(best, errors.detach())  # the code reached by the previous step
         if step == steps:
             break
-        optimizer.zero_grad()
-        errors.sum().backward()
+        # the gradient for z alone: the model's parameters are left untouched
+        (z.grad,) = torch.autograd.grad(errors.sum(), z)
         optimizer.step()
     return best.tolist(), changed.tolist()
 
 
 def _missed(image: torch.Tensor, self_image: torch.Tensor, true: torch.Tensor) -> torch.Tensor:
-    """Per frame: sum |(G(s, z) - G(s, s)) - (x_d - x_s)| in [0, 1] units (clamped images)."""
+    """Per frame: sum |(G(s, z) - G(s, s)) - (x_d - x_s)| in [0, 1] units: ``image`` G(s, z) is
+    clamped here, ``self_image`` G(s, s) already clamped, ``true`` = (x_d - x_s) / 2."""
     return (0.5 * (image.clamp(-1.0, 1.0) - self_image) - true).abs().flatten(1).sum(1)
