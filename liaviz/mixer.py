@@ -23,7 +23,7 @@ def mixer_gains(
     """The motion mixer as per-direction gains (M,): 0 for each muted direction (1-based), the
     motion scale elsewhere; None when nothing is muted and the scale is 1 (the plain run)."""
     scale = check_motion_scale(motion_scale)
-    muted = sorted({_direction(i, m) for i in (mute or ())})
+    muted = sorted({direction_number(i, m, "mute") for i in (mute or ())})
     if not muted and scale == 1.0:
         return None
     gains = torch.full((m,), scale)
@@ -42,12 +42,22 @@ def check_motion_scale(motion_scale) -> float:
     return scale
 
 
-def _direction(index, m: int) -> int:
-    if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
-        raise MixerError(f"mute takes direction numbers (1-based), got {index!r}")
-    if not 1 <= int(index) <= m:
-        raise MixerError(f"cannot mute direction {index}: this model has {m} (1-{m})")
-    return int(index)
+def direction_number(key, m: int, verb: str, error: type[UserError] = MixerError) -> int:
+    """A 1-based direction number in 1..m, as ``--mute`` and ``--edit`` take it: an integer or its
+    text ("3", from a command line). Anything else (a bool, 2.5, "d3") raises ``error`` naming
+    ``verb`` (what the number was for: "mute", "edit")."""
+    number = None
+    if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
+        number = int(key)
+    elif isinstance(key, str) and key.strip().lstrip("+-").isdigit():
+        number = int(key)
+    if number is None:
+        raise error(f"{verb} takes direction numbers (1-based), got {key!r}")
+    if not 1 <= number <= m:
+        raise error(
+            f"cannot {verb} direction {number}: directions count from 1 (this model has {m}: 1-{m})"
+        )
+    return number
 
 
-__all__ = ["MixerError", "check_motion_scale", "mixer_gains"]
+__all__ = ["MixerError", "check_motion_scale", "direction_number", "mixer_gains"]

@@ -30,6 +30,7 @@ import torch
 
 from .errors import UserError
 from .io import Crop, MediaError, iter_video, prepare, read_image, to_tensor, to_uint8, video_info
+from .mixer import direction_number
 from .nn import LIA, SourceState
 from .precision import Precision, resolve_precision
 from .precision import inference as _precision_inference
@@ -194,7 +195,7 @@ def parse_edit(model: LIA, edit, *, batch: bool = False) -> torch.Tensor | None:
     if isinstance(edit, Mapping):
         e = torch.zeros(m)
         for key, value in edit.items():
-            i = _direction(key, m)
+            i = direction_number(key, m, "edit", InputError)
             e[i - 1] = _number(value)
     else:
         try:
@@ -215,21 +216,6 @@ def parse_edit(model: LIA, edit, *, batch: bool = False) -> torch.Tensor | None:
     if batch and e.dim() == 1:
         e = e[None]
     return e
-
-
-def _direction(key, m: int) -> int:
-    if isinstance(key, bool):
-        raise InputError(f"edit directions are numbers (1-based), got {key!r}")
-    try:
-        i = int(key)
-    except (TypeError, ValueError):
-        raise InputError(f"edit directions are numbers (1-based), got {key!r}") from None
-    if not 1 <= i <= m:
-        raise InputError(
-            f"edit direction {i} does not exist: directions count from 1 (this model has {m}: "
-            f"1-{m})"
-        )
-    return i
 
 
 def _number(value) -> float:

@@ -96,9 +96,11 @@ def test_mute_and_scale_in_animate(model, source, driving):
 def test_mixer_gains_checks_its_input():
     assert mixer_gains(4) is None and mixer_gains(4, [], 1.0) is None
     assert mixer_gains(4, [1, 4], 2.0).tolist() == [0.0, 2.0, 2.0, 0.0]
-    for bad in ([0], [5], ["2"]):
+    for bad in ([0], [5], [2.5], ["d2"], [True]):
         with pytest.raises(MixerError):
             mixer_gains(4, bad)
+    # a direction's number as text (a command line's) is the number, as for --edit
+    assert mixer_gains(4, ["4"]).tolist() == [1.0, 1.0, 1.0, 0.0]
     with pytest.raises(MixerError, match="finite"):
         mixer_gains(4, None, float("inf"))
 

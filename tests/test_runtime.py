@@ -24,13 +24,10 @@ from liaviz.runtime import (
     source_tensor,
 )
 
-from ._media import moving_frames, single_thread, write_png, write_png_folder
+from ._media import moving_frames, write_png, write_png_folder
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    with single_thread():
-        yield
+# one thread per test: tiny models on 2 threads spin-wait on each other on a busy 2-core machine
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _by_hand(images: np.ndarray) -> torch.Tensor:
@@ -174,6 +171,8 @@ def test_bad_edits_are_one_line_errors(tiny_model):
         parse_edit_text("3=one")
     with pytest.raises(InputError, match="numbers"):
         parse_edit(tiny_model, {"a": 1.0})
+    with pytest.raises(InputError, match="numbers"):
+        parse_edit(tiny_model, {2.5: 1.0})  # not truncated to direction 2
 
 
 def test_a_batch_of_edits_keeps_its_rows(tiny_model):
