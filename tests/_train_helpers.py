@@ -12,8 +12,6 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ._media import single_thread as single_torch_thread  # noqa: F401 (re-export)
-
 REPO = Path(__file__).resolve().parents[1]
 TRAIN_DIR = REPO / "train"
 TRAIN_SCRIPT = TRAIN_DIR / "train.py"

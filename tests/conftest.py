@@ -12,6 +12,8 @@ import torch
 from liaviz import LIA, LIAConfig
 from liaviz.precision import ENV_OVERRIDE
 
+from ._media import single_thread
+
 # "auto" precision means float32 in every test, whatever the machine's bf16 units, so results do
 # not depend on where the suite runs (child processes inherit it). Tests of bfloat16 set it to 1
 # on tiny models: on a CPU without bf16 units, bf16 at 256 px is ~100x slower than float32.
@@ -32,6 +34,13 @@ def needs_shared(path: Path) -> pytest.MarkDecorator:
 
 def official_manifest(size: int) -> dict[str, list[int]]:
     return json.loads((REFERENCE / f"lia_official_state_dict_{size}.json").read_text())
+
+
+@pytest.fixture
+def one_thread():
+    """Torch on one thread for the test (``pytestmark = pytest.mark.usefixtures("one_thread")``)."""
+    with single_thread():
+        yield
 
 
 @pytest.fixture

@@ -15,14 +15,11 @@ from liaviz.animate import (
 )
 from liaviz.runtime import InputError, clip_magnitudes
 
-from ._media import moving_frames, single_thread, write_mp4, write_png
+from ._media import moving_frames, write_mp4, write_png
 from .conftest import DATA, needs_shared
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    with single_thread():
-        yield
+# one thread per test: tiny models on 2 threads spin-wait on each other on a busy 2-core machine
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture

@@ -17,13 +17,10 @@ from liaviz.animate import animate
 from liaviz.cli import main
 
 from ._animate_files import animate_cli, animate_files
-from ._media import moving_frames, single_thread, write_empty_mp4, write_mp4
+from ._media import moving_frames, write_empty_mp4, write_mp4
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    with single_thread():
-        yield
+# one thread per test: tiny models on 2 threads spin-wait on each other on a busy 2-core machine
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture

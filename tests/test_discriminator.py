@@ -9,13 +9,8 @@ from liaviz import LIAConfig
 from liaviz.nn.discriminator import Discriminator, MinibatchStddev
 from liaviz.nn.encoder import ResBlock
 
-from ._train_helpers import single_torch_thread
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    with single_torch_thread():
-        yield
+# one thread per test: tiny models on 2 threads spin-wait on each other on a busy 2-core machine
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.mark.parametrize("size", [16, 32, 64])

@@ -17,13 +17,10 @@ from liaviz.cli import main
 from liaviz.evaluate import EvaluationError, evaluate, find_clips
 from liaviz.lpips import CHANNELS, LPIPS, LPIPSError
 
-from ._media import moving_frames, single_thread, write_mp4, write_png_folder
+from ._media import moving_frames, write_mp4, write_png_folder
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    with single_thread():
-        yield
+# one thread per test: tiny models on 2 threads spin-wait on each other on a busy 2-core machine
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture

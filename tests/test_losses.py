@@ -25,13 +25,8 @@ from liaviz.losses import (
 )
 from liaviz.nn.vgg import FEATURE_LAYERS, VGG19Features
 
-from ._train_helpers import single_torch_thread
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    with single_torch_thread():
-        yield
+# one thread per test: tiny models on 2 threads spin-wait on each other on a busy 2-core machine
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def torchvision_style_vgg19(seed: int = 0) -> dict[str, torch.Tensor]:

@@ -20,13 +20,10 @@ from liaviz import io
 from liaviz.atomic import write_bytes
 
 from ._animate_files import animate_cli, animate_files
-from ._media import moving_frames, single_thread, write_mp4, write_png_folder
+from ._media import moving_frames, write_mp4, write_png_folder
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    with single_thread():
-        yield
+# one thread per test: tiny models on 2 threads spin-wait on each other on a busy 2-core machine
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture

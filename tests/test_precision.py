@@ -21,7 +21,7 @@ from liaviz.errors import UserError
 
 from ._explore_helpers import clip, portrait
 from ._explore_helpers import tiny_model as explorer_model
-from ._media import moving_frames, single_thread, write_mp4, write_png
+from ._media import moving_frames, write_mp4, write_png
 
 FLAGS = "processor\t: 0\nflags\t\t: fpu sse2 avx2 fma {extra}\nbugs\t\t: spectre_v1\n"
 
@@ -100,10 +100,8 @@ def test_inference_context_casts_only_for_bfloat16():
         pass
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    with single_thread():
-        yield
+# one thread per test: tiny models on 2 threads spin-wait on each other on a busy 2-core machine
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ import torch
 import liaviz
 from liaviz.nn.synthesis import identity_grid
 
+from ._media import single_thread
 from ._train_helpers import (
     REPO,
     TINY_CONFIG,
@@ -27,7 +28,6 @@ from ._train_helpers import (
     nan_loss_at,
     read_log,
     run_train,
-    single_torch_thread,
     tiny,
     train_in_process,
 )
@@ -35,12 +35,6 @@ from ._train_helpers import (
 # One thread per process: on a shared 2-core machine, 2-thread OpenMP runs spin against each
 # other and against the second DDP process.
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-
-
-@pytest.fixture
-def one_thread():
-    with single_torch_thread():
-        yield
 
 
 @pytest.fixture(scope="module")
@@ -330,7 +324,7 @@ def test_config_overrides_and_resolved_config(tmp_path: Path) -> None:
 def trained_run(data: Path, tmp_path_factory) -> Path:
     """A 4-step run with EMA, the sparsity penalty and the Laplacian L1, in bf16 autocast."""
     out = tmp_path_factory.mktemp("runs") / "ema"
-    with single_torch_thread():
+    with single_thread():
         rc = train_in_process(
             tiny(data, out, "--max-steps", "4", "--ema.enabled", "true", "--ema.decay", "0.5",
                  "--train.mixed_precision", "bf16", "--motion.sparsity_l1", "0.1",

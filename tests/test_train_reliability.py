@@ -22,7 +22,6 @@ from ._train_helpers import (
     TRAIN_DIR,
     TRAIN_SCRIPT,
     make_dataset,
-    single_torch_thread,
     tiny,
     train_in_process,
 )
@@ -30,10 +29,8 @@ from ._train_helpers import (
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1"}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    with single_torch_thread():
-        yield
+# one thread per test: tiny models on 2 threads spin-wait on each other on a busy 2-core machine
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
