@@ -181,6 +181,12 @@ def load_model(
 
 
 def _load_torch(path: Path) -> Checkpoint:
+    return checkpoint_from_torch(path, read_torch(path))
+
+
+def read_torch(path: Path) -> Any:
+    """The contents of a torch ``.pt`` file, read with ``weights_only=True`` (plus
+    ``argparse.Namespace``); anything else in it is a ``CheckpointError``, never unpickled."""
     try:
         # from an open file: torch 2.13 sends a path named *.safetensors to the safetensors
         # loader; warnings about odd pickle protocols of a corrupt file are noise here
@@ -206,7 +212,12 @@ def _load_torch(path: Path) -> Checkpoint:
         raise CheckpointError(
             f"{path}: truncated or corrupt checkpoint ({first_line(e)})"
         ) from None
+    return obj
 
+
+def checkpoint_from_torch(path: Path, obj: Any) -> Checkpoint:
+    """A ``Checkpoint`` from what ``read_torch`` read: ``{'gen': state_dict, ...}`` (official
+    files, liaviz training checkpoints) or a bare state_dict."""
     fmt = "state_dict"
     other: list[str] = []
     if isinstance(obj, dict) and "gen" in obj:

@@ -15,11 +15,14 @@ from . import training_checkpoint
 from .checkpoint import (
     Checkpoint,
     CheckpointError,
+    checkpoint_from_torch,
     load_checkpoint,
     model_from,
+    read_torch,
     resolve_path,
     save_model,
     save_official,
+    sniff_format,
 )
 from .nn import LIA, LIAConfig
 
@@ -87,12 +90,12 @@ def read_generator(path: str | os.PathLike, weights: str = "auto") -> tuple[LIA,
     resolved = resolve_path(path)
     if resolved.is_dir():
         raise CheckpointError(f"{resolved}: is a folder, not a checkpoint file")
-    train = training_checkpoint.read_if_training(resolved)
+    if sniff_format(resolved) != "torch":  # safetensors, or no checkpoint (load_checkpoint says)
+        return _plain(resolved, load_checkpoint(resolved), weights)
+    data = read_torch(resolved)  # once: training checkpoints and official files can be large
+    train = training_checkpoint.verified_if_training(resolved, data)
     if train is None:
-        if weights == "ema":
-            raise CheckpointError(f"{resolved}: not a training checkpoint, it holds no EMA weights")
-        ckpt = load_checkpoint(resolved)
-        return model_from(ckpt), {"source": resolved.name, "source_format": ckpt.format}
+        return _plain(resolved, checkpoint_from_torch(resolved, data), weights)
     try:
         config = LIAConfig.from_dict(train["model_config"])
     except (KeyError, TypeError, ValueError) as e:
@@ -113,3 +116,10 @@ def read_generator(path: str | os.PathLike, weights: str = "auto") -> tuple[LIA,
         "weights": "ema" if use_ema else "raw",
     }
     return model, meta
+
+
+def _plain(path: Path, ckpt: Checkpoint, weights: str) -> tuple[LIA, dict[str, str]]:
+    """A model file that is not a training checkpoint: one set of weights, no EMA."""
+    if weights == "ema":
+        raise CheckpointError(f"{path}: not a training checkpoint, it holds no EMA weights")
+    return model_from(ckpt), {"source": path.name, "source_format": ckpt.format}

@@ -84,17 +84,9 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     return _verified(path, _read(path))
 
 
-def read_if_training(path: Path) -> dict[str, Any] | None:
-    """The verified contents of ``path`` when it is a training checkpoint; None when it is
-    another kind of file (safetensors, an official ``.pt`` holding its ``argparse.Namespace``,
-    a bare state_dict). A torch archive that cannot be read at all is ``CorruptCheckpoint``."""
-    with open(path, "rb") as f:
-        if f.read(2) != b"PK":  # torch zip archives; safetensors and others are not ours
-            return None
-    try:
-        data = _read(path)
-    except _NotPlainData:
-        return None
+def verified_if_training(path: Path, data: Any) -> dict[str, Any] | None:
+    """``data`` (a torch file's contents) verified when it is a training checkpoint; None when it
+    is another kind (an official ``.pt``, a bare state_dict)."""
     if not (isinstance(data, dict) and data.get("format") == FORMAT):
         return None
     return _verified(path, data)

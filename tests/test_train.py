@@ -386,6 +386,27 @@ def test_liaviz_export_from_a_training_checkpoint(trained_run: Path, tmp_path: P
     assert not (tmp_path / "changed.safetensors").exists()
 
 
+def test_export_reads_its_input_once(trained_run: Path, tmp_path: Path, monkeypatch) -> None:
+    """Training checkpoints and official .pt files can weigh hundreds of MB: read once each."""
+    from liaviz.cli import main
+
+    official = tmp_path / "official.pt"
+    torch.save({"gen": liaviz.LIA(liaviz.LIAConfig(size=16)).state_dict()}, official)
+    reads = []
+    real_load = torch.load
+
+    def counting_load(f, *args, **kwargs):
+        reads.append(getattr(f, "name", f))
+        return real_load(f, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "load", counting_load)
+    training = trained_run / "checkpoints" / "ckpt_00000004.pt"
+    for source in (training, official):
+        reads.clear()
+        assert main(["export", str(source), str(tmp_path / f"{source.stem}.safetensors")]) == 0
+        assert [str(r) for r in reads] == [str(source)]
+
+
 def test_official_layout_export_round_trips(tmp_path: Path) -> None:
     from liaviz.cli import main
 
