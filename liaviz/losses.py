@@ -1,5 +1,5 @@
 """Training losses of LIA: pixel L1, the VGG19 pyramid perceptual loss, and the GAN losses (plus
-a Laplacian-pyramid L1, an option off in the paper configs).
+a Laplacian-pyramid L1 and a change-weighted L1, options off in the paper configs).
 
 The generator minimizes ``perceptual + l1 + softplus(-D(fake))`` (the official recipe); the
 discriminator minimizes ``softplus(-D(real)) + softplus(D(fake))``, optionally plus R1.
@@ -101,6 +101,23 @@ def laplacian_l1(prediction: torch.Tensor, target: torch.Tensor, levels: int) ->
             laplacian_pyramid(prediction, levels), laplacian_pyramid(target, levels), strict=True
         )
     )
+
+
+def change_weighted_l1(
+    prediction: torch.Tensor, target: torch.Tensor, source: torch.Tensor, spread: int = 2
+) -> torch.Tensor:
+    """Pixel L1 weighted by how much the target differs from the source there.
+
+    The weight map is |target - source| (mean over channels), widened by a max filter of
+    ``spread`` pixels on each side (a part drawn slightly off still counts), and scaled to mean 1
+    per image, so the term is an L1 that a small moving part (an eyelid, the lips) owns in full
+    whatever its share of the pixels. A target equal to its source weighs nothing. The weights
+    carry no gradient: they come from the data alone."""
+    change = (target - source).detach().abs().mean(1, keepdim=True)
+    if spread:
+        change = F.max_pool2d(change, 2 * spread + 1, stride=1, padding=spread)
+    weight = change / change.mean((2, 3), keepdim=True).clamp_min(1e-8)
+    return (weight * (prediction - target).abs()).mean()
 
 
 class PerceptualPyramidLoss(nn.Module):

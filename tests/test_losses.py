@@ -14,6 +14,7 @@ from liaviz.errors import UserError
 from liaviz.losses import (
     PerceptualPyramidLoss,
     PerceptualWeightsError,
+    change_weighted_l1,
     d_logistic_loss,
     g_nonsaturating_loss,
     gaussian_downsample,
@@ -113,6 +114,34 @@ def test_laplacian_l1_weighs_a_small_part_more_than_plain_l1() -> None:
     assert laplacian_l1(dot, target, 4) > 2 * laplacian_l1(shift, target, 4)
     assert laplacian_l1(target, target, 4) == 0
     assert torch.isclose(laplacian_l1(dot, target, 1), l1_loss(dot, target))
+
+
+def test_change_weighted_l1_weighs_where_the_target_moved() -> None:
+    source = torch.zeros(1, 3, 32, 32)
+    target = source.clone()
+    target[..., 4:8, 4:8] = 1.0  # a small part moved (16 of 1,024 pixels)
+    miss_moved = source.clone()  # the prediction copies the source: misses the moved part
+    miss_still = target.clone()
+    miss_still[..., 20:24, 20:24] = 1.0  # the same error, where nothing moved
+    assert torch.isclose(l1_loss(miss_moved, target), l1_loss(miss_still, target))
+    # no spread: the weight is 1,024 / 16 = 64 on the moved part and 0 elsewhere
+    assert torch.isclose(
+        change_weighted_l1(miss_moved, target, source, spread=0), torch.tensor(1.0)
+    )
+    assert change_weighted_l1(miss_still, target, source, spread=0) == 0
+    # a spread of 1 widens the 4x4 part to 6x6 and scales the weights to mean 1 again
+    assert torch.isclose(
+        change_weighted_l1(miss_moved, target, source, spread=1), torch.tensor(16 / 36)
+    )
+    # a uniform change weighs every pixel 1: plain L1
+    shifted = source + 0.5
+    noisy = shifted + 0.1 * torch.randn(1, 3, 32, 32)
+    assert torch.isclose(change_weighted_l1(noisy, shifted, source), l1_loss(noisy, shifted))
+    # a target equal to its source weighs nothing; the weights carry no gradient
+    assert change_weighted_l1(noisy, source, source) == 0
+    pred = miss_moved.clone().requires_grad_(True)
+    change_weighted_l1(pred, target, source).backward()
+    assert pred.grad[..., 20:24, 20:24].abs().max() == 0 and pred.grad.abs().max() > 0
 
 
 def test_vgg19_loads_torchvision_weights(vgg_file: Path) -> None:

@@ -298,6 +298,8 @@ def test_config_overrides_and_resolved_config(tmp_path: Path) -> None:
         (["--train.zero_init_heads", "yes please"], "zero_init_heads must be true or false"),
         (["--loss.laplacian_l1", "-1"], "laplacian_l1 must be a number >= 0"),
         (["--loss.laplacian_levels", "0"], "laplacian_levels must be an integer >= 1"),
+        (["--loss.change_l1", "-0.5"], "change_l1 must be a number >= 0"),
+        (["--loss.change_spread", "-1"], "change_spread must be an integer >= 0"),
     ):
         with pytest.raises(liaviz.errors.UserError, match=match):
             run_config.validate(run_config.apply_overrides(cfg, bad))
@@ -322,13 +324,14 @@ def test_config_overrides_and_resolved_config(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def trained_run(data: Path, tmp_path_factory) -> Path:
-    """A 4-step run with EMA, the sparsity penalty and the Laplacian L1, in bf16 autocast."""
+    """A 4-step run with EMA, the sparsity penalty, the Laplacian and change-weighted L1s, in
+    bf16 autocast."""
     out = tmp_path_factory.mktemp("runs") / "ema"
     with single_thread():
         rc = train_in_process(
             tiny(data, out, "--max-steps", "4", "--ema.enabled", "true", "--ema.decay", "0.5",
                  "--train.mixed_precision", "bf16", "--motion.sparsity_l1", "0.1",
-                 "--loss.laplacian_l1", "0.5",
+                 "--loss.laplacian_l1", "0.5", "--loss.change_l1", "0.5",
                  "--log.every", "1", "--log.images_every", "2")
         )  # fmt: skip
     assert rc == 0
@@ -337,7 +340,7 @@ def trained_run(data: Path, tmp_path_factory) -> Path:
 
 def test_run_folder_holds_config_log_samples_and_generator(trained_run: Path) -> None:
     rows = loss_rows(trained_run)
-    assert "loss/sparsity" in rows[4] and "loss/laplacian" in rows[4] and "lr/g" in rows[4]
+    assert {"loss/sparsity", "loss/laplacian", "loss/change", "lr/g"} <= set(rows[4])
     assert (trained_run / "samples" / "step_00000002.png").exists()
     assert (trained_run / "config.yaml").exists()
     model = liaviz.load_model(trained_run / "generator.safetensors")

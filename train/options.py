@@ -74,6 +74,11 @@ class LossOptions:
     # full, not only their share of the pixels); 0: off, as in the paper
     laplacian_l1: float = 0.0
     laplacian_levels: int = 4  # bands of that pyramid, the coarsest being the low-pass rest
+    # weight of an L1 weighted by where the driving frame differs from its source (a blink, the
+    # lips: small moving parts own the term whatever their share of the pixels); 0: off, as in
+    # the paper
+    change_l1: float = 0.0
+    change_spread: int = 2  # pixels that change map is widened by on each side (max filter)
     perceptual: str = "vgg19"  # or "none"
     vgg_weights: str | None = None  # torchvision's vgg19-*.pth (ImageNet); required for vgg19
     perceptual_weight: float = 10.0  # per layer, relu1_1 .. relu5_1

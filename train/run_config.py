@@ -161,6 +161,8 @@ SCHEMA: dict[str, tuple[Callable[[Any], bool], str]] = {
     "loss.perceptual_scales": _list_of(_SCALE, "scales in (0, 1]"),
     "loss.laplacian_l1": _number(0),
     "loss.laplacian_levels": _integer(1),
+    "loss.change_l1": _number(0),
+    "loss.change_spread": _integer(0),
     "loss.gan": _number(0),
     "loss.r1": _number(0),
     "ema.enabled": _BOOL,

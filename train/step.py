@@ -21,6 +21,7 @@ from options import LossOptions
 from torch import nn
 
 from liaviz.losses import (
+    change_weighted_l1,
     d_logistic_loss,
     g_nonsaturating_loss,
     gaussian_downsample,
@@ -30,9 +31,11 @@ from liaviz.losses import (
 )
 
 Batch = dict[str, torch.Tensor]  # "source" and "driving" images (B, 3, S, S) in [-1, 1]
-# (reconstructions, driving frames, driving magnitudes) -> unweighted terms and weighted total
+# (reconstructions, driving frames, source frames, driving magnitudes) -> unweighted terms and
+# weighted total
 LossFn = Callable[
-    [torch.Tensor, torch.Tensor, torch.Tensor], tuple[dict[str, torch.Tensor], torch.Tensor]
+    [torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor],
+    tuple[dict[str, torch.Tensor], torch.Tensor],
 ]
 
 
@@ -51,18 +54,21 @@ class GeneratorLoss:
         self.weights = {
             "l1": loss.l1,
             "laplacian": loss.laplacian_l1,
+            "change": loss.change_l1,
             "perceptual": 1.0,  # the per-layer weights (10) are inside the term
             "gan_g": loss.gan,
             "sparsity": sparsity_l1,
         }
 
     def __call__(
-        self, recon: torch.Tensor, target: torch.Tensor, alpha: torch.Tensor
+        self, recon: torch.Tensor, target: torch.Tensor, source: torch.Tensor, alpha: torch.Tensor
     ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         loss = self.loss
         parts = {"l1": pyramid_l1(recon.float(), target, loss.l1_scales)}
         if loss.laplacian_l1:
             parts["laplacian"] = laplacian_l1(recon.float(), target, loss.laplacian_levels)
+        if loss.change_l1:
+            parts["change"] = change_weighted_l1(recon.float(), target, source, loss.change_spread)
         if self.perceptual is not None:
             parts["perceptual"] = self.perceptual(recon, target).float()
         if loss.gan:
@@ -91,7 +97,7 @@ def generator_step(G, critic: nn.Module, batches: list[Batch], loss_fn: LossFn, 
         with contextlib.nullcontext() if last else accelerator.no_sync(G):
             with accelerator.autocast():
                 recon, alpha = G(batch["source"], batch["driving"], return_motion=True)
-                parts, total = loss_fn(recon, batch["driving"], alpha)
+                parts, total = loss_fn(recon, batch["driving"], batch["source"], alpha)
             accelerator.backward(total / len(batches))
         for k, v in {**parts, "g_total": total}.items():
             terms[k] = terms.get(k, 0.0) + v.detach() / len(batches)
