@@ -32,7 +32,7 @@ PRETRAINED_DIR = Path(__file__).parent / "pretrained"
 # The embedded default, by its versioned file name; the stable alias EMBEDDED loads it whatever
 # its size, so code and docs that say "embedded" follow it when a better model ships.
 EMBEDDED = "embedded"
-EMBEDDED_DEFAULT = "synthetic-faces-64-v3"
+EMBEDDED_DEFAULT = "synthetic-faces-64-v4"
 # Keys whose presence identifies a LIA generator state_dict.
 _SIGNATURE_KEYS = ("enc.net_app.convs.0.0.weight", "dec.input.input", "enc.fc.0.weight")
 # The safetensors library refuses headers over 100 MB; no longer one is a safetensors file.
@@ -61,7 +61,7 @@ def pretrained_names() -> list[str]:
 
 
 def resolve_path(name_or_path: str | os.PathLike) -> Path:
-    """A file path, or the bundled file for a pretrained name such as ``synthetic-faces-64-v3``, or
+    """A file path, or the bundled file for a pretrained name such as ``synthetic-faces-64-v4``, or
     ``"embedded"`` for the embedded default (a file of that name, if one exists, wins)."""
     path = Path(name_or_path).expanduser()
     if path.exists():

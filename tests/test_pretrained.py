@@ -18,17 +18,16 @@ from liaviz.transfer import factor_transfer_ratios
 from .conftest import TINY
 
 NAME = EMBEDDED_DEFAULT
-# The shipped model must reconstruct unseen faces with under 0.65x the error of copying the
-# source frame (v3 measures 0.56 here, 0.58 on the model card's larger split; v2 0.58 here; an
-# untrained model 3.3).
-MAX_RATIO = 0.65
+# The shipped model must reconstruct unseen faces with under 0.55x the error of copying the
+# source frame (v4 measures 0.45 here, v3 0.56; an untrained model 3.3).
+MAX_RATIO = 0.55
 # Per-factor transfer on a few unseen people (the share of each factor's true change the model
 # misses; 1.0 = the factor is ignored). An untrained model scores 1.04-1.09 on the head's
-# factors; v3 here: tx 0.39, ty 0.47, scale 0.48, roll 0.60, yaw 0.81, pitch 0.93.
-# The shipped one must carry translation and scale (under 0.6), most of roll and part of yaw
-# (under 0.9) and some of pitch (under 1.0). Expressions (blink, gaze, mouth, smile, brows) have
-# no bar: this model does not transfer them yet (its model card has the figures).
-HEAD_BARS = {"tx": 0.6, "ty": 0.6, "scale": 0.6, "yaw": 0.9, "pitch": 1.0, "roll": 0.9}
+# factors; v4 here: tx 0.29, ty 0.26, scale 0.36, yaw 0.57, pitch 0.52, roll 0.51 (v3: 0.39,
+# 0.47, 0.48, 0.81, 0.93, 0.60). The shipped one must carry translation and scale (under 0.45)
+# and most of the head's rotations (under 0.7). Expressions (blink, gaze, mouth, smile, brows)
+# have no bar: this model does not transfer them yet (its model card has the figures).
+HEAD_BARS = {"tx": 0.45, "ty": 0.45, "scale": 0.45, "yaw": 0.7, "pitch": 0.7, "roll": 0.7}
 
 
 @pytest.fixture(scope="module")
