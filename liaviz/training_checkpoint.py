@@ -34,10 +34,6 @@ class CorruptCheckpoint(CheckpointError):
     """A training checkpoint that cannot be read back or fails its digest."""
 
 
-class _NotPlainData(CorruptCheckpoint):
-    """A torch file holding objects other than tensors and plain values."""
-
-
 def checkpoint_path(folder: Path, step: int) -> Path:
     return folder / f"ckpt_{step:08d}.pt"
 
@@ -100,7 +96,7 @@ def _read(path: Path) -> Any:
     except FileNotFoundError:
         raise CorruptCheckpoint(f"{path}: no such checkpoint") from None
     except pickle.UnpicklingError as e:
-        raise _NotPlainData(f"{path}: refused to unpickle ({first_line(e)})") from None
+        raise CorruptCheckpoint(f"{path}: refused to unpickle ({first_line(e)})") from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as e:
         raise CorruptCheckpoint(f"{path}: truncated or corrupt ({first_line(e)})") from None
 
