@@ -14,6 +14,7 @@ import pickle
 import re
 import warnings
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -184,14 +185,16 @@ def _load_torch(path: Path) -> Checkpoint:
     return checkpoint_from_torch(path, read_torch(path))
 
 
-def read_torch(path: Path) -> Any:
-    """The contents of a torch ``.pt`` file, read with ``weights_only=True`` (plus
-    ``argparse.Namespace``); anything else in it is a ``CheckpointError``, never unpickled."""
+def read_torch(path: Path, allowed: Sequence[type] = (argparse.Namespace,)) -> Any:
+    """The contents of a torch file (``.pt``, ``.pth``), read with ``weights_only=True``: tensors
+    and plain data, plus the ``allowed`` classes (official checkpoints hold an
+    ``argparse.Namespace``). Anything else is a ``CheckpointError``, never unpickled; so is a
+    truncated or corrupt file. The one reader of torch files in liaviz."""
     try:
         # from an open file: torch 2.13 sends a path named *.safetensors to the safetensors
         # loader; warnings about odd pickle protocols of a corrupt file are noise here
         with (
-            torch.serialization.safe_globals([argparse.Namespace]),
+            torch.serialization.safe_globals(list(allowed)),
             open(path, "rb") as f,
             warnings.catch_warnings(),
         ):

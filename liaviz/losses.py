@@ -8,8 +8,6 @@ discriminator minimizes ``softplus(-D(real)) + softplus(D(fake))``, optionally p
 from __future__ import annotations
 
 import os
-import pickle
-import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -17,7 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .errors import UserError, first_line
+from .checkpoint import CheckpointError, read_torch
+from .errors import UserError
 from .nn.vgg import VGG19Features, VGGWeightsError
 
 PAPER_SCALES = (1.0, 0.5, 0.25, 0.125)
@@ -170,21 +169,16 @@ class PerceptualPyramidLoss(nn.Module):
 def load_vgg19(path: str | os.PathLike) -> VGG19Features:
     """Read a torchvision-style VGG19 state_dict file (e.g. ``vgg19-dcbb9e9d.pth``) safely.
 
-    Loaded with ``torch.load(weights_only=True)``; a ``{'state_dict': ...}`` wrapper is accepted.
+    Read by ``checkpoint.read_torch`` (tensors and plain data only, never other pickled objects);
+    a ``{'state_dict': ...}`` wrapper is accepted.
     """
     path = Path(path).expanduser()
     if not path.is_file():
         raise PerceptualWeightsError(f"{path}: VGG19 weights file not found")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as e:
-        raise PerceptualWeightsError(
-            f"{path}: refused to unpickle, the file holds more than tensors ({first_line(e)})"
-        ) from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError) as e:
-        raise PerceptualWeightsError(
-            f"{path}: unreadable VGG19 weights ({first_line(e)})"
-        ) from None
+        state = read_torch(path, allowed=())
+    except CheckpointError as e:
+        raise PerceptualWeightsError(f"{e}; expected torchvision's VGG19 weights") from None
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]
     if not isinstance(state, dict):

@@ -13,17 +13,14 @@ from __future__ import annotations
 
 import hashlib
 import os
-import pickle
 import re
-import zipfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from .atomic import atomic_output, remove_stale
-from .checkpoint import CheckpointError
-from .errors import first_line
+from .checkpoint import CheckpointError, read_torch
 
 FORMAT = "liaviz-train"  # the value of a training checkpoint's 'format' key
 VERSION = 1
@@ -89,16 +86,13 @@ def verified_if_training(path: Path, data: Any) -> dict[str, Any] | None:
 
 
 def _read(path: Path) -> Any:
+    """A training checkpoint's contents: tensors and plain data only (``read_torch``)."""
+    if not path.is_file():
+        raise CorruptCheckpoint(f"{path}: no such checkpoint")
     try:
-        # an open file, not a path: torch sends paths named *.safetensors to safetensors
-        with open(path, "rb") as f:
-            return torch.load(f, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise CorruptCheckpoint(f"{path}: no such checkpoint") from None
-    except pickle.UnpicklingError as e:
-        raise CorruptCheckpoint(f"{path}: refused to unpickle ({first_line(e)})") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as e:
-        raise CorruptCheckpoint(f"{path}: truncated or corrupt ({first_line(e)})") from None
+        return read_torch(path, allowed=())
+    except CheckpointError as e:  # resume's fallback to an older checkpoint catches this class
+        raise CorruptCheckpoint(str(e)) from None
 
 
 def _verified(path: Path, data: Any) -> dict[str, Any]:

@@ -15,6 +15,7 @@ import liaviz
 import liaviz.checkpoint
 from liaviz import LIA, CheckpointError, LIAConfig, load_model
 from liaviz.cli import main as cli_main
+from liaviz.training_checkpoint import CorruptCheckpoint, load_checkpoint, save_checkpoint
 
 from .conftest import TINY
 
@@ -291,3 +292,17 @@ def test_info_refuses_what_load_model_refuses(tmp_path, tiny_model, capsys):
         assert cli_main(["info", str(path)]) == 2, case
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and expected in err, (case, err)
+
+
+def test_training_checkpoints_hold_plain_data_only(tmp_path):
+    path = save_checkpoint(tmp_path, 3, {"step": 3, "weights": torch.ones(2)}, keep=2)
+    assert load_checkpoint(path)["step"] == 3
+    # what an official file may hold is still refused in a training checkpoint
+    torch.save({"format": "x", "args": argparse.Namespace(lr=1.0)}, tmp_path / "ns.pt")
+    with pytest.raises(CorruptCheckpoint, match="refused to unpickle"):
+        load_checkpoint(tmp_path / "ns.pt")
+    (tmp_path / "cut.pt").write_bytes(path.read_bytes()[:100])
+    with pytest.raises(CorruptCheckpoint, match="truncated or corrupt"):
+        load_checkpoint(tmp_path / "cut.pt")
+    with pytest.raises(CorruptCheckpoint, match="no such checkpoint"):
+        load_checkpoint(tmp_path / "missing.pt")

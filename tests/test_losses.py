@@ -3,6 +3,7 @@ perceptual loss built on it."""
 
 from __future__ import annotations
 
+import argparse
 import pickle
 from pathlib import Path
 
@@ -210,9 +211,13 @@ def test_bad_vgg_files_give_one_line_errors(tmp_path: Path, vgg_file: Path) -> N
     with pytest.raises(PerceptualWeightsError, match="features.28.weight has shape"):
         load_vgg19(tmp_path / "vgg16ish.pth")
     (tmp_path / "truncated.pth").write_bytes(vgg_file.read_bytes()[:5000])
-    with pytest.raises(PerceptualWeightsError, match="unreadable"):
+    with pytest.raises(PerceptualWeightsError, match="truncated or corrupt"):
         load_vgg19(tmp_path / "truncated.pth")
     with open(tmp_path / "evil.pth", "wb") as f:
         pickle.dump({"features.0.weight": Path("/")}, f, protocol=2)  # an object, not a tensor
     with pytest.raises(UserError, match="refused"):
         load_vgg19(tmp_path / "evil.pth")
+    # official LIA checkpoints may hold an argparse.Namespace; a weights file may not
+    torch.save({"args": argparse.Namespace(lr=1.0)}, tmp_path / "namespace.pth")
+    with pytest.raises(PerceptualWeightsError, match="refused to unpickle"):
+        load_vgg19(tmp_path / "namespace.pth")
