@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 import traceback
 
@@ -31,7 +32,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         with sigterm_as_interrupt():
-            return int(args.func(args) or 0)
+            code = int(args.func(args) or 0)
+            sys.stdout.flush()  # a reader gone early shows here, in the handlers below
+            return code
     except UserError as e:
         if args.debug:
             traceback.print_exc()
@@ -40,6 +43,14 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt as e:  # Ctrl-C or SIGTERM: the writers have removed their temporaries
         print(f"liaviz {args.command}: {interrupt_word(e)}", file=sys.stderr)
         return interrupt_exit_code(e)
+    except BrokenPipeError:  # the reader went away (`liaviz info x | head`): not an error
+        # point stdout at /dev/null, so the interpreter's flush at exit cannot fail again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return SIGPIPE_EXIT
+
+
+# what a shell reports for a writer killed by SIGPIPE (128 + 13), as `cat` gets in `cat f | head`
+SIGPIPE_EXIT = 141
 
 
 if __name__ == "__main__":

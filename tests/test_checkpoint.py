@@ -206,6 +206,19 @@ def test_cli_info_errors_are_one_line(tmp_path):
     assert "Traceback" not in result.stderr
 
 
+def test_cli_output_into_a_closed_pipe_is_no_error(tiny_file):
+    # `liaviz info x | head -1`: the reader is gone before liaviz has written everything
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "liaviz.cli", "info", str(tiny_file)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    proc.stdout.close()
+    stderr = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141  # what `cat f | head` reports for cat
+    assert stderr == ""
+
+
 # ---- format detection by parsing, and files that only look fine --------------------------------
 
 
