@@ -59,6 +59,13 @@ def change_errors(model: LIA, frames: np.ndarray) -> tuple[np.ndarray, np.ndarra
     """Frame 0 is the source, every later frame a driving frame of the same identity. Per driving
     frame: sum |(G(s, d) - G(s, s)) - (x_d - x_s)| and sum |x_d - x_s| over pixels, in [0, 1]."""
     x, out = reconstruct(model, frames)
+    return image_change_errors(out, x)
+
+
+def image_change_errors(out: torch.Tensor, x: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """``change_errors`` of decoded images, however their codes were made: ``out`` (T, 3, S, S)
+    holds G(s, s) first, then G(s, d) for every driving frame of ``x`` (the frames, source first),
+    both in [-1, 1]."""
     out, x = out.float().cpu().clamp(-1.0, 1.0), x.float().cpu()
     true = 0.5 * (x[1:] - x[:1])
     missed = _missed(out[1:], out[:1], true)
