@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import select
 import sys
 import traceback
 
@@ -13,6 +14,8 @@ from .errors import UserError, interrupt_exit_code, interrupt_word, sigterm_as_i
 
 # Subcommand modules, in the order `liaviz --help` lists them.
 COMMANDS = ("info", "animate", "directions", "evaluate", "synth", "export", "demo")
+# what a shell reports for a writer killed by SIGPIPE (128 + 13), as `cat` gets in `cat f | head`
+SIGPIPE_EXIT = 141
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,14 +46,23 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt as e:  # Ctrl-C or SIGTERM: the writers have removed their temporaries
         print(f"liaviz {args.command}: {interrupt_word(e)}", file=sys.stderr)
         return interrupt_exit_code(e)
-    except BrokenPipeError:  # the reader went away (`liaviz info x | head`): not an error
-        # point stdout at /dev/null, so the interpreter's flush at exit cannot fail again
+    except BrokenPipeError:
+        if not stdout_reader_gone():
+            raise  # some other pipe broke: a real error
+        # the reader went away (`liaviz info x | head`): not an error. Point stdout at
+        # /dev/null, so the interpreter's flush at exit cannot fail again
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return SIGPIPE_EXIT
 
 
-# what a shell reports for a writer killed by SIGPIPE (128 + 13), as `cat` gets in `cat f | head`
-SIGPIPE_EXIT = 141
+def stdout_reader_gone() -> bool:
+    """Whether stdout is a pipe whose reading end is closed (poll reports an error on it)."""
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
+    except (AttributeError, ValueError, OSError):  # no poll (Windows) or no real stdout
+        return False
 
 
 if __name__ == "__main__":

@@ -219,6 +219,16 @@ def test_cli_output_into_a_closed_pipe_is_no_error(tiny_file):
     assert stderr == ""
 
 
+def test_a_broken_pipe_elsewhere_is_still_an_error(monkeypatch, tiny_file):
+    # stdout is fine (pytest's capture file): a pipe broken inside a command is not `| head`
+    def run(args):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr("liaviz.commands.info.run", run)
+    with pytest.raises(BrokenPipeError):
+        cli_main(["info", str(tiny_file)])
+
+
 # ---- format detection by parsing, and files that only look fine --------------------------------
 
 
