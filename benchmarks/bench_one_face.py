@@ -136,7 +136,10 @@ def main() -> None:
         if train.zero_init_heads:
             model.zero_init_heads()
     else:
-        model = liaviz.load_model(args.init)
+        try:
+            model = liaviz.load_model(args.init)
+        except UserError as e:
+            parser.error(str(e))
     model.train()
     oracle = nn.Linear(len(EXPRESSIONS), model.config.motion_dim) if args.code == "oracle" else None
     animate = Animator(model, oracle)

@@ -46,8 +46,12 @@ def test_a_fresh_model_starts_at_one_and_training_moves_it(tmp_path, code):
         assert all(abs(last[name] - 1.0) < 1e-6 for name in HEAD)
 
 
-def test_a_bad_override_is_a_one_line_error():
-    cmd = [sys.executable, str(SCRIPT), "--model.channel_multiplier", "-1"]
+@pytest.mark.parametrize(
+    "args, named",
+    [(["--model.channel_multiplier", "-1"], "channel_multiplier"), (["--init", "no.pt"], "no.pt")],
+)
+def test_bad_arguments_are_one_line_errors(args, named):
+    cmd = [sys.executable, str(SCRIPT), *args]
     r = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=120)
     assert r.returncode == 2
-    assert "channel_multiplier" in r.stderr and "Traceback" not in r.stderr
+    assert named in r.stderr and "Traceback" not in r.stderr
