@@ -24,6 +24,8 @@ encoder; a factor it reaches but the encoder misses is the encoder's to learn.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import torch
 
@@ -79,15 +81,27 @@ def factor_transfer_ratios(model: LIA, seed: int, identities: int) -> dict[str, 
     people of the test split with this seed, at the model's size."""
     if identities < 1:
         raise ValueError(f"identities must be >= 1, got {identities}")
-    missed: dict[str, float] = dict.fromkeys(neutral_factors(), 0.0)
-    changed: dict[str, float] = dict.fromkeys(neutral_factors(), 0.0)
+    names, missed, changed = [], [], []
     for who in unseen_identities(seed, identities):
-        frames, names = factor_frames(who, model.config.size)
+        frames, frame_names = factor_frames(who, model.config.size)
         m, c = change_errors(model, frames)
-        for name, mi, ci in zip(names, m, c, strict=True):
-            missed[name] += mi
-            changed[name] += ci
-    return {name: float(missed[name] / changed[name]) for name in missed}
+        names += frame_names
+        missed += list(m)
+        changed += list(c)
+    return ratios_by_factor(names, missed, changed)
+
+
+def ratios_by_factor(
+    names: Sequence[str], missed: Sequence[float], changed: Sequence[float]
+) -> dict[str, float]:
+    """Per factor (in ``FACTORS`` order), the sum of ``missed`` over the driving frames of that
+    factor (``names``, one per frame) over the sum of ``changed`` over them."""
+    total_missed: dict[str, float] = dict.fromkeys(neutral_factors(), 0.0)
+    total_changed: dict[str, float] = dict.fromkeys(neutral_factors(), 0.0)
+    for name, m, c in zip(names, missed, changed, strict=True):
+        total_missed[name] += m
+        total_changed[name] += c
+    return {name: float(total_missed[name] / total_changed[name]) for name in total_missed}
 
 
 def latent_reach_ratios(
@@ -100,15 +114,14 @@ def latent_reach_ratios(
     A lower bound, up to the search, of what any encoder can reach with this decoder."""
     if identities < 1 or steps < 0:
         raise ValueError(f"identities must be >= 1 and steps >= 0, got {identities}, {steps}")
-    missed: dict[str, float] = dict.fromkeys(neutral_factors(), 0.0)
-    changed: dict[str, float] = dict.fromkeys(neutral_factors(), 0.0)
+    names, missed, changed = [], [], []
     for who in unseen_identities(seed, identities):
-        frames, names = factor_frames(who, model.config.size)
+        frames, frame_names = factor_frames(who, model.config.size)
         best, true = _reach(model, to_tensor(frames).float().to(model_device(model)), steps, lr)
-        for name, b, c in zip(names, best, true, strict=True):
-            missed[name] += b
-            changed[name] += c
-    return {name: float(missed[name] / changed[name]) for name in missed}
+        names += frame_names
+        missed += best
+        changed += true
+    return ratios_by_factor(names, missed, changed)
 
 
 def _reach(model: LIA, x: torch.Tensor, steps: int, lr: float) -> tuple[list[float], list[float]]:
