@@ -55,7 +55,12 @@ from liaviz.data.synthetic import (  # noqa: E402
 from liaviz.errors import UserError  # noqa: E402
 from liaviz.io import to_tensor  # noqa: E402
 from liaviz.nn import LIA  # noqa: E402
-from liaviz.transfer import factor_frames, image_change_errors, unseen_identities  # noqa: E402
+from liaviz.transfer import (  # noqa: E402
+    factor_frames,
+    image_change_errors,
+    ratios_by_factor,
+    unseen_identities,
+)
 
 HEAD = ("yaw", "pitch", "roll", "tx", "ty", "scale")  # held at neutral in the training frames
 EXPRESSIONS = [f for f in FACTORS if f.name not in HEAD]
@@ -91,12 +96,10 @@ class Animator:
         self.model, self.oracle = model, oracle
 
     def __call__(self, source, driving, values) -> torch.Tensor:
-        state = self.model.encode_source(source)
         if self.oracle is None:
-            alpha = self.model.encode_motion(driving)
-        else:
-            alpha = self.oracle(values)
-        return self.model.decode(state, self.model.absolute_latent(state, alpha))
+            return self.model(source, driving)  # the training forward (absolute transfer)
+        state = self.model.encode_source(source)
+        return self.model.decode(state, self.model.absolute_latent(state, self.oracle(values)))
 
     def ratios(self, frames: torch.Tensor, values: torch.Tensor, names: list[str]) -> dict:
         """Per-factor transfer ratio on one person's factor frames (source first)."""
@@ -104,9 +107,7 @@ class Animator:
         with torch.no_grad():
             out = self(frames[:1].expand_as(frames), frames, values)
         self.model.train()
-        missed, changed = image_change_errors(out, frames)
-        mask = {name: np.array([n == name for n in names]) for name in dict.fromkeys(names)}
-        return {name: float(missed[m].sum() / changed[m].sum()) for name, m in mask.items()}
+        return ratios_by_factor(names, *image_change_errors(out, frames))
 
 
 def main() -> None:
