@@ -29,6 +29,7 @@ is the plain run, bit for bit.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Literal
@@ -36,7 +37,7 @@ from typing import Literal
 import numpy as np
 import torch
 
-from .io import Crop, MediaError, to_uint8
+from .io import Crop, MediaError, read_image, to_tensor, to_uint8
 from .mixer import check_motion_scale, mixer_gains
 from .nn import LIA, SourceState
 from .precision import Precision, resolve_precision
@@ -48,6 +49,7 @@ from .runtime import (
     inference,
     model_device,
     parse_edit,
+    source_crop,
 )
 from .runtime import batch_size as runtime_batch_size
 from .runtime import progress as progress_bar
@@ -84,11 +86,13 @@ def animate(
     start: Start | None = None,
     batch_size: int | None = None,
     edit=None,
-    crop: Crop = "center",
+    crop: Crop = "auto",
     precision: Precision = "auto",
     progress: bool = False,
     mute: Iterable[int] | None = None,
     motion_scale: float = 1.0,
+    driving_crop: Crop | None = None,
+    paste_back: bool = False,
 ) -> Iterator[np.ndarray]:
     """Animate ``source`` with ``driving``; yields the output frames, uint8 (S, S, 3), in order.
 
@@ -103,13 +107,26 @@ def animate(
     ``"float32"`` or ``"bfloat16"`` (preview quality; on a device that would emulate it, float32
     with a ``PrecisionWarning``; see ``liaviz.precision``). ``mute`` (1-based directions whose
     driving motion is not transferred) and ``motion_scale`` are the motion mixer (see the module
-    notes). Bad arguments raise here, before the first frame is asked for.
+    notes). ``crop`` (source and driving video) and ``driving_crop`` (the driving video, when
+    given): ``"auto"`` (default) crops around the face (``liaviz.faces``: the source by the
+    framing rule, the driving video at one fixed box per shot); ``"center"``, ``"pad"``,
+    ``"none"`` take the frames whole. With ``paste_back`` and a source photo that was cropped,
+    each frame is the whole photo with the animated face blended back in. Bad arguments raise
+    here, before the first frame is asked for.
     """
+    placed = None
+    if paste_back and not isinstance(source, (torch.Tensor, SourceState)):
+        photo = read_image(source) if isinstance(source, (str, os.PathLike)) else source
+        placed = source_crop(np.asarray(photo), model.config.size, crop)
+        source = to_tensor(placed.crop)
     batches = animate_batches(
         model, source, driving, mode, start, batch_size, edit, crop, precision, progress,
-        mute=mute, motion_scale=motion_scale,
+        mute=mute, motion_scale=motion_scale, driving_crop=driving_crop,
     )  # fmt: skip
-    return (frame for batch in batches for frame in batch.frames())
+    frames = (frame for batch in batches for frame in batch.frames())
+    if placed is None:
+        return frames
+    return (placed.paste(photo, frame) for frame in frames)
 
 
 def animate_batches(
@@ -120,14 +137,19 @@ def animate_batches(
     start: Start | None = None,
     batch_size: int | None = None,
     edit=None,
-    crop: Crop = "center",
+    crop: Crop = "auto",
     precision: Precision = "auto",
     progress: bool = False,
     mute: Iterable[int] | None = None,
     motion_scale: float = 1.0,
+    driving_crop: Crop | None = None,
 ) -> Iterator[AnimatedBatch]:
-    """Like ``animate`` but yields ``AnimatedBatch``es: float outputs with their driving frames."""
-    drive = DrivingVideo(driving, model.config.size, crop)
+    """Like ``animate`` but yields ``AnimatedBatch``es: float outputs with their driving frames
+    (``driving``: a ``DrivingVideo`` is taken as it is)."""
+    if isinstance(driving, DrivingVideo):
+        drive = driving
+    else:
+        drive = DrivingVideo(driving, model.config.size, driving_crop or crop)
     start = check_inputs(mode, start, batch_size, motion_scale, drive.n_frames, drive.name)
     if start != "first" and not drive.reiterable:
         raise AnimateError(

@@ -6,11 +6,12 @@ model inputs and run the model the same way:
 - ``progress``: a tqdm bar, or a silent stand-in with the same methods;
 - ``batch_size``: frames per model call by default;
 - ``inference``: no autograd, plus bfloat16 autocast where the precision says so;
-- ``source_tensor`` / ``encode_source``: a source image (path, uint8 array, tensor) as the model
-  takes it, and its encoding;
+- ``source_crop`` / ``source_tensor`` / ``encode_source``: a source image (path, uint8 array,
+  tensor) as the model takes it (``crop="auto"`` finds the face, ``liaviz.faces``), and its
+  encoding;
 - ``parse_edit``: an edit along the motion directions, from any of the forms users write;
-- ``DrivingVideo`` and ``clip_magnitudes``: a driving clip read in model-size batches, and its
-  motion magnitudes A (T, M).
+- ``DrivingVideo`` and ``clip_magnitudes``: a driving clip read in model-size batches (with
+  ``crop="auto"``, one fixed face crop per shot), and its motion magnitudes A (T, M).
 
 Direction numbers are 1-based everywhere a person writes them (``--edit 3=1.5``, ``--mute 3``,
 the explorer's d3, directions.json), as in the paper's figures.
@@ -29,6 +30,7 @@ import numpy as np
 import torch
 
 from .errors import UserError
+from .faces import FaceCrop, FaceError, Framing, align, driving_crops, scan_clip, whole_box
 from .io import Crop, MediaError, iter_video, prepare, read_image, to_tensor, to_uint8, video_info
 from .mixer import direction_number
 from .nn import LIA, SourceState
@@ -115,9 +117,29 @@ def inference(model: torch.nn.Module, precision: Precision | None = None):
 
 # names the keyword arguments of ``clip_magnitudes`` shadow
 _default_batch_size, _progress_bar = batch_size, progress
+progress_bar = progress  # for methods whose arguments shadow the name
 
 
 # ---- the source ---------------------------------------------------------------------------------
+
+
+def source_crop(
+    image: np.ndarray,
+    size: int,
+    crop: Crop = "auto",
+    *,
+    face: int = 1,
+    framing: Framing | None = None,
+    name: str = "source",
+) -> FaceCrop:
+    """A source photo (uint8 (H, W, 3)) as the model takes it, (size, size), with the way back:
+    ``crop="auto"`` crops around the face (``liaviz.faces.align``: ``face`` picks one, 1 = the
+    largest; ``framing`` overrides the rule); ``"center"``, ``"pad"`` and ``"none"`` take the
+    image whole (``FaceCrop.whole``: nothing to paste back)."""
+    if crop == "auto":
+        return align(image, size, face=face, framing=framing, name=name)
+    return FaceCrop(prepare(image, size, crop), whole_box(image.shape), image.shape[:2],
+                    None, True, 0)  # fmt: skip
 
 
 def source_tensor(model: LIA, source, crop: Crop = "center") -> torch.Tensor:
@@ -140,7 +162,7 @@ def source_tensor(model: LIA, source, crop: Crop = "center") -> torch.Tensor:
     image = np.asarray(source)
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
         raise InputError(f"source must be a uint8 (H, W, 3) image, got {image.dtype} {image.shape}")
-    return to_tensor(prepare(image, size, crop)).to(model_device(model))
+    return to_tensor(source_crop(image, size, crop).crop).to(model_device(model))
 
 
 def encode_source(
@@ -232,6 +254,10 @@ class DrivingVideo:
     """A driving video from a path (file, GIF or frame folder), an array/tensor of frames, or an
     iterable of uint8 frames, read in batches prepared to the model size.
 
+    ``crop="auto"`` scans the clip once for faces and cuts first (``liaviz.faces.scan_clip``)
+    and crops each shot at one fixed box (``crops``, ``liaviz.faces.driving_crops``); a one-shot
+    iterator cannot be read twice, so it is refused there. Tensors are model-size already.
+
     ``n_frames`` and, for a path, ``fps`` and ``info`` (``io.VideoInfo``) are known up front;
     ``n_frames`` is None for a one-shot iterator (``reiterable`` False)."""
 
@@ -244,6 +270,7 @@ class DrivingVideo:
         self.at_least = 0
         self._source = driving
         self._used = False
+        self._crops = None
         if isinstance(driving, (str, os.PathLike)):
             self.info = video_info(driving)
             self.fps, self.n_frames = self.info.fps, self.info.n_frames
@@ -270,6 +297,33 @@ class DrivingVideo:
         if self.n_frames == 0:
             raise MediaError(f"{self.name}: video has no frames")
 
+    def crops(self, progress: bool = False, head: list | None = None):
+        """The fixed face crops of a ``crop="auto"`` clip (``liaviz.faces.DrivingCrops``),
+        scanned on first use; None for other crops and for tensors. A one-shot iterator cannot
+        be read twice: its crop comes from its first frames (``head``) alone."""
+        if self.crop != "auto" or isinstance(self._source, torch.Tensor):
+            return None
+        if self._crops is None:
+            src = self._source
+            if not self.reiterable:
+                frames = iter(head or [])
+            elif isinstance(src, (str, os.PathLike)):
+                frames = iter_video(src)
+            else:
+                frames = iter(src)
+            bar = progress_bar(enabled=progress, total=self.n_frames, desc="finding faces")
+            with bar:
+                scan = scan_clip((self._check(f) for f in frames), progress=bar)
+            if scan.n_frames == 0:
+                raise MediaError(f"{self.name}: video has no frames")
+            self._crops = driving_crops(scan)
+            if self._crops is None:
+                raise FaceError(
+                    f"{self.name}: no face found in any of its {scan.n_frames} frames; "
+                    "--crop center (or --driving-crop center) uses the centre square as it is"
+                )
+        return self._crops
+
     def batches(
         self, batch_size: int, tensors: bool = True
     ) -> Iterator[tuple[np.ndarray, torch.Tensor | None]]:
@@ -293,20 +347,32 @@ class DrivingVideo:
         head = list(islice(frames, max(batch_size, 2)))
         if not head:
             raise MediaError(f"{self.name}: video has no frames")
+        crops = self.crops(head=head)
         self.at_least = min(2, len(head))
         stream = chain(head, frames)
         del head
-        while chunk := [self._prepare(f) for f in islice(stream, batch_size)]:
-            u8 = np.stack(chunk)
+        index = 0
+        while chunk := list(islice(stream, batch_size)):
+            u8 = np.stack([self._prepare(f, index + i, crops) for i, f in enumerate(chunk)])
+            index += len(chunk)
             yield u8, (to_tensor(u8) if tensors else None)
 
-    def _prepare(self, frame) -> np.ndarray:
+    def _prepare(self, frame, index: int, crops) -> np.ndarray:
+        frame = self._check(frame)
+        if crops is None:
+            return prepare(frame, self.size, self.crop)
+        if crops.whole:
+            return prepare(frame, self.size, "center")
+        return crops.box(index).crop(frame, self.size)
+
+    @staticmethod
+    def _check(frame) -> np.ndarray:
         frame = np.asarray(frame)
         if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
             raise InputError(
                 f"driving frames must be uint8 (H, W, 3), got {frame.dtype} {frame.shape}"
             )
-        return prepare(frame, self.size, self.crop)
+        return frame
 
 
 def clip_magnitudes(
@@ -364,5 +430,6 @@ __all__ = [
     "parse_edit",
     "parse_edit_text",
     "progress",
+    "source_crop",
     "source_tensor",
 ]

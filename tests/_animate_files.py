@@ -24,7 +24,11 @@ def animate_files(
 
 
 def animate_cli(files: dict, out, *extra: str, source=None, driving=None) -> int:
-    """`liaviz animate` on ``files`` (or the given source/driving) into ``out``; its exit code."""
+    """`liaviz animate` on ``files`` (or the given source/driving) into ``out``; its exit code.
+    The random test media hold no face: they are taken as they are (``--crop center``) unless
+    ``extra`` says how to crop."""
+    if not any(e in ("--crop", "--driving-crop") for e in extra):
+        extra = ("--crop", "center", *extra)
     argv = ["animate", "--checkpoint", files["ckpt"], "--source", str(source or files["source"])]
     argv += ["--driving", str(driving or files["driving"]), "--out", str(out), "--no-progress"]
     return main(argv + list(extra))

@@ -22,7 +22,7 @@ from .conftest import REPO
 tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
 
 # conda package names that differ from their PyPI names
-CONDA_TO_PYPI = {"pytorch": "torch", "python-kaleido": "kaleido"}
+CONDA_TO_PYPI = {"pytorch": "torch", "python-kaleido": "kaleido", "opencv": "opencv-python"}
 # what `pip install liaviz` must not bring: the explorer's and the trainer's stacks
 NOT_IN_BASE = {
     "accelerate",
@@ -141,6 +141,7 @@ def test_environment_yml_installs_everything_pyproject_lists():
             conda.add(canonical(CONDA_TO_PYPI.get(name, name)))
     python = [d for d in env["dependencies"] if isinstance(d, str) and _name(d) == "python"]
     conda -= {"python", "pip"}
+    conda |= {canonical(_name(line.split("#")[0])) for line in pip_lines if line != "-e ."}
     assert conda == wanted, (sorted(wanted - conda), sorted(conda - wanted))
     assert "-e ." in pip_lines
     # the environment's Python is one the package supports

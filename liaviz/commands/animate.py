@@ -20,6 +20,14 @@ examples:
   liaviz animate ... --edit 3=1.5 --edit 7=-2      # move the source along d3 and d7 first
   liaviz animate ... --mute 1,4 --motion-scale 0.5  # drop d1 and d4's motion, halve the rest
   liaviz animate ... --only pose                    # transfer the head motion, not expressions
+  liaviz animate ... --source group.jpg --face 2    # the second largest face of the photo
+  liaviz animate ... --no-paste-back                # write the face crop alone
+
+Faces (--crop auto, the default): the source photo is cropped around its face as the model was
+trained (eye-to-mouth 0.225 of the side, eyes at half height), the driving video at one fixed box
+per shot (the union of the face's boxes, as the VoxCeleb clips were cut), and the result is
+pasted back into the whole photo. A square input already framed like that, or a square input
+with no face the detector sees (a cartoon), is used whole. --crop center takes the centre square.
 
 Output: mp4 (H.264, same frame rate as the driving video), .gif, or any other name for a folder
 of PNG frames. The file is written next to the target under a temporary name and renamed only
@@ -74,20 +82,50 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="do not copy the driving video's audio into an mp4 output (kept by default)",
     )
     add_model_options(p)
+    add_face_options(p)
     add_mixer_options(p)
     add_precision_option(p)
     p.set_defaults(func=run)
 
 
-def add_model_options(p: argparse.ArgumentParser) -> None:
-    """Options shared by `animate` and `evaluate`."""
-    p.add_argument("--size", type=int, default=None, help="model size the checkpoint must have")
-    p.add_argument(
+def add_face_options(p: argparse.ArgumentParser) -> None:
+    """How the source photo and the driving video are cropped (``liaviz.faces``)."""
+    g = p.add_argument_group("faces")
+    g.add_argument(
         "--crop",
-        choices=("center", "pad", "none"),
-        default=None,
-        help="how images become square before the resize: center crop, pad, or stretch",
+        choices=("auto", "center", "pad", "none"),
+        default="auto",
+        help="auto (default): find the face and crop it as the model was trained; center: the "
+        "centre square; pad: pad to a square; none: stretch. Applies to source and driving video",
     )
+    g.add_argument(
+        "--driving-crop",
+        choices=("auto", "center", "pad", "none"),
+        default=None,
+        help="the same for the driving video only (default: as --crop)",
+    )
+    g.add_argument(
+        "--face", type=int, default=1, help="which face of the source photo: 1 = the largest"
+    )
+    g.add_argument(
+        "--no-paste-back",
+        action="store_true",
+        help="write the animated crop alone, not the whole photo with the face pasted back",
+    )
+    g.add_argument(
+        "--crop-scale", type=float, default=None, help="source crop side x this (default 1)"
+    )
+    g.add_argument(
+        "--crop-vx", type=float, default=None, help="shift the source crop right, in sides"
+    )
+    g.add_argument(
+        "--crop-vy", type=float, default=None, help="shift the source crop down, in sides"
+    )
+
+
+def add_model_options(p: argparse.ArgumentParser) -> None:
+    """Options shared by `animate` and `evaluate` (each adds its own --crop)."""
+    p.add_argument("--size", type=int, default=None, help="model size the checkpoint must have")
     p.add_argument("--batch-size", type=int, default=None, help="frames per model call")
     p.add_argument(
         "--device", default="auto", help="auto (default: cuda, then mps, then cpu), cpu, cuda, mps"
@@ -168,22 +206,30 @@ def resolve_device(name: str):
 def run(args: argparse.Namespace) -> int:
     from ..animate import animate_batches, check_inputs
     from ..checkpoint import load_model
+    from ..faces import Framing
     from ..io import (
         VideoWriter,
         check_not_an_input,
         frame_times,
         is_variable_rate,
         output_kind,
-        prepare,
         read_image,
+        to_tensor,
         video_info,
     )
-    from ..runtime import parse_edit_text
+    from ..runtime import DrivingVideo, parse_edit_text, source_crop
 
     # Cheap checks first (the library's own): a typo should not cost a model load.
     edit = parse_edit_text(",".join(args.edit)) or None
     mute, anatomy = check_mixer(args)
-    crop = args.crop or "center"
+    try:
+        framing = Framing().with_overrides(
+            scale=args.crop_scale, vx=args.crop_vx, vy=args.crop_vy
+        )
+    except ValueError as e:
+        raise UserError(str(e)) from None
+    if args.face < 1:
+        raise UserError(f"--face counts from 1 (the largest face), got {args.face}")
     out = Path(args.out)
     check_not_an_input(out, args.driving, args.source)
     source = read_image(args.source)
@@ -213,17 +259,32 @@ def run(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     apply_threads(args)
     model = load_model(args.checkpoint, device=device, size=args.size)
-    source_panel = prepare(source, model.config.size, crop)  # the source as the model sees it
+    size = model.config.size
+    placed = source_crop(source, size, args.crop, face=args.face, framing=framing,
+                         name=args.source)  # fmt: skip
+    source_panel = placed.crop  # the source as the model sees it
+    drive = DrivingVideo(args.driving, size, args.driving_crop or args.crop)
+    crops = drive.crops(progress=not args.no_progress)  # the faces first: notes and errors
+    if args.crop == "auto":
+        notes.append(f"source: {placed.describe()}")
+    if crops is not None:
+        notes.append(f"driving: {crops.describe()}")
+    paste = not (args.no_paste_back or placed.whole)
+    if paste and args.side_by_side:
+        paste = False
+        notes.append("--side-by-side shows the model-size crops (no paste-back)")
+    elif paste:
+        h, w = source.shape[:2]
+        notes.append(f"the animated face is pasted back into the {w}x{h} photo")
     mute = resolve_mute(args, model, source_panel, mute, anatomy)
     batches = animate_batches(
         model,
-        source,
-        args.driving,
+        to_tensor(source_panel),
+        drive,
         mode=args.mode,
         start=args.start,
         batch_size=args.batch_size,
         edit=edit,
-        crop=crop,
         precision=apply_precision(args, device),
         progress=not args.no_progress,
         mute=mute,
@@ -234,6 +295,8 @@ def run(args: argparse.Namespace) -> int:
             for driving_frame, result in zip(batch.driving, batch.frames(), strict=True):
                 if args.side_by_side:
                     result = np.concatenate([source_panel, driving_frame, result], axis=1)
+                elif paste:
+                    result = placed.paste(source, result)
                 writer.write(result)
     what = "folder of PNG frames" if writer.kind == "frames" else writer.kind
     if audio is not None:

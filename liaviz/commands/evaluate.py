@@ -41,6 +41,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-clips", type=int, default=None, help="evaluate only the first N clips")
     p.add_argument("--max-frames", type=int, default=None, help="use the first N frames of each")
     add_model_options(p)
+    p.add_argument(
+        "--crop",
+        choices=("center", "pad", "none"),
+        default=None,
+        help="how frames become square before the resize: center crop, pad, or stretch "
+        "(default: stretch; dataset clips are crops already)",
+    )
     p.set_defaults(func=run)
 
 

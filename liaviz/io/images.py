@@ -22,7 +22,8 @@ from ..atomic import atomic_output
 from ..errors import UserError, first_line
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
-Crop = Literal["center", "pad", "none"]
+# "auto" finds the face (``liaviz.faces``; resolved in ``liaviz.runtime``, not here)
+Crop = Literal["auto", "center", "pad", "none"]
 
 
 class MediaError(UserError, ValueError):
@@ -100,8 +101,10 @@ def prepare(image: np.ndarray, size: int, crop: Crop = "center") -> np.ndarray:
         padded = np.full((s, s, 3), 255, np.uint8)
         padded[top : top + h, left : left + w] = image
         image = padded
+    elif crop == "auto":
+        raise ValueError("crop='auto' needs a face detector: use liaviz.runtime.source_crop")
     elif crop != "none":
-        raise ValueError(f"crop must be 'center', 'pad' or 'none', got {crop!r}")
+        raise ValueError(f"crop must be 'auto', 'center', 'pad' or 'none', got {crop!r}")
     if image.shape[:2] == (size, size):
         return np.ascontiguousarray(image)
     return np.asarray(Image.fromarray(image).resize((size, size), Image.BILINEAR))

@@ -1,0 +1,172 @@
+"""Faces through a video: one scan (cuts and detections per frame), then the crops.
+
+``scan_clip`` is the expensive part: it reads every frame once, marks shot cuts (a jump in a
+small grey thumbnail) and runs the detector on frames shrunk to at most 640 px (as the VoxCeleb
+pipeline ran S3FD). What is kept per frame is a few boxes, so memory stays flat however long the
+video is. ``driving_crops`` then makes the crops as the VoxCeleb clips were made: the face is
+followed through each shot (each frame's detection that overlaps the previous one most), and the
+shot gets **one fixed crop**, the square union of the rule's crops (``Framing``) over the shot.
+A fixed crop keeps the head's translation in the relative motion; a crop per frame would strip
+it out and add jitter. The box is the VoxCeleb one: the union of the face's detected boxes over
+the shot, grown by ``MARGIN`` of its size on each side and squared; on the official driving clip
+(a VoxCeleb crop) it gives back that clip's own frame. Frames where the face is lost keep their
+shot's crop; a shot with no face at all keeps the crop before it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from itertools import pairwise
+
+import numpy as np
+from PIL import Image
+
+from .align import is_framed, whole_box
+from .detect import Face, FaceDetector, RetinaFaceDetector, box_iou, detect_faces
+from .framing import CropBox, square_union
+
+CUT_THUMB = 32  # side of the grey thumbnails compared for cuts
+CUT_DIFF = 0.15  # mean |difference| of two thumbnails (0..1) that marks a cut
+FOLLOW_IOU = 0.3  # a detection continues the face when it overlaps its last box this much
+VIDEO_MAX_SIDE = 640  # frames are shrunk to this before detection
+MARGIN = 0.1  # the union of a shot's face boxes grows by this share of its size on each side
+
+
+def video_detector() -> FaceDetector:
+    """The default detector at video resolution (frames shrunk to ``VIDEO_MAX_SIDE``)."""
+    return RetinaFaceDetector(max_side=VIDEO_MAX_SIDE)
+
+
+@dataclass
+class ClipScan:
+    """What one pass over a clip saw."""
+
+    shape: tuple[int, int] = (0, 0)  # (H, W) of the frames
+    faces: list[list[Face]] = field(default_factory=list)  # per frame, largest first
+    cuts: list[int] = field(default_factory=list)  # frames that start a new shot (not 0)
+
+    @property
+    def n_frames(self) -> int:
+        return len(self.faces)
+
+    def shots(self) -> list[tuple[int, int]]:
+        """(first, end) frame ranges of the shots, end exclusive."""
+        edges = [0, *self.cuts, self.n_frames]
+        return [(a, b) for a, b in pairwise(edges) if b > a]
+
+
+def thumbnail(frame: np.ndarray) -> np.ndarray:
+    """A small grey version of a frame, float32 in 0..1, for cut detection."""
+    grey = Image.fromarray(frame).convert("L").resize((CUT_THUMB, CUT_THUMB), Image.BOX)
+    return np.asarray(grey, np.float32) / 255.0
+
+
+def scan_clip(
+    frames: Iterable[np.ndarray], detector: FaceDetector | None = None, progress=None
+) -> ClipScan:
+    """Detect faces and cuts in every frame of ``frames`` (uint8 (H, W, 3) each); ``progress``
+    (a bar with ``update``) is advanced per frame."""
+    detector = detector or video_detector()
+    scan = ClipScan()
+    previous = None
+    for index, frame in enumerate(frames):
+        frame = np.asarray(frame)
+        if index == 0:
+            scan.shape = frame.shape[:2]
+        thumb = thumbnail(frame)
+        if previous is not None and float(np.abs(thumb - previous).mean()) > CUT_DIFF:
+            scan.cuts.append(index)
+        previous = thumb
+        scan.faces.append(detect_faces(frame, detector))
+        if progress is not None:
+            progress.update(1)
+    return scan
+
+
+def follow(faces: list[list[Face]], first: int = 0) -> list[Face | None]:
+    """The face followed through one shot's detections: from the largest face of the first
+    frame that has one (or its ``first``-th largest, 0-based), each frame takes the detection
+    that overlaps the last box most (at least ``FOLLOW_IOU``); None where it is lost."""
+    followed: list[Face | None] = []
+    last: Face | None = None
+    for found in faces:
+        if last is None:
+            pick = found[min(first, len(found) - 1)] if found else None
+        else:
+            overlaps = [(box_iou(f.box, last.box), i) for i, f in enumerate(found)]
+            best = max(overlaps, default=(0.0, -1))
+            pick = found[best[1]] if best[0] >= FOLLOW_IOU else None
+        followed.append(pick)
+        if pick is not None:
+            last = pick
+    return followed
+
+
+def face_square(face: Face) -> CropBox:
+    """A face's detected box as a (not snapped) square box of its larger side, same centre."""
+    x0, y0, x1, y1 = face.box
+    side = max(x1 - x0, y1 - y0, 1.0)
+    return CropBox((x0 + x1 - side) / 2, (y0 + y1 - side) / 2, side)
+
+
+@dataclass(frozen=True)
+class DrivingCrops:
+    """The fixed crop of each frame of a driving clip, and what the command reports."""
+
+    boxes: list[tuple[int, int, CropBox]]  # (first, end, box) per shot, end exclusive
+    whole: bool  # True: frames used whole (square and already framed, or no face at all)
+    n_frames: int
+    lost: int  # frames whose face was not found (they keep their shot's crop)
+    cuts: int  # shot cuts
+    faceless_shots: int  # shots with no face at all (they keep the crop before them)
+
+    def box(self, index: int) -> CropBox:
+        for first, end, box in self.boxes:
+            if first <= index < end:
+                return box
+        return self.boxes[-1][2]  # a clip read longer than scanned: the last crop holds
+
+    def describe(self) -> str:
+        if self.whole:
+            return "frames used whole (square and already framed like the model's input)"
+        if len(self.boxes) == 1:
+            x0, y0, x1, y1 = (round(v) for v in self.boxes[0][2].bounds)
+            text = f"one fixed face crop [{x0}, {y0}, {x1}, {y1}]"
+        else:
+            text = f"{len(self.boxes)} shots, one fixed face crop each ({self.cuts} cut(s))"
+        if self.lost:
+            text += f"; {self.lost} of {self.n_frames} frames had no face found and kept the crop"
+        if self.faceless_shots:
+            text += f"; {self.faceless_shots} shot(s) without a face kept the previous crop"
+        return text
+
+
+def driving_crops(scan: ClipScan, margin: float = MARGIN) -> DrivingCrops | None:
+    """One fixed crop per shot of a scanned clip (see the module notes); None when no frame of
+    the clip has a face and its frames are not square (the caller's error to raise)."""
+    shots = scan.shots()
+    per_shot: list[CropBox | None] = []
+    lost = 0
+    for first, end in shots:
+        followed = follow(scan.faces[first:end])
+        lost += sum(f is None for f in followed)
+        boxes = [face_square(f) for f in followed if f is not None]
+        per_shot.append(square_union(boxes, margin) if boxes else None)
+    found = [b for b in per_shot if b is not None]
+    if not found:
+        if is_framed(scan.shape, None):
+            return DrivingCrops([(0, scan.n_frames, whole_box(scan.shape))], True,
+                                scan.n_frames, lost, len(scan.cuts), len(shots))  # fmt: skip
+        return None
+    if len(found) == 1 and is_framed(scan.shape, found[0]):
+        return DrivingCrops([(0, scan.n_frames, whole_box(scan.shape))], True,
+                            scan.n_frames, lost, len(scan.cuts), 0)  # fmt: skip
+    boxes, carried, faceless = [], found[0], 0
+    for (first, end), box in zip(shots, per_shot, strict=True):
+        if box is None:
+            faceless += 1
+            box = carried
+        carried = box
+        boxes.append((first, end, box))
+    return DrivingCrops(boxes, False, scan.n_frames, lost, len(scan.cuts), faceless)
