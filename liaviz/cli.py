@@ -13,7 +13,7 @@ import traceback
 from .errors import UserError, interrupt_exit_code, interrupt_word, sigterm_as_interrupt
 
 # Subcommand modules, in the order `liaviz --help` lists them.
-COMMANDS = ("info", "animate", "directions", "evaluate", "synth", "export", "demo")
+COMMANDS = ("info", "animate", "crop", "directions", "evaluate", "synth", "export", "demo")
 # what a shell reports for a writer killed by SIGPIPE (128 + 13), as `cat` gets in `cat f | head`
 SIGPIPE_EXIT = 141
 

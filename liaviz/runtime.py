@@ -271,6 +271,7 @@ class DrivingVideo:
         self._source = driving
         self._used = False
         self._crops = None
+        self.scan = None  # with crop="auto": what the face scan saw (liaviz.faces.ClipScan)
         if isinstance(driving, (str, os.PathLike)):
             self.info = video_info(driving)
             self.fps, self.n_frames = self.info.fps, self.info.n_frames
@@ -316,6 +317,7 @@ class DrivingVideo:
                 scan = scan_clip((self._check(f) for f in frames), progress=bar)
             if scan.n_frames == 0:
                 raise MediaError(f"{self.name}: video has no frames")
+            self.scan = scan
             self._crops = driving_crops(scan)
             if self._crops is None:
                 raise FaceError(

@@ -10,6 +10,7 @@ import numpy as np
 
 from ..errors import UserError
 from ..precision import PRECISIONS, choose_precision
+from ._faces import CROPS, add_framing_options, framing_from
 from ._mixer import add_mixer_options, check_mixer, resolve_mute
 
 EPILOG = """\
@@ -90,36 +91,24 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def add_face_options(p: argparse.ArgumentParser) -> None:
     """How the source photo and the driving video are cropped (``liaviz.faces``)."""
-    g = p.add_argument_group("faces")
+    g = add_framing_options(p)
     g.add_argument(
         "--crop",
-        choices=("auto", "center", "pad", "none"),
+        choices=CROPS,
         default="auto",
         help="auto (default): find the face and crop it as the model was trained; center: the "
         "centre square; pad: pad to a square; none: stretch. Applies to source and driving video",
     )
     g.add_argument(
         "--driving-crop",
-        choices=("auto", "center", "pad", "none"),
+        choices=CROPS,
         default=None,
         help="the same for the driving video only (default: as --crop)",
-    )
-    g.add_argument(
-        "--face", type=int, default=1, help="which face of the source photo: 1 = the largest"
     )
     g.add_argument(
         "--no-paste-back",
         action="store_true",
         help="write the animated crop alone, not the whole photo with the face pasted back",
-    )
-    g.add_argument(
-        "--crop-scale", type=float, default=None, help="source crop side x this (default 1)"
-    )
-    g.add_argument(
-        "--crop-vx", type=float, default=None, help="shift the source crop right, in sides"
-    )
-    g.add_argument(
-        "--crop-vy", type=float, default=None, help="shift the source crop down, in sides"
     )
 
 
@@ -206,7 +195,6 @@ def resolve_device(name: str):
 def run(args: argparse.Namespace) -> int:
     from ..animate import animate_batches, check_inputs
     from ..checkpoint import load_model
-    from ..faces import Framing
     from ..io import (
         VideoWriter,
         check_not_an_input,
@@ -222,14 +210,7 @@ def run(args: argparse.Namespace) -> int:
     # Cheap checks first (the library's own): a typo should not cost a model load.
     edit = parse_edit_text(",".join(args.edit)) or None
     mute, anatomy = check_mixer(args)
-    try:
-        framing = Framing().with_overrides(
-            scale=args.crop_scale, vx=args.crop_vx, vy=args.crop_vy
-        )
-    except ValueError as e:
-        raise UserError(str(e)) from None
-    if args.face < 1:
-        raise UserError(f"--face counts from 1 (the largest face), got {args.face}")
+    framing = framing_from(args)
     out = Path(args.out)
     check_not_an_input(out, args.driving, args.source)
     source = read_image(args.source)

@@ -42,6 +42,7 @@ class FaceCrop:
     face: Face | None  # the face it was cut around (None: no face was found)
     whole: bool  # True: the photo was used whole (already framed, see ``align``)
     faces_found: int  # how many faces the detector saw
+    number: int = 1  # which of them, 1 = the largest
 
     def paste(self, photo: np.ndarray, result: np.ndarray, feather: float = FEATHER) -> np.ndarray:
         """The model's ``result`` (uint8 (size, size, 3)) put back into ``photo``; for a photo
@@ -57,7 +58,10 @@ class FaceCrop:
             return f"used whole ({why}; square input)"
         x0, y0, x1, y1 = (round(v) for v in self.box.bounds)
         h, w = self.photo_shape
-        extra = f" (the largest of {self.faces_found} faces)" if self.faces_found > 1 else ""
+        extra = ""
+        if self.faces_found > 1:
+            which = "the largest" if self.number == 1 else f"face {self.number} by size"
+            extra = f" ({which} of {self.faces_found} faces)"
         pad = "" if self.box.inside(w, h) else ", padded where it leaves the image"
         return f"face crop [{x0}, {y0}, {x1}, {y1}] of {w}x{h}{extra}{pad}"
 
@@ -108,7 +112,7 @@ def align(
             f"{name}: no face found; --crop center uses the centre square as it is "
             "(--crop pad keeps the whole image)"
         )
-    return FaceCrop(box.crop(image, size), box, image.shape[:2], chosen, False, len(faces))
+    return FaceCrop(box.crop(image, size), box, image.shape[:2], chosen, False, len(faces), face)
 
 
 def refine(

@@ -1,7 +1,7 @@
 """Faces through a video: one scan (cuts and detections per frame), then the crops.
 
 ``scan_clip`` is the expensive part: it reads every frame once, marks shot cuts (a jump in a
-small grey thumbnail) and runs the detector on frames shrunk to at most 640 px (as the VoxCeleb
+small thumbnail) and runs the detector on frames shrunk to at most 640 px (as the VoxCeleb
 pipeline ran S3FD). What is kept per frame is a few boxes, so memory stays flat however long the
 video is. ``driving_crops`` then makes the crops as the VoxCeleb clips were made: the face is
 followed through each shot (each frame's detection that overlaps the previous one most), and the
@@ -26,8 +26,10 @@ from .align import is_framed, whole_box
 from .detect import Face, FaceDetector, RetinaFaceDetector, box_iou, detect_faces
 from .framing import CropBox, square_union
 
-CUT_THUMB = 32  # side of the grey thumbnails compared for cuts
-CUT_DIFF = 0.15  # mean |difference| of two thumbnails (0..1) that marks a cut
+CUT_THUMB = 32  # side of the colour thumbnails compared for cuts
+# mean |difference| of two consecutive thumbnails (0..1) that marks a cut: the official driving
+# clip's frames differ by at most 0.015, a cut between two shots of one room by 0.1 or more
+CUT_DIFF = 0.08
 FOLLOW_IOU = 0.3  # a detection continues the face when it overlaps its last box this much
 VIDEO_MAX_SIDE = 640  # frames are shrunk to this before detection
 MARGIN = 0.1  # the union of a shot's face boxes grows by this share of its size on each side
@@ -57,9 +59,9 @@ class ClipScan:
 
 
 def thumbnail(frame: np.ndarray) -> np.ndarray:
-    """A small grey version of a frame, float32 in 0..1, for cut detection."""
-    grey = Image.fromarray(frame).convert("L").resize((CUT_THUMB, CUT_THUMB), Image.BOX)
-    return np.asarray(grey, np.float32) / 255.0
+    """A small version of a frame, float32 in 0..1, for cut detection."""
+    small = Image.fromarray(frame).resize((CUT_THUMB, CUT_THUMB), Image.BOX)
+    return np.asarray(small, np.float32) / 255.0
 
 
 def scan_clip(
