@@ -108,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--placements", type=int, default=50, help="canvases per face")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=None, help="also write the figures as JSON")
+    p.add_argument("--verbose", action="store_true", help="print each placement that misses")
     args = p.parse_args(argv)
     rng = np.random.default_rng(args.seed)
     results: dict = {"faces": {}}
@@ -128,6 +129,11 @@ def main(argv: list[str] | None = None) -> int:
             ious.append(box.iou(truth))
             err = np.hypot(box.centre[0] - truth.centre[0], box.centre[1] - truth.centre[1])
             centres.append(float(err / truth.side))
+            if args.verbose and (ious[-1] < 0.9 or centres[-1] > 0.03):
+                print(
+                    f"  miss: {name} side {side} canvas {canvas} grey {grey}: IoU "
+                    f"{ious[-1]:.3f}, centre {100 * centres[-1]:.2f}%, found side {box.side:g}"
+                )
         image, _ = place(crop, 300, (1280, 720), rng, False)
         seams = {size: seam_figures(image, size) for size in (64, 256)}
         image, _ = place(crop, 256, (1280, 720), rng, False)

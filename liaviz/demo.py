@@ -18,12 +18,20 @@ from .nn import LIA, LIAConfig
 EMBEDDED_MODEL = EMBEDDED_DEFAULT  # the versioned name: labels say which model it is
 
 SAMPLE_PORTRAIT = Path(__file__).parent / "assets" / "mona_lisa.png"
+SAMPLE_PHOTO = Path(__file__).parent / "assets" / "astronaut.png"
 
 
 def sample_portrait() -> np.ndarray:
     """The Mona Lisa (Leonardo da Vinci, public domain), a 256x256 crop of the face that ships
     with liaviz (``liaviz/assets``): the explorer's and the demo's default portrait."""
     return read_image(SAMPLE_PORTRAIT)
+
+
+def sample_photo() -> np.ndarray:
+    """NASA's portrait of astronaut Eileen Collins (public domain, 512x512, as scikit-image
+    ships it; ``liaviz/assets``): a whole photo, whose face ``crop="auto"`` finds, crops and
+    pastes back. The second default portrait, after the Mona Lisa crop."""
+    return read_image(SAMPLE_PHOTO)
 
 
 def sample_driving(size: int = 64, n_frames: int = 48, index: int = 0) -> np.ndarray:

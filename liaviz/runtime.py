@@ -133,7 +133,7 @@ def source_crop(
     name: str = "source",
 ) -> FaceCrop:
     """A source photo (uint8 (H, W, 3)) as the model takes it, (size, size), with the way back:
-    ``crop="auto"`` crops around the face (``liaviz.faces.align``: ``face`` picks one, 1 = the
+    ``crop="auto"`` crops around the face (``liaviz.faces.source``: ``face`` picks one, 1 = the
     largest; ``framing`` overrides the rule); ``"center"``, ``"pad"`` and ``"none"`` take the
     image whole (``FaceCrop.whole``: nothing to paste back)."""
     if crop == "auto":
@@ -157,12 +157,17 @@ def source_tensor(model: LIA, source, crop: Crop = "center") -> torch.Tensor:
                 f"source tensor must be (1, 3, {size}, {size}), got {tuple(source.shape)}"
             )
         return x.to(model_device(model))
+    return to_tensor(source_crop(source_image(source), size, crop).crop).to(model_device(model))
+
+
+def source_image(source) -> np.ndarray:
+    """A source image from a path or a uint8 (H, W, 3) array, checked."""
     if isinstance(source, (str, os.PathLike)):
         source = read_image(source)
     image = np.asarray(source)
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
         raise InputError(f"source must be a uint8 (H, W, 3) image, got {image.dtype} {image.shape}")
-    return to_tensor(source_crop(image, size, crop).crop).to(model_device(model))
+    return image
 
 
 def encode_source(
@@ -433,5 +438,6 @@ __all__ = [
     "parse_edit_text",
     "progress",
     "source_crop",
+    "source_image",
     "source_tensor",
 ]

@@ -85,7 +85,7 @@ def test_several_faces_take_the_largest_and_face_picks_another(tmp_path, clip, c
     source = write_image(tmp_path / "two.png", group)
     assert animate(tmp_path, source, clip[0], "--face", "2", "--no-paste-back", out="b") == 0
     assert "the largest of 2 faces" not in capsys.readouterr().err
-    assert animate(tmp_path, source, clip[0], out="c.mp4", *["--face", "3"]) == 2
+    assert animate(tmp_path, source, clip[0], "--face", "3", out="c.mp4") == 2
     assert "--face 3 asked, but 2 face(s) found" in capsys.readouterr().err
     assert not (tmp_path / "c.mp4").exists()
 

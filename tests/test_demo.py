@@ -51,7 +51,7 @@ def test_demo_defaults(tmp_path, capsys):
     names = {p.name for p in out.iterdir()}
     assert EXPECTED <= names
     assert not [n for n in names if n.startswith(".")]  # atomic writes leave no temp files
-    assert "[8/8]" in printed.out
+    assert "[9/9]" in printed.out
     if "pca.png" not in names:
         assert "pca.png skipped" in printed.out
     page = (out / "index.html").read_text()
@@ -69,6 +69,14 @@ def test_demo_defaults(tmp_path, capsys):
         assert (out / "model_card.md").is_file() and 'href="model_card.md"' in page
         assert "synthetic cartoon" in page
     assert io.read_video(out / "sweep_top1.gif").shape[1] >= 256  # shown large
+    # the astronaut photo: its face animated in place, the photo around it untouched
+    assert {"photo.gif", "photo.mp4"} <= links
+    assert "face crop [" in printed.out
+    photo = io.read_video(out / "photo.mp4")
+    assert photo.shape[1:3] == demo.sample_photo().shape[:2]
+    moving = np.abs(photo[0].astype(int) - photo).max(axis=(0, 3)) > 40  # where frames differ
+    ys, xs = np.nonzero(moving)
+    assert 100 <= xs.mean() <= 400 and ys.mean() < 256  # around the face, in the upper half
 
 
 def test_demo_orders_directions_by_importance(tmp_path):

@@ -44,7 +44,12 @@ def model():
 @pytest.fixture
 def explorer(model, tmp_path):
     return DirectionExplorer(
-        model, portrait(), driving=clip(8), folder=str(tmp_path / "out"), threaded=False
+        model,
+        portrait(),
+        driving=clip(8),
+        folder=str(tmp_path / "out"),
+        threaded=False,
+        crop="center",  # the random portrait holds no face
     )
 
 
@@ -105,23 +110,25 @@ def test_ranges_cover_every_frame_of_the_driving_clip(explorer, model):
 
 
 def test_default_and_given_ranges(model):
-    ex = DirectionExplorer(model, portrait(), threaded=False)
+    ex = DirectionExplorer(model, portrait(), crop="center", threaded=False)
     assert (ex.ranges() == [-3.0, 3.0]).all() and "default" in ex.info.value
-    ex = DirectionExplorer(model, portrait(), value_range=(-1, 2), step=0.25, threaded=False)
+    ex = DirectionExplorer(
+        model, portrait(), crop="center", value_range=(-1, 2), step=0.25, threaded=False
+    )
     s = ex.sliders[0]
     assert (s.min, s.max, s.step) == (-1, 2, 0.25)
     with pytest.raises(Exception, match="0 strictly inside"):
-        DirectionExplorer(model, portrait(), value_range=(0.5, 2))
+        DirectionExplorer(model, portrait(), crop="center", value_range=(0.5, 2))
 
 
 @pytest.mark.parametrize("bad", [(-float("inf"), 3), (-1, float("inf")), (float("nan"), 2)])
 def test_slider_range_must_be_finite(model, bad):
     with pytest.raises(AnalysisError, match="finite"):
-        DirectionExplorer(model, portrait(), value_range=bad, threaded=False)
+        DirectionExplorer(model, portrait(), crop="center", value_range=bad, threaded=False)
 
 
 def test_values_beyond_the_range_widen_the_slider_never_clip(model):
-    ex = DirectionExplorer(model, portrait(), value_range=(-1, 1), threaded=False)
+    ex = DirectionExplorer(model, portrait(), crop="center", value_range=(-1, 1), threaded=False)
     v = np.linspace(-5, 5, model.config.motion_dim)
     ex.set_values(v)
     np.testing.assert_allclose(ex.values(), v, atol=ex.sliders[0].step / 2 + 1e-6)
@@ -158,11 +165,11 @@ def test_randomize_stays_inside_each_range(explorer):
 
 
 def test_layout_shows_every_slider(model):
-    ex = DirectionExplorer(tiny_model(motion_dim=20), portrait(), threaded=False)
+    ex = DirectionExplorer(tiny_model(motion_dim=20), portrait(), crop="center", threaded=False)
     assert len(ex.rows_box.children) == 20
     assert ex.rows_box.layout.grid_template_columns.startswith("repeat(2,")
     assert not ex.rows_box.layout.max_height and not ex.rows_box.layout.overflow
-    small = DirectionExplorer(model, portrait(), threaded=False)
+    small = DirectionExplorer(model, portrait(), crop="center", threaded=False)
     assert small.rows_box.layout.grid_template_columns.startswith("repeat(1,")
     assert small.status.layout.width and small.status.layout.height  # a fixed place
 
@@ -183,7 +190,7 @@ def test_errors_are_one_short_line_in_the_status(explorer, tmp_path):
 
 
 def test_render_errors_from_the_worker_thread(model):
-    ex = DirectionExplorer(model, portrait(), threaded=True)
+    ex = DirectionExplorer(model, portrait(), crop="center", threaded=True)
     ex.state.features = ex.state.features[:-1]
     ex.sliders[1].value = 0.5
     assert ex.wait(30)
@@ -203,7 +210,9 @@ def test_presets_round_trip(explorer, model, tmp_path):
     assert data["order"] == [5, 4, 3, 2, 1, 0]
     assert str(path) in _log(explorer)  # the absolute path
 
-    other = DirectionExplorer(model, portrait(), folder=str(tmp_path / "out"), threaded=False)
+    other = DirectionExplorer(
+        model, portrait(), crop="center", folder=str(tmp_path / "out"), threaded=False
+    )
     assert other.preset_list.options == ("my_preset",)
     before = other.renderer.rendered
     other.load_preset_button.click()
@@ -233,10 +242,12 @@ def test_names_given_edited_or_from_a_directions_file(explorer, model, tmp_path)
     anatomy = analyze_directions(model, [SOURCE], directions=[1, 5])  # d2 and d6 only
     anatomy.directions[0].label, anatomy.directions[1].label = "yaw", "jaw"
     write_anatomy(anatomy, tmp_path / "directions.json")
-    ex = DirectionExplorer(model, portrait(), names=tmp_path / "directions.json", threaded=False)
+    ex = DirectionExplorer(
+        model, portrait(), crop="center", names=tmp_path / "directions.json", threaded=False
+    )
     assert ex.names == ["d1", "d2: yaw", "d3", "d4", "d5", "d6: jaw"]  # as ``anatomy=`` names them
     assert [b.value for b in ex.name_boxes] == ex.names
-    ex = DirectionExplorer(model, portrait(), names=list("abcdef"), threaded=False)
+    ex = DirectionExplorer(model, portrait(), crop="center", names=list("abcdef"), threaded=False)
     assert ex.names == list("abcdef")
 
 
@@ -286,7 +297,7 @@ def test_default_order_is_by_importance(explorer, model):
 
 
 def test_order_without_clips_uses_the_encoder_gain(model):
-    ex = DirectionExplorer(model, portrait(), threaded=False)
+    ex = DirectionExplorer(model, portrait(), crop="center", threaded=False)
     w = None  # the motion head is linear: its matrix is the product of its layers
     for layer in model.enc.fc:
         lw = layer.weight.detach() * layer.scale
@@ -328,7 +339,7 @@ def test_reference_view(model):
 
 
 def test_magnitude_pca(model):
-    ex = DirectionExplorer(model, portrait(), threaded=False)
+    ex = DirectionExplorer(model, portrait(), crop="center", threaded=False)
     pca = MagnitudePCA(
         model, {"a": clip(8), "b": clip(6, seed=4)}, portrait(), explorer=ex, threaded=False
     )
@@ -379,3 +390,25 @@ def test_core_modules_do_not_import_widgets():
         "assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_whole_photo_is_cropped_and_each_edit_can_be_seen_in_it(model):
+    import io as stdio
+
+    from PIL import Image
+
+    from liaviz.faces import CropBox
+
+    from ._faces import MONA, photo
+
+    ex = DirectionExplorer(model, photo(320, 200, 150, 40, 120), threaded=False)
+    assert not ex.placed.whole and ex.placed.box.iou(CropBox(150, 40, 120)) > 0.8
+    assert not ex.photo_toggle.disabled
+    crop_view = ex.image.value
+    ex.photo_toggle.value = True
+    shown = np.asarray(Image.open(stdio.BytesIO(ex.image.value)).convert("RGB"))
+    assert ex.image.value != crop_view
+    assert shown.shape[0] == shown.shape[1]  # the view keeps its square: the photo letterboxed
+    assert (shown[:10] == 255).all() and (shown[-10:] == 255).all()  # 320x200: bands above, below
+    # a framed portrait is used whole: there is no larger photo to paste into
+    assert DirectionExplorer(model, MONA, threaded=False).photo_toggle.disabled

@@ -43,7 +43,7 @@ def test_preview_while_values_come_then_full_render_on_rest():
 
 
 def test_preview_decodes_a_coarser_level(model):
-    ex = DirectionExplorer(model, portrait(), threaded=False, preview_budget_s=0.0)
+    ex = DirectionExplorer(model, portrait(), crop="center", threaded=False, preview_budget_s=0.0)
     e = ex.ranges()[:, 1] * 0.5
     img, full = ex.decoder.preview(e)
     size = model.config.size
@@ -63,7 +63,7 @@ def test_preview_decodes_a_coarser_level(model):
 
 
 def test_latest_value_wins_when_threaded(model):
-    ex = DirectionExplorer(model, portrait(), threaded=True)
+    ex = DirectionExplorer(model, portrait(), crop="center", threaded=True)
     for k in range(30):
         ex.sliders[0].value = 0.1 * (k + 1)
     assert ex.wait(30)

@@ -162,7 +162,13 @@ def test_explorer_toggles_and_anatomy_names(model, driving, tmp_path):
     from liaviz.explore import DirectionExplorer
 
     view = DirectionExplorer(
-        model, portrait(40), driving=driving, folder=str(tmp_path), threaded=False, anatomy=True
+        model,
+        portrait(40),
+        driving=driving,
+        folder=str(tmp_path),
+        threaded=False,
+        anatomy=True,
+        crop="center",
     )
     anatomy = analyze_directions(model, [view.source])
     assert view.names == [f"d{d.index}: {d.label}" for d in anatomy.directions]
@@ -186,7 +192,13 @@ def test_explorer_presets_set_the_toggles(model, driving, tmp_path):
 
     anatomy = analyze_directions(model, [io.prepare(portrait(40), 32)])
     view = DirectionExplorer(
-        model, portrait(40), driving=driving, folder=str(tmp_path), threaded=False, anatomy=anatomy
+        model,
+        portrait(40),
+        driving=driving,
+        folder=str(tmp_path),
+        threaded=False,
+        anatomy=anatomy,
+        crop="center",
     )
     for keep, button in zip(("pose", "expression"), view.mixer.preset_buttons, strict=True):
         button.click()

@@ -41,8 +41,9 @@ def test_notebook_runs_headless(tmp_path):
     widget_views = [
         o for o in outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})
     ]
-    # reference view, explorer, PCA view and the animation player
-    assert len(widget_views) == 4
+    # reference view, explorer, PCA view, the animation player, the photo explorer and the
+    # photo's animation in place
+    assert len(widget_views) == 6
     assert sum("image/png" in o.get("data", {}) for o in outputs) == 2  # PCA figure, sweep grid
     if EMBEDDED_MODEL not in pretrained_names():
         assert "RANDOM weights" in text  # the stand-in model is announced, visibly

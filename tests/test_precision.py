@@ -160,8 +160,10 @@ def test_explorer_resolves_once(native):
     model = explorer_model()
     native(False)
     with pytest.warns(P.PrecisionWarning):
-        ex = DirectionExplorer(model, portrait(), precision="bfloat16", threaded=False)
+        ex = DirectionExplorer(
+            model, portrait(), crop="center", precision="bfloat16", threaded=False
+        )
     assert ex.precision == "float32"
     native(True)
-    ex = DirectionExplorer(model, portrait(), driving=clip(), threaded=False)
+    ex = DirectionExplorer(model, portrait(), crop="center", driving=clip(), threaded=False)
     assert ex.precision == "bfloat16"

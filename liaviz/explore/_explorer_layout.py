@@ -108,6 +108,17 @@ class ExplorerLayout:
             layout=W.Layout(width="140px"),
         )
         self.diff_toggle.observe(lambda _: self.guarded(self._on_diff), names="value")
+        pasted = self.placed is not None and not self.placed.whole
+        self.photo_toggle = W.ToggleButton(
+            value=False,
+            description="in the photo",
+            tooltip="show the edit pasted back into the whole photo"
+            if pasted
+            else "the source was used whole: there is no larger photo to paste into",
+            disabled=not pasted,
+            layout=W.Layout(width="140px"),
+        )
+        self.photo_toggle.observe(lambda _: self.guarded(self._on_diff), names="value")
         self.status = W.HTML(layout=W.Layout(width=f"{2 * S + 8}px", height="20px"))
         self.status.add_class("liaviz-explorer-status")
         self.output = W.Output(
@@ -132,6 +143,7 @@ class ExplorerLayout:
         side = W.VBox(
             [
                 self.diff_toggle,
+                self.photo_toggle,
                 W.HBox([self.reset_all_button, self.randomize_button]),
                 self.order_dropdown,
                 self.info,

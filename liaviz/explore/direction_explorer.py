@@ -15,10 +15,11 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from ..analysis import ENCODE_PRECISION, AnalysisError
 from ..analysis import ranges as R
-from ..analysis.display import png
+from ..analysis.display import letterbox, png
 from ..analysis.edits import direction_names, random_edit
 from ..analysis.magnitudes import (
     MagnitudeSet,
@@ -34,7 +35,7 @@ from ..demo import sample_portrait
 from ..io import Crop, to_uint8
 from ..nn import LIA
 from ..precision import Precision, resolve_precision
-from ..runtime import encode_source, model_device, source_tensor
+from ..runtime import encode_source, model_device, source_crop, source_image, source_tensor
 from ._common import View, play
 from ._edits import DIFF_GAIN, EditDecoder
 from ._explorer_files import ExplorerFiles
@@ -45,6 +46,8 @@ from ._render import LatestValueRenderer
 
 class DirectionExplorer(ExplorerLayout, ExplorerFiles, View):
     """Sliders for every direction d_i of ``model``, applied to ``image`` (default: the Mona Lisa).
+    A whole photo is cropped around its face (``crop="auto"``, ``liaviz.faces``) and the "in the
+    photo" toggle shows each edit pasted back into it.
 
     ``driving`` (optional: a video path, uint8 (T, H, W, 3) frames, or an iterable of frames)
     enables "take motion from a frame" and animating the edited source; with ``order_by``
@@ -73,7 +76,7 @@ class DirectionExplorer(ExplorerLayout, ExplorerFiles, View):
         folder: str = "explorer_out",
         max_driving_frames: int = 300,
         order_by=None,
-        crop: Crop = "center",
+        crop: Crop = "auto",
         threaded: bool = True,
         preview_budget_s: float = 0.3,
         anatomy=None,
@@ -83,7 +86,12 @@ class DirectionExplorer(ExplorerLayout, ExplorerFiles, View):
         self.m = model.config.motion_dim
         self.display_size = display_size
         self.precision = resolve_precision(precision, model_device(model))
-        x = source_tensor(model, sample_portrait() if image is None else image, crop)
+        self.photo, self.placed = None, None  # a photo and its face crop (paste-back view)
+        if not isinstance(image, torch.Tensor):  # a tensor is a model-size crop already
+            self.photo = source_image(sample_portrait() if image is None else image)
+            self.placed = source_crop(self.photo, model.config.size, crop)
+            image, crop = self.placed.crop, "center"
+        x = source_tensor(model, image, crop)
         self.source = to_uint8(x.cpu())[0]
         self.state = encode_source(
             model, x, precision=ENCODE_PRECISION
@@ -284,6 +292,8 @@ class DirectionExplorer(ExplorerLayout, ExplorerFiles, View):
 
     def _show(self, img: np.ndarray) -> bytes:
         shown = self.decoder.difference(img) if self.diff_toggle.value else img
+        if self.photo_toggle.value and self.placed is not None and not self.placed.whole:
+            shown = letterbox(self.placed.paste(self.photo, shown), self.display_size)
         data = png(shown, self.display_size)
         self.image.value = data
         return data

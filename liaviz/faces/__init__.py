@@ -5,14 +5,14 @@
 - ``framing``: ``Framing``, the crop rule measured on the official VoxCeleb sample crops, and
   ``CropBox``, a square crop with its inverse;
 - ``paste``: ``paste_back``, the result blended into the photo through a feathered mask;
-- ``align``: ``align(image, size)``, a source photo's crop (``FaceCrop``, with ``paste``);
+- ``source``: ``align(image, size)``, a source photo's crop (``FaceCrop``, with ``paste``);
 - ``track``: ``scan_clip`` and ``driving_crops``, one fixed crop per shot of a driving video.
 """
 
-from .align import FRAMED_IOU, FaceCrop, align, is_framed, whole_box
 from .detect import Face, FaceDetector, FaceError, RetinaFaceDetector, detect_faces
 from .framing import CropBox, Framing, square_union
 from .paste import FEATHER, feather_mask, paste_back
+from .source import FRAMED_IOU, FaceCrop, align, is_framed, whole_box
 from .track import ClipScan, DrivingCrops, driving_crops, follow, scan_clip
 
 __all__ = [

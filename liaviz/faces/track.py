@@ -22,9 +22,9 @@ from itertools import pairwise
 import numpy as np
 from PIL import Image
 
-from .align import is_framed, whole_box
 from .detect import Face, FaceDetector, RetinaFaceDetector, box_iou, detect_faces
 from .framing import CropBox, square_union
+from .source import is_framed, whole_box
 
 CUT_THUMB = 32  # side of the colour thumbnails compared for cuts
 # mean |difference| of two consecutive thumbnails (0..1) that marks a cut: the official driving
