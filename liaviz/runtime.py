@@ -31,6 +31,7 @@ import torch
 
 from .errors import UserError
 from .faces import FaceCrop, FaceError, Framing, align, driving_crops, scan_clip, whole_box
+from .faces.track import DRIVING_DETECT_EVERY
 from .io import Crop, MediaError, iter_video, prepare, read_image, to_tensor, to_uint8, video_info
 from .mixer import direction_number
 from .nn import LIA, SourceState
@@ -319,7 +320,9 @@ class DrivingVideo:
                 frames = iter(src)
             bar = progress_bar(enabled=progress, total=self.n_frames, desc="finding faces")
             with bar:
-                scan = scan_clip((self._check(f) for f in frames), progress=bar)
+                scan = scan_clip(
+                    (self._check(f) for f in frames), progress=bar, every=DRIVING_DETECT_EVERY
+                )
             if scan.n_frames == 0:
                 raise MediaError(f"{self.name}: video has no frames")
             self.scan = scan

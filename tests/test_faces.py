@@ -216,3 +216,17 @@ def test_paste_back_accepts_a_result_smaller_than_the_box():
     out = paste_back(image, box.crop(image, 64), box)
     assert out.shape == image.shape
     assert np.abs(out.astype(int) - image)[60:290, 210:440].mean() < 8  # blurrier, same picture
+
+
+def test_a_scan_with_a_stride_checks_each_shots_first_and_last_frames(tmp_path):
+    from ._media import write_mp4
+
+    a = [photo(320, 180, 40 + 3 * t, 20, 100) for t in range(6)]
+    b = [put(canvas(320, 180, (200, 150, 60)), MONA, 150, 40, 110) for _ in range(5)]
+    write_mp4(tmp_path / "two.mp4", np.stack(a + b))
+    scan = scan_clip(iter_video(tmp_path / "two.mp4"), every=3)
+    assert scan.cuts == [6]
+    assert scan.checked == [True, False, False, True, False, True, True, False, False, True, True]
+    assert all(bool(f) == c for f, c in zip(scan.faces, scan.checked, strict=True))
+    with pytest.raises(ValueError, match="every"):
+        scan_clip([], every=0)

@@ -100,6 +100,8 @@ class RetinaFaceDetector:
                 options.intra_op_num_threads = self.threads
                 options.inter_op_num_threads = 1
                 options.log_severity_level = 3  # errors only
+                # no busy-waiting threads after each run: they would take the cores from torch
+                options.add_session_config_entry("session.intra_op.allow_spinning", "0")
                 self._session = ort.InferenceSession(
                     WEIGHTS, options, providers=["CPUExecutionProvider"]
                 )
