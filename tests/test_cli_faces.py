@@ -105,15 +105,18 @@ def test_lost_frames_and_cuts_in_the_driving_video_are_counted(tmp_path, capsys)
     assert animate(tmp_path, tmp_path / "m.png", tmp_path / "drive.mp4", out="o.gif") == 0
     err = capsys.readouterr().err
     assert "2 shots, one fixed face crop each (1 cut(s))" in err
-    # faces are looked for on every 2nd frame of a shot and on its last: 0, 2, ... 10, 11 (the
-    # hidden face is lost on 8, 10 and 11), then 12, 14, 16, 17
-    assert "3 of 11 frames checked had no face found (kept the crop)" in err
+    assert "4 of 18 frames had no face found and kept the crop" in err
 
 
 def test_a_30_px_face_is_found_and_cropped(tmp_path, clip, capsys):
     source = write_image(tmp_path / "far.png", photo(640, 360, 300, 200, 40))  # face ~30 px
-    assert animate(tmp_path, source, clip[0], "--no-paste-back") == 0
+    assert animate(tmp_path, source, clip[0], "--no-paste-back", "--size", "64") == 0
     assert "face crop [" in capsys.readouterr().err
+    from liaviz.faces import CropBox, align
+
+    placed = align(read_image(source), 256)
+    assert placed.box.iou(CropBox(300, 200, 40)) > 0.7
+    assert "the face is small: its crop is enlarged" in placed.describe()
 
 
 def test_crop_writes_the_crop_and_an_overlay(tmp_path, clip, capsys):

@@ -63,7 +63,11 @@ class FaceCrop:
             which = "the largest" if self.number == 1 else f"face {self.number} by size"
             extra = f" ({which} of {self.faces_found} faces)"
         pad = "" if self.box.inside(w, h) else ", padded where it leaves the image"
-        return f"face crop [{x0}, {y0}, {x1}, {y1}] of {w}x{h}{extra}{pad}"
+        size = self.crop.shape[0]
+        small = ""
+        if self.box.side < size / 2:  # the model sees a blown-up face: say why it looks soft
+            small = f"; the face is small: its crop is enlarged {size / self.box.side:.1f}x"
+        return f"face crop [{x0}, {y0}, {x1}, {y1}] of {w}x{h}{extra}{pad}{small}"
 
 
 def whole_box(shape: tuple[int, ...]) -> CropBox:

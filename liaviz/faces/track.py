@@ -2,7 +2,8 @@
 
 ``scan_clip`` is the expensive part: it reads every frame once, marks shot cuts (a jump in a
 small thumbnail) and runs the detector on frames shrunk to at most 640 px (as the VoxCeleb
-pipeline ran S3FD), on every ``every``-th frame of each shot (its first frame always). What is kept per frame is a few boxes, so memory stays flat however long the
+pipeline ran S3FD); with ``every`` > 1 on every ``every``-th frame of a shot, the frames between
+interpolated. What is kept per frame is a few boxes, so memory stays flat however long the
 video is. ``driving_crops`` then makes the crops as the VoxCeleb clips were made: the face is
 followed through each shot (each frame's detection that overlaps the previous one most), and the
 shot gets **one fixed crop**, the square union of the rule's crops (``Framing``) over the shot.
@@ -31,9 +32,10 @@ CUT_THUMB = 32  # side of the colour thumbnails compared for cuts
 # clip's frames differ by at most 0.015, a cut between two shots of one room by 0.1 or more
 CUT_DIFF = 0.08
 FOLLOW_IOU = 0.3  # a detection continues the face when it overlaps its last box this much
+TRACK_IOU = 0.25  # a detection joins a track above this IoU with its first box (VoxCeleb)
 VIDEO_MAX_SIDE = 640  # frames are shrunk to this before detection
-# a driving clip's faces are looked for on every 2nd frame of a shot: the union of the boxes
-# hardly changes, and detection is most of the scan's cost (about 30 ms a 720p frame on 2 cores)
+# a driving clip's faces are detected on every 2nd frame of a shot (the others interpolated):
+# detection is most of the scan's cost (about 25 ms a 720p frame on 2 cores)
 DRIVING_DETECT_EVERY = 2
 MARGIN = 0.1  # the union of a shot's face boxes grows by this share of its size on each side
 
@@ -50,7 +52,6 @@ class ClipScan:
     shape: tuple[int, int] = (0, 0)  # (H, W) of the frames
     faces: list[list[Face]] = field(default_factory=list)  # per frame, largest first
     cuts: list[int] = field(default_factory=list)  # frames that start a new shot (not 0)
-    checked: list[bool] = field(default_factory=list)  # per frame: was the detector run on it
 
     @property
     def n_frames(self) -> int:
@@ -74,43 +75,91 @@ def scan_clip(
     progress=None,
     every: int = 1,
 ) -> ClipScan:
-    """Cuts in every frame of ``frames`` (uint8 (H, W, 3) each), faces in every ``every``-th
-    frame of each shot (unchecked frames hold no faces, ``ClipScan.checked`` False); ``progress``
-    (a bar with ``update``) is advanced per frame."""
+    """Detect faces and cuts in every frame of ``frames`` (uint8 (H, W, 3) each); ``progress``
+    (a bar with ``update``) is advanced per frame.
+
+    ``every`` > 1 runs the detector on every ``every``-th frame of a shot only, and on each
+    shot's first and last frame. The frames between two detected ones get boxes and landmarks
+    interpolated linearly when the faces of both pair up one to one (``_pairs``); where they do
+    not (a face appears, leaves or jumps), those frames are detected after all, so where a face
+    starts and ends stays exact. At most ``every - 1`` frames wait in memory."""
     if every < 1:
-        raise ValueError(f"every must be at least 1, got {every}")
+        raise ValueError(f"every must be >= 1, got {every}")
     detector = detector or video_detector()
     scan = ClipScan()
-    previous, shot_start, last = None, 0, None
-
-    def close_shot() -> None:  # a shot's last frame is always checked: the union needs its ends
-        if last is not None and not scan.checked[-1]:
-            scan.faces[-1], scan.checked[-1] = detect_faces(last, detector), True
-
+    previous = None
+    waiting: list[tuple[int, np.ndarray]] = []  # frames since ``anchor``, not detected yet
+    anchor = 0  # the current shot's last detected frame
     for index, frame in enumerate(frames):
         frame = np.asarray(frame)
         if index == 0:
             scan.shape = frame.shape[:2]
         thumb = thumbnail(frame)
-        if previous is not None and float(np.abs(thumb - previous).mean()) > CUT_DIFF:
-            close_shot()
+        cut = previous is not None and float(np.abs(thumb - previous).mean()) > CUT_DIFF
+        if cut:
+            _end_shot(scan, anchor, waiting, detector)
             scan.cuts.append(index)
-            shot_start = index
-        previous, last = thumb, frame
-        check = (index - shot_start) % every == 0
-        scan.checked.append(check)
-        scan.faces.append(detect_faces(frame, detector) if check else [])
+        previous = thumb
+        scan.faces.append([])
+        if index == 0 or cut or index - anchor >= every:
+            scan.faces[index] = detect_faces(frame, detector)
+            _fill(scan, anchor, index, waiting, detector)
+            anchor = index
+        else:
+            waiting.append((index, frame))
         if progress is not None:
             progress.update(1)
-    close_shot()
+    _end_shot(scan, anchor, waiting, detector)
     return scan
+
+
+def _end_shot(scan: ClipScan, anchor: int, waiting: list, detector: FaceDetector) -> None:
+    """Detect the shot's last frame if it is waiting, then fill the frames before it."""
+    if waiting:
+        last, frame = waiting.pop()
+        scan.faces[last] = detect_faces(frame, detector)
+        _fill(scan, anchor, last, waiting, detector)
+
+
+def _fill(scan: ClipScan, start: int, end: int, waiting: list, detector: FaceDetector) -> None:
+    """The faces of the ``waiting`` frames between detected frames ``start`` and ``end``:
+    interpolated when the faces of both pair up, detected otherwise; ``waiting`` is emptied."""
+    pairs = _pairs(scan.faces[start], scan.faces[end])
+    for index, frame in waiting:
+        if pairs is None:
+            scan.faces[index] = detect_faces(frame, detector)
+        else:
+            t = (index - start) / (end - start)
+            found = [_between(a, b, t) for a, b in pairs]
+            scan.faces[index] = sorted(found, key=lambda f: -f.size)
+    waiting.clear()
+
+
+def _pairs(before: list[Face], after: list[Face]) -> list[tuple[Face, Face]] | None:
+    """Each face of ``before`` with the face of ``after`` it overlaps most (IoU at least
+    ``TRACK_IOU``, each used once); None when they do not pair up one to one."""
+    if len(before) != len(after):
+        return None
+    pairs, free = [], list(after)
+    for face in before:
+        best = max(free, key=lambda f: box_iou(f.box, face.box), default=None)
+        if best is None or box_iou(best.box, face.box) < TRACK_IOU:
+            return None
+        free.remove(best)
+        pairs.append((face, best))
+    return pairs
+
+
+def _between(a: Face, b: Face, t: float) -> Face:
+    """The face a share ``t`` of the way from ``a`` to ``b`` (box, landmarks and score)."""
+    box = tuple(float(u + (v - u) * t) for u, v in zip(a.box, b.box, strict=True))
+    return Face(box, a.landmarks + (b.landmarks - a.landmarks) * t, min(a.score, b.score))
 
 
 def follow(faces: list[list[Face]], first: int = 0) -> list[Face | None]:
     """The face followed through one shot's detections: from the largest face of the first
     frame that has one (or its ``first``-th largest, 0-based), each frame takes the detection
-    that overlaps the last box most (at least ``FOLLOW_IOU``); None where it is lost (or where
-    no detection ran)."""
+    that overlaps the last box most (at least ``FOLLOW_IOU``); None where it is lost."""
     followed: list[Face | None] = []
     last: Face | None = None
     for found in faces:
@@ -140,8 +189,7 @@ class DrivingCrops:
     boxes: list[tuple[int, int, CropBox]]  # (first, end, box) per shot, end exclusive
     whole: bool  # True: frames used whole (square and already framed, or no face at all)
     n_frames: int
-    checked: int  # frames the detector ran on
-    lost: int  # checked frames whose face was not found (they keep their shot's crop)
+    lost: int  # frames whose face was not found (they keep their shot's crop)
     cuts: int  # shot cuts
     faceless_shots: int  # shots with no face at all (they keep the crop before them)
 
@@ -160,9 +208,7 @@ class DrivingCrops:
         else:
             text = f"{len(self.boxes)} shots, one fixed face crop each ({self.cuts} cut(s))"
         if self.lost:
-            text += (
-                f"; {self.lost} of {self.checked} frames checked had no face found (kept the crop)"
-            )
+            text += f"; {self.lost} of {self.n_frames} frames had no face found and kept the crop"
         if self.faceless_shots:
             text += f"; {self.faceless_shots} shot(s) without a face kept the previous crop"
         return text
@@ -176,18 +222,18 @@ def driving_crops(scan: ClipScan, margin: float = MARGIN) -> DrivingCrops | None
     lost = 0
     for first, end in shots:
         followed = follow(scan.faces[first:end])
-        lost += sum(f is None and c for f, c in zip(followed, scan.checked[first:end], strict=True))
+        lost += sum(f is None for f in followed)
         boxes = [face_square(f) for f in followed if f is not None]
         per_shot.append(square_union(boxes, margin) if boxes else None)
     found = [b for b in per_shot if b is not None]
     if not found:
         if is_framed(scan.shape, None):
             return DrivingCrops([(0, scan.n_frames, whole_box(scan.shape))], True, scan.n_frames,
-                                sum(scan.checked), lost, len(scan.cuts), len(shots))  # fmt: skip
+                                lost, len(scan.cuts), len(shots))  # fmt: skip
         return None
     if len(found) == 1 and is_framed(scan.shape, found[0]):
         return DrivingCrops([(0, scan.n_frames, whole_box(scan.shape))], True, scan.n_frames,
-                            sum(scan.checked), lost, len(scan.cuts), 0)  # fmt: skip
+                            lost, len(scan.cuts), 0)  # fmt: skip
     boxes, carried, faceless = [], found[0], 0
     for (first, end), box in zip(shots, per_shot, strict=True):
         if box is None:
@@ -195,6 +241,4 @@ def driving_crops(scan: ClipScan, margin: float = MARGIN) -> DrivingCrops | None
             box = carried
         carried = box
         boxes.append((first, end, box))
-    return DrivingCrops(
-        boxes, False, scan.n_frames, sum(scan.checked), lost, len(scan.cuts), faceless
-    )
+    return DrivingCrops(boxes, False, scan.n_frames, lost, len(scan.cuts), faceless)
