@@ -10,12 +10,15 @@ import select
 import sys
 import traceback
 
+from .atomic import guarding_inputs
 from .errors import UserError, interrupt_exit_code, interrupt_word, sigterm_as_interrupt
 
 # Subcommand modules, in the order `liaviz --help` lists them.
 COMMANDS = ("info", "animate", "crop", "directions", "evaluate", "synth", "export", "demo")
 # what a shell reports for a writer killed by SIGPIPE (128 + 13), as `cat` gets in `cat f | head`
 SIGPIPE_EXIT = 141
+# the arguments that name a command's outputs, unless it lists its own (``set_defaults(outputs=)``)
+OUTPUT_ARGS = ("out", "output")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        with sigterm_as_interrupt():
+        with sigterm_as_interrupt(), guarding_inputs(*input_paths(args)):
             code = int(args.func(args) or 0)
             sys.stdout.flush()  # a reader gone early shows here, in the handlers below
             return code
@@ -53,6 +56,20 @@ def main(argv: list[str] | None = None) -> int:
         # /dev/null, so the interpreter's flush at exit cannot fail again
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return SIGPIPE_EXIT
+
+
+def input_paths(args: argparse.Namespace) -> list[str]:
+    """Every argument value that names an existing file or folder, but the command's outputs:
+    what its writers must not write over (``liaviz.atomic.guarding_inputs``)."""
+    outputs = getattr(args, "outputs", OUTPUT_ARGS)
+    found = []
+    for dest, value in vars(args).items():
+        if dest in outputs:
+            continue
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, str) and item and os.path.exists(item):
+                found.append(item)
+    return found
 
 
 def stdout_reader_gone() -> bool:

@@ -19,6 +19,7 @@ from liaviz.cli import main
 from liaviz.demo import EMBEDDED_MODEL, sample_driving
 from liaviz.diagnostics import magnitudes_figure, orthonormality_error
 
+from ._media import aliases
 from .conftest import REPO
 
 README = (REPO / "README.md").read_text()
@@ -71,6 +72,25 @@ def test_directions_command_errors(tmp_path, monkeypatch, capsys, extra, message
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "d").exists()
+
+
+@pytest.mark.parametrize("alias", ["same", "symlink", "hard link"])
+@pytest.mark.parametrize("name", ["directions.png", "magnitudes.png", "directions.json"])
+def test_directions_never_writes_over_an_input(tmp_path, capsys, alias, name):
+    kept = tmp_path / "mine" / name
+    kept.parent.mkdir()
+    Image.fromarray(sample_driving(64, 1)[0]).save(kept, format="PNG")
+    out = tmp_path / "dirs"
+    if alias == "same":
+        out, given = kept.parent, kept
+    else:
+        given = aliases(kept, out)[alias].rename(out / name)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert main(["directions", EMBEDDED_MODEL, "--out", str(out), "--portrait", str(given)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "would destroy it" in err[0]
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert given.is_symlink() == (alias == "symlink")
 
 
 def test_readme_mixer_lines(tmp_path, monkeypatch):

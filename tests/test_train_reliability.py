@@ -70,6 +70,28 @@ def test_a_fresh_run_never_lands_on_another_run(data: Path, tmp_path: Path, caps
     assert not (out / "checkpoints" / "ckpt_00000004.pt").exists()
 
 
+def test_overwrite_deletes_only_what_a_run_wrote(data: Path, tmp_path: Path, capsys) -> None:
+    """A folder without a run's manifest (config.yaml) is refused whole; in a run folder, the
+    user's own files beside the run's stay."""
+    project = tmp_path / "project"
+    for name in ("samples/my_photo.png", "checkpoints/README.txt", "notes.md"):
+        (project / name).parent.mkdir(parents=True, exist_ok=True)
+        (project / name).write_text(name)
+    before = snapshot(project)
+    assert train_in_process(tiny(data, project, "--max-steps", "2", "--overwrite")) == 2
+    one_error_line(capsys.readouterr().err, "not a training run", "config.yaml")
+    assert snapshot(project) == before
+    run = tmp_path / "run"
+    assert train_in_process(tiny(data, run, "--max-steps", "2", "--checkpoint.every", "1")) == 0
+    for name in ("samples/my_photo.png", "checkpoints/README.txt", "notes.md"):
+        (run / name).parent.mkdir(exist_ok=True)
+        (run / name).write_text(name)
+    assert train_in_process(tiny(data, run, "--max-steps", "1", "--overwrite")) == 0
+    for name in ("samples/my_photo.png", "checkpoints/README.txt", "notes.md"):
+        assert (run / name).read_text() == name
+    assert steps(run) == [1]
+
+
 def test_resume_auto_with_only_corrupt_checkpoints_is_refused(data, tmp_path, capsys) -> None:
     out = tmp_path / "run"
     assert train_in_process(tiny(data, out, "--max-steps", "4", "--checkpoint.every", "2")) == 0

@@ -24,9 +24,16 @@ from liaviz import training_checkpoint as checkpoints
 from liaviz.nn.discriminator import Discriminator
 from liaviz.training_checkpoint import CorruptCheckpoint
 
-# What a run writes into its folder: --overwrite deletes these (and nothing else).
-RUN_FILES = ("config.yaml", "log.jsonl", "generator.safetensors", "EXPORT")
-RUN_FOLDERS = ("checkpoints", "samples", "tensorboard")
+# What a run writes into its folder: --overwrite deletes these (and nothing else). config.yaml,
+# written first, is the run's manifest: a folder without one holds no run to overwrite.
+MANIFEST = "config.yaml"
+RUN_FILES = (MANIFEST, "log.jsonl", "generator.safetensors", "EXPORT")
+# per folder, the names the run writes there (tensorboard/ is Accelerate's, all of it)
+RUN_FOLDERS = {
+    "checkpoints": ("ckpt_*.pt", "ckpt_*.pt.corrupt", ".ckpt_*.pt.*.partial*"),
+    "samples": ("step_*.png", ".step_*.png.*.partial*"),
+    "tensorboard": ("*",),
+}
 
 
 @dataclass
@@ -131,13 +138,28 @@ def export(state: TrainingState, out: Path) -> Path:
     return save_model(model, out / "generator.safetensors", metadata)
 
 
+def is_run_folder(out: Path) -> bool:
+    """Whether ``out`` holds a run (its manifest, ``config.yaml``), what --overwrite replaces."""
+    return (out / MANIFEST).is_file()
+
+
 def clear_run(out: Path) -> None:
-    """--overwrite: delete what a previous run wrote into ``out``."""
+    """--overwrite: delete what a previous run wrote into ``out`` (by name), nothing else: a
+    user's own files there stay, and so does a folder that still holds some."""
     for name in RUN_FILES:
         (out / name).unlink(missing_ok=True)
-    for name in RUN_FOLDERS:
-        if (out / name).is_dir():
-            shutil.rmtree(out / name)
+    for name, patterns in RUN_FOLDERS.items():
+        folder = out / name
+        if not folder.is_dir() or folder.is_symlink():
+            continue
+        for pattern in patterns:
+            for p in folder.glob(pattern):
+                if p.is_dir() and not p.is_symlink():
+                    shutil.rmtree(p)
+                else:
+                    p.unlink(missing_ok=True)
+        if not any(folder.iterdir()):
+            folder.rmdir()
 
 
 def find_resume(

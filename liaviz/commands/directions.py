@@ -25,6 +25,9 @@ fractions of each direction's flow energy; see `liaviz.anatomy` for the method a
 """
 
 
+OUTPUT_FILES = ("directions.json", "directions.png", "magnitudes.png")
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "directions",
@@ -51,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
     from ..analysis.figures import save_figure
     from ..analysis.magnitudes import direction_variance, video_magnitudes
     from ..anatomy import analyze_directions, direction_names, write_anatomy
+    from ..atomic import check_not_a_guarded_input
     from ..checkpoint import load_model
     from ..demo import sample_driving
     from ..diagnostics import (
@@ -68,6 +72,8 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UserError(f"{out}: exists and is not a folder")
+    for name in OUTPUT_FILES:  # none of them may be an input (a portrait in that folder)
+        check_not_a_guarded_input(out / name)
     # read the inputs before the model: a typo in a path should not cost a model load
     portraits = [read_image(p) for p in args.portrait]
     clips = {Path(p).stem: read_video(p, max_frames=args.frames) for p in args.driving}

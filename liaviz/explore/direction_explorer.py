@@ -84,6 +84,10 @@ class DirectionExplorer(ExplorerLayout, ExplorerFiles, View):
         R.check_slider_options(value_range, step)
         self.model = model
         self.m = model.config.motion_dim
+        # the files it reads: no export may write over them (``liaviz.atomic.guarding_inputs``)
+        self.inputs = [
+            p for p in (image, driving, names, anatomy) if isinstance(p, (str, os.PathLike))
+        ]
         self.display_size = display_size
         self.precision = resolve_precision(precision, model_device(model))
         self.photo, self.placed = None, None  # a photo and its face crop (paste-back view)
@@ -425,6 +429,10 @@ class DirectionExplorer(ExplorerLayout, ExplorerFiles, View):
 
         if self.driving_frames is None:
             raise AnalysisError("no driving video: pass driving=... to DirectionExplorer")
+        if max_frames is not None and not (isinstance(max_frames, int) and max_frames >= 1):
+            raise AnalysisError(
+                f"max_frames must be a positive integer or None, got {max_frames!r}"
+            )
         driving = self.driving_frames[:max_frames]
         self.progress.max, self.progress.value = len(driving), 0
         frames = []
