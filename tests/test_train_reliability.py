@@ -211,6 +211,11 @@ BAD_VALUES = [
     ("--train.max_nonfinite", "abc"),
     ("--ema.enabled", "sometimes"),
     ("--train.lr", ".nan"),
+    ("--train.seed", "4294967296"),  # numpy's seeds are 32-bit
+    ("--model.latent_dim", "3000000000"),  # 12 TB of weights
+    ("--model.motion_layers", "100000"),
+    ("--model.channel_max", "1000000000000"),
+    ("--model.size", "2048"),
 ]
 
 
@@ -219,6 +224,15 @@ def test_bad_config_values_stop_before_any_work(data, tmp_path, capsys, key, val
     out = tmp_path / "run"
     assert train_in_process(tiny(data, out, key, value)) == 2
     one_error_line(capsys.readouterr().err, key.removeprefix("--"), "must be")
+    assert not out.exists()
+
+
+def test_a_config_file_that_is_not_utf8_is_one_line(data, tmp_path, capsys) -> None:
+    config = tmp_path / "binary.yaml"
+    config.write_bytes(b"model:\n  size: 64\n\xff\xfe\x00garbage")
+    out = tmp_path / "run"
+    assert train_in_process(["--config", str(config), "--data", str(data), "--out", str(out)]) == 2
+    one_error_line(capsys.readouterr().err, "binary.yaml", "not a UTF-8 text file")
     assert not out.exists()
 
 
