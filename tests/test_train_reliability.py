@@ -4,6 +4,7 @@ midway, full disks, wrong config values, interrupts, and the accelerate launcher
 from __future__ import annotations
 
 import errno
+import math
 import os
 import signal
 import subprocess
@@ -103,6 +104,50 @@ def test_resume_auto_with_only_corrupt_checkpoints_is_refused(data, tmp_path, ca
         rc = train_in_process(tiny(data, out, "--max-steps", "6", "--resume", "auto"))
     assert rc == 2
     one_error_line(capsys.readouterr().err, "nothing to resume from", "--overwrite")
+    assert snapshot(out) == before
+
+
+def _wrong_shape(ckpt: dict) -> None:
+    ckpt["gen"]["dec.direction.weight"] = torch.zeros(3, 3)
+
+
+def _nan_generator(ckpt: dict) -> None:
+    weight = ckpt["gen"]["dec.direction.weight"]
+    ckpt["gen"]["dec.direction.weight"] = torch.full_like(weight, math.nan)
+
+
+CRAFTED = {  # a checkpoint with a valid digest but bad contents
+    "no config": (lambda c: c.pop("config"), "'config'"),
+    "no rng": (lambda c: c.pop("rng"), "'rng'"),
+    "rng of the wrong type": (lambda c: c.update(rng="abc"), "'rng'"),
+    "rng entries of the wrong type": (lambda c: c.update(rng=["abc"]), "cannot resume"),
+    "step not a number": (lambda c: c.update(step="abc"), "'step'"),
+    "config not a mapping": (lambda c: c.update(config="oops"), "'config'"),
+    "a config section not a mapping": (lambda c: c["config"].update(model=1), "config"),
+    "a generator tensor of the wrong shape": (_wrong_shape, "dec.direction.weight"),
+    "a NaN generator": (_nan_generator, "NaN"),
+}
+
+
+@pytest.mark.parametrize("case", CRAFTED)
+def test_resume_from_a_checkpoint_with_bad_contents_is_one_line(
+    data: Path, tmp_path: Path, capsys, case: str
+) -> None:
+    out = tmp_path / "run"
+    every = ["--checkpoint.every", "2"]
+    assert train_in_process(tiny(data, out, "--max-steps", "2", *every)) == 0
+    ckpt = checkpoints.load_checkpoint(out / "checkpoints" / "ckpt_00000002.pt")
+    change, expected = CRAFTED[case]
+    change(ckpt)
+    ckpt["digest"] = checkpoints.digest(ckpt)  # valid: written as liaviz writes one
+    crafted = tmp_path / "crafted.pt"
+    torch.save(ckpt, crafted)
+    before = snapshot(out)
+    capsys.readouterr()
+    assert (
+        train_in_process(tiny(data, out, "--max-steps", "4", *every, "--resume", str(crafted))) == 2
+    )
+    one_error_line(capsys.readouterr().err, str(crafted), expected)
     assert snapshot(out) == before
 
 

@@ -21,6 +21,7 @@ from accelerate.utils import gather_object
 
 from liaviz import LIA, LIAConfig, save_model
 from liaviz import training_checkpoint as checkpoints
+from liaviz.errors import UserError
 from liaviz.nn.discriminator import Discriminator
 from liaviz.training_checkpoint import CorruptCheckpoint
 
@@ -56,9 +57,24 @@ class TrainingState:
                 pe.lerp_(p.detach(), 1.0 - decay)
 
     def restore(
-        self, ckpt: dict[str, Any], scaler: Any, rank: int, world: int, say: Callable
+        self, path: Path, ckpt: dict[str, Any], scaler: Any, rank: int, world: int, say: Callable
     ) -> None:
-        """Load a checkpoint's weights, optimizer states, step, counters and this rank's RNG."""
+        """Load a checkpoint's weights, optimizer states, step, counters and this rank's RNG.
+        Contents that do not fit this run (a digest proves only that they were not changed
+        after writing) and a generator that is no longer finite are one-line ``UserError``s."""
+        try:
+            self._restore(ckpt, scaler, rank, world, say)
+        except (RuntimeError, ValueError, KeyError, TypeError, IndexError, AttributeError) as e:
+            reason = " ".join(str(e).split())[:300] or type(e).__name__
+            raise UserError(f"{path}: cannot resume from it ({reason})") from None
+        models = [m for m in (self.G, self.ema) if m is not None]
+        if not all(torch.isfinite(p).all() for m in models for p in m.parameters()):
+            raise UserError(
+                f"{path}: its generator holds NaN or infinite weights, so every update would be "
+                "skipped: resume from an earlier checkpoint (--resume FILE)"
+            )
+
+    def _restore(self, ckpt: dict[str, Any], scaler: Any, rank: int, world: int, say) -> None:
         self.G.load_state_dict(ckpt["gen"])
         self.D.load_state_dict(ckpt["dis"])
         self.g_opt.load_state_dict(ckpt["g_optim"])
@@ -173,11 +189,11 @@ def find_resume(
         return None
     if resume != "auto":
         path = Path(resume)
-        return path, checkpoints.load_checkpoint(path)
+        return path, resumable(path, checkpoints.load_checkpoint(path))
     found = checkpoints.list_checkpoints(folder)
     for _, path in found:
         try:
-            return path, checkpoints.load_checkpoint(path)
+            return path, resumable(path, checkpoints.load_checkpoint(path))
         except CorruptCheckpoint as e:
             warnings.warn(f"{e}; trying the previous checkpoint", stacklevel=2)
             if passed_over is not None:
@@ -189,6 +205,27 @@ def find_resume(
             "--overwrite (which deletes them)"
         )
     return None
+
+
+# what a checkpoint to resume from must hold, by type ('gen_ema', 'scaler', 'counters' may lack)
+RESUME_KEYS = {"gen": dict, "dis": dict, "g_optim": dict, "d_optim": dict, "config": dict,
+               "rng": list, "step": int}  # fmt: skip
+
+
+def resumable(path: Path, ckpt: dict[str, Any]) -> dict[str, Any]:
+    """``ckpt`` when it holds what a resume reads, of the right types (its config sections too);
+    otherwise ``CorruptCheckpoint`` naming the first thing that is wrong."""
+    for key, kind in RESUME_KEYS.items():
+        value = ckpt.get(key)
+        if not isinstance(value, kind) or isinstance(value, bool):
+            found = "nothing" if key not in ckpt else f"a {type(value).__name__}"
+            raise CorruptCheckpoint(
+                f"{path}: not a checkpoint to resume from: {key!r} should be a "
+                f"{kind.__name__}, it holds {found}"
+            )
+    if ckpt["step"] < 0 or not all(isinstance(v, dict) for v in ckpt["config"].values()):
+        raise CorruptCheckpoint(f"{path}: not a checkpoint to resume from: bad step or config")
+    return ckpt
 
 
 def set_aside(paths: list[Path]) -> list[Path]:
