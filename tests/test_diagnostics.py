@@ -93,6 +93,18 @@ def test_directions_never_writes_over_an_input(tmp_path, capsys, alias, name):
     assert given.is_symlink() == (alias == "symlink")
 
 
+@pytest.mark.parametrize("extra", [["--step", "1e39"], ["--step", "inf"], ["--device", "meta"]])
+def test_directions_numbers_and_devices_out_of_range_exit_2(tmp_path, monkeypatch, capsys, extra):
+    monkeypatch.chdir(tmp_path)
+    try:
+        rc = main(["directions", EMBEDDED_MODEL, "--out", "d", "--frames", "2", *extra])
+    except SystemExit as e:  # argparse's usage error, naming the flag
+        rc = e.code
+    err = capsys.readouterr().err
+    assert rc == 2 and "Traceback" not in err and extra[0] in err.strip().splitlines()[-1]
+    assert not (tmp_path / "d").exists()
+
+
 def test_readme_mixer_lines(tmp_path, monkeypatch):
     lines = _readme_lines("liaviz animate --checkpoint embedded")
     assert len(lines) >= 2

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from ..errors import UserError
+from ..numeric import flag, float32
 
 EPILOG = """\
 examples:
@@ -44,7 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--frames", type=int, default=48, help="frames per clip (default 48)")
     p.add_argument(
-        "--step", type=float, default=1.0, help="step h along each direction (default 1)"
+        "--step", type=flag(float32), default=1.0, help="step h along each direction (default 1)"
     )
     p.add_argument("--device", default="cpu", help="cpu (default), cuda, mps or auto")
     p.set_defaults(func=run)
