@@ -10,7 +10,7 @@ import select
 import sys
 import traceback
 
-from .atomic import guarding_inputs
+from .atomic import NO_SPACE, guarding_inputs
 from .errors import UserError, interrupt_exit_code, interrupt_word, sigterm_as_interrupt
 
 # Subcommand modules, in the order `liaviz --help` lists them.
@@ -39,7 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with sigterm_as_interrupt(), guarding_inputs(*input_paths(args)):
             code = int(args.func(args) or 0)
-            sys.stdout.flush()  # a reader gone early shows here, in the handlers below
+            if sys.stdout is not None:  # None when started with stdout closed (`>&-`)
+                sys.stdout.flush()  # a reader gone early shows here, in the handlers below
             return code
     except UserError as e:
         if args.debug:
@@ -56,6 +57,13 @@ def main(argv: list[str] | None = None) -> int:
         # /dev/null, so the interpreter's flush at exit cannot fail again
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return SIGPIPE_EXIT
+    except OSError as e:  # output files report theirs as UserErrors: this is stdout (/dev/full)
+        if e.errno not in NO_SPACE:
+            raise
+        print(f"liaviz {args.command}: error: cannot write to standard output ({e.strerror})",
+              file=sys.stderr)  # fmt: skip
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the exit flush too
+        return 2
 
 
 def input_paths(args: argparse.Namespace) -> list[str]:

@@ -220,6 +220,18 @@ def test_cli_output_into_a_closed_pipe_is_no_error(tiny_file):
     assert stderr == ""
 
 
+@pytest.mark.parametrize("redirect", [">&-", "> /dev/full"])
+@pytest.mark.parametrize("command", ["info", "info --json"])
+def test_stdout_closed_or_full_is_one_line(tiny_file, redirect, command):
+    line = f"{sys.executable} -m liaviz.cli {command} {tiny_file} {redirect}"
+    r = subprocess.run(["sh", "-c", line], capture_output=True, text=True, timeout=300)
+    if redirect == ">&-":  # nothing to print to is no error
+        assert r.returncode == 0 and r.stderr == "", r.stderr
+    else:
+        assert r.returncode == 2 and "No space left" in r.stderr, r.stderr
+        assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+
+
 def test_a_broken_pipe_elsewhere_is_still_an_error(monkeypatch, tiny_file):
     # stdout is fine (pytest's capture file): a pipe broken inside a command is not `| head`
     def run(args):
