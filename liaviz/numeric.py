@@ -44,6 +44,12 @@ def integer(value: object, what: str, lo: int, hi: int, error: type[UserError] =
     return number
 
 
+def count_or_none(value: object, what: str, error: type[UserError] = UserError) -> int | None:
+    """None (no limit), or a count of at least 1: as a slice end, -1 would silently drop the
+    last item and 0 keep none."""
+    return None if value is None else integer(value, what, 1, 2**62, error)
+
+
 def max_threads() -> int:
     """More CPU threads than this only slow torch down (and 100000 crash it)."""
     return 4 * (os.cpu_count() or 1)

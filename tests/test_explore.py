@@ -282,7 +282,12 @@ def test_exports_never_write_over_the_explorers_inputs(model, tmp_path):
     image = io.write_image(tmp_path / "portrait.png", portrait())
     driving = write_mp4(tmp_path / "driving.mp4", clip(4), fps=5)
     explorer = DirectionExplorer(
-        model, str(image), driving=driving, folder=str(tmp_path / "out"), threaded=False
+        model,
+        str(image),
+        driving=driving,
+        folder=str(tmp_path / "out"),
+        crop="center",
+        threaded=False,
     )
     before = {p: p.read_bytes() for p in (image, driving)}
     link = aliases(driving, tmp_path / "links")["symlink"]

@@ -4,6 +4,7 @@ exports at the display size or a chosen scale, each shown with its absolute path
 from __future__ import annotations
 
 import html
+import os
 import re
 from pathlib import Path
 
@@ -16,6 +17,12 @@ from ..io import write_image
 from ..mixer import direction_number
 from ..presets import Preset, list_presets, load_preset, save_preset
 from ._explorer_layout import LINE as _LINE
+
+
+def input_files(*given: object) -> list[str | os.PathLike]:
+    """The paths among an explorer's arguments (image, driving video, names, anatomy): the files
+    it read, which no export may write over (``liaviz.atomic.guarding_inputs``)."""
+    return [p for p in given if isinstance(p, (str, os.PathLike))]
 
 
 class ExplorerFiles:
