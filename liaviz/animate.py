@@ -40,6 +40,7 @@ import torch
 from .io import Crop, MediaError, read_image, to_tensor, to_uint8
 from .mixer import check_motion_scale, mixer_gains
 from .nn import LIA, SourceState
+from .numeric import MAX_BATCH, integer
 from .precision import Precision, resolve_precision
 from .runtime import (
     DrivingVideo,
@@ -198,8 +199,8 @@ def check_inputs(
         raise AnimateError("start applies to relative mode only (absolute mode has no start frame)")
     if not (start in ("first", "best") or (isinstance(start, int) and not isinstance(start, bool))):
         raise AnimateError(f"start must be 'first', 'best' or a frame index, got {start!r}")
-    if batch_size is not None and batch_size < 1:
-        raise AnimateError(f"batch size must be at least 1, got {batch_size}")
+    if batch_size is not None:
+        integer(batch_size, "batch size", 1, MAX_BATCH, AnimateError)
     if isinstance(start, int) and n_frames is not None and not 0 <= start < n_frames:
         raise AnimateError(f"start frame {start} is outside the driving video ({n_frames} frames)")
     if mode == "relative" and n_frames == 1:

@@ -7,8 +7,10 @@ leaves files that ``remove_stale`` can find by the target's name.
 
 Every liaviz writer goes through here: ``write_bytes`` / ``write_text`` / ``write_json`` for
 whole contents, ``atomic_output`` for writers that need a path (PIL, torch.save, ffmpeg),
-``atomic_folder`` for a folder filled file by file. The output folder is checked once, in
-``check_output_folder``.
+``atomic_folder`` for a folder filled file by file. The output is checked once, in
+``check_output_folder``: its folder must exist, and within ``guarding_inputs`` (every ``liaviz``
+command runs inside one) it must not be, or lie inside, one of the inputs, so no writer can
+destroy what it reads.
 """
 
 from __future__ import annotations
@@ -21,12 +23,15 @@ import stat
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
 from .errors import UserError, first_line
 
 # errno values that mean the disk (or the user's quota, or a file size limit) is full
 NO_SPACE = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+# the inputs of the work under way (``guarding_inputs``): every writer refuses to write over them
+_INPUTS: ContextVar[tuple[Path, ...]] = ContextVar("liaviz_inputs", default=())
 
 
 def is_no_space(e: BaseException) -> bool:
@@ -127,11 +132,57 @@ def atomic_folder(path: str | os.PathLike, error: type[UserError] = UserError) -
 
 
 def check_output_folder(path: str | os.PathLike, error: type[UserError] = UserError) -> None:
-    """Refuse, as an ``error`` naming it, an output ``path`` whose folder does not exist. Every
-    writer goes through here, so the message is the same whatever is written."""
+    """Refuse, as an ``error`` naming it, an output ``path`` whose folder does not exist, or that
+    is (or lies inside) an input of the work under way (``guarding_inputs``). Every writer goes
+    through here, so no writer can forget either check and the message is the same whatever is
+    written."""
     parent = Path(path).parent
     if not parent.is_dir():
         raise error(f"{path}: output folder {parent} does not exist")
+    check_not_a_guarded_input(path, error)
+
+
+def check_not_a_guarded_input(path: str | os.PathLike, error: type[UserError] = UserError) -> None:
+    """Refuse an output ``path`` that is one of the inputs of the work under way
+    (``guarding_inputs``). Writers do it themselves; a command that fills a folder calls it for
+    every name it will write there, to refuse before it writes the first one."""
+    check_not_an_input(path, *_INPUTS.get(), error=error)
+
+
+@contextmanager
+def guarding_inputs(*paths: str | os.PathLike | None) -> Iterator[None]:
+    """Within the block, every writer refuses an output that is one of ``paths`` (the same file
+    by any name: a symlink, a hard link, ``../``), or lies inside one that is a folder. Nested
+    blocks add to the outer ones' inputs. ``None`` entries are ignored."""
+    token = _INPUTS.set(_INPUTS.get() + tuple(Path(p) for p in paths if p is not None))
+    try:
+        yield
+    finally:
+        _INPUTS.reset(token)
+
+
+def check_not_an_input(
+    out: str | os.PathLike, *inputs: str | os.PathLike, error: type[UserError] = UserError
+) -> None:
+    """Refuse, as an ``error``, an output path that is one of ``inputs`` or lies inside an input
+    folder: writing it would destroy (or change) that input."""
+    out = Path(out)
+    resolved = out.resolve()
+    for given in inputs:
+        try:
+            same = os.path.samefile(out, given)
+        except OSError:  # one of them does not exist (yet)
+            same = False
+        if same:
+            raise error(
+                f"{out}: is also the input {given}; writing there would destroy it (choose "
+                "another output name)"
+            )
+        if Path(given).is_dir() and resolved.is_relative_to(Path(given).resolve()):
+            raise error(
+                f"{out}: lies inside the input folder {given}; writing there would change that "
+                "input (choose an output outside it)"
+            )
 
 
 def no_space_message(path: Path) -> str:

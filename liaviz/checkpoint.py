@@ -26,6 +26,7 @@ from safetensors.torch import load_file, save_file
 from .atomic import atomic_output
 from .errors import UserError, first_line
 from .nn import LIA, LIAConfig
+from .plain_data import NotPlainData, check_plain
 
 FORMAT_NAME = "liaviz"
 FORMAT_VERSION = "1"
@@ -182,7 +183,11 @@ def load_model(
 
 
 def _load_torch(path: Path) -> Checkpoint:
-    return checkpoint_from_torch(path, read_torch(path))
+    from . import training_checkpoint  # it reads torch files with read_torch, from here
+
+    data = read_torch(path)
+    training_checkpoint.verified_if_training(path, data)  # a changed bit is no model to run
+    return checkpoint_from_torch(path, data)
 
 
 def read_torch(path: Path, allowed: Sequence[type] = (argparse.Namespace,)) -> Any:
@@ -239,6 +244,10 @@ def checkpoint_from_torch(path: Path, obj: Any) -> Checkpoint:
     config = _config_from_state_dict(path, state)
     meta = {}
     if isinstance(obj, dict) and isinstance(obj.get("args"), argparse.Namespace):
+        try:  # bounded first: json.dumps walks it recursively, shared parts once per reference
+            check_plain(obj["args"], "its 'args'")
+        except NotPlainData as e:
+            raise CheckpointError(f"{path}: {e}") from None
         meta["args"] = json.dumps(vars(obj["args"]), default=str)
     return Checkpoint(path, fmt, config, state, meta, other)
 
@@ -252,9 +261,11 @@ def _load_safetensors(path: Path) -> Checkpoint:
         raise CheckpointError(f"{path}: truncated or corrupt safetensors file ({e})") from None
     if "config" in meta:
         try:
-            config = LIAConfig.from_dict(json.loads(meta["config"]))
-        except (ValueError, TypeError) as e:
-            raise CheckpointError(f"{path}: invalid config in metadata ({e})") from None
+            data = json.loads(meta["config"])
+            check_plain(data, "the config", max_depth=2)
+            config = LIAConfig.from_dict(data)
+        except (ValueError, TypeError, RecursionError) as e:
+            raise CheckpointError(f"{path}: invalid config in metadata ({first_line(e)})") from None
     else:
         config = _config_from_state_dict(path, state)
     return Checkpoint(path, "liaviz-safetensors", config, state, meta)
@@ -293,11 +304,18 @@ def _config_from_state_dict(path: Path, state: dict[str, torch.Tensor]) -> LIACo
 
 
 def model_from(ckpt: Checkpoint) -> LIA:
-    """A LIA of the checkpoint's config holding its weights, once ``check_fits`` passes."""
+    """A LIA of the checkpoint's config holding its weights, once ``check_fits`` passes: the
+    file's tensors, not its config's claims, decide how much memory the model takes."""
+    check_fits(ckpt, shape_model(ckpt.config))
     model = LIA(ckpt.config)
-    check_fits(ckpt, model)
     model.load_state_dict(ckpt.state_dict)
     return model
+
+
+def shape_model(config: LIAConfig) -> LIA:
+    """A LIA of ``config`` on the meta device: its parameters' shapes without their memory."""
+    with torch.device("meta"):
+        return LIA(config)
 
 
 def check_fits(ckpt: Checkpoint, model: LIA) -> None:
@@ -340,7 +358,7 @@ def _first(keys: list[str], n: int = 3) -> str:
 def describe(ckpt: Checkpoint) -> dict[str, Any]:
     """A summary for ``liaviz info``: config, parameter counts and provenance. A file that
     ``load_model`` would refuse (keys, shapes or values that do not fit) raises the same error."""
-    model = LIA(ckpt.config)
+    model = shape_model(ckpt.config)
     check_fits(ckpt, model)
     counts = {
         "encoder (appearance)": _count(model.enc.net_app),

@@ -10,12 +10,15 @@ import select
 import sys
 import traceback
 
+from .atomic import NO_SPACE, guarding_inputs
 from .errors import UserError, interrupt_exit_code, interrupt_word, sigterm_as_interrupt
 
 # Subcommand modules, in the order `liaviz --help` lists them.
 COMMANDS = ("info", "animate", "crop", "directions", "evaluate", "synth", "export", "demo")
 # what a shell reports for a writer killed by SIGPIPE (128 + 13), as `cat` gets in `cat f | head`
 SIGPIPE_EXIT = 141
+# the arguments that name a command's outputs, unless it lists its own (``set_defaults(outputs=)``)
+OUTPUT_ARGS = ("out", "output")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,9 +37,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        with sigterm_as_interrupt():
+        with sigterm_as_interrupt(), guarding_inputs(*input_paths(args)):
             code = int(args.func(args) or 0)
-            sys.stdout.flush()  # a reader gone early shows here, in the handlers below
+            if sys.stdout is not None:  # None when started with stdout closed (`>&-`)
+                sys.stdout.flush()  # a reader gone early shows here, in the handlers below
             return code
     except UserError as e:
         if args.debug:
@@ -53,6 +57,27 @@ def main(argv: list[str] | None = None) -> int:
         # /dev/null, so the interpreter's flush at exit cannot fail again
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return SIGPIPE_EXIT
+    except OSError as e:  # output files report theirs as UserErrors: this is stdout (/dev/full)
+        if e.errno not in NO_SPACE:
+            raise
+        print(f"liaviz {args.command}: error: cannot write to standard output ({e.strerror})",
+              file=sys.stderr)  # fmt: skip
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the exit flush too
+        return 2
+
+
+def input_paths(args: argparse.Namespace) -> list[str]:
+    """Every argument value that names an existing file or folder, but the command's outputs:
+    what its writers must not write over (``liaviz.atomic.guarding_inputs``)."""
+    outputs = getattr(args, "outputs", OUTPUT_ARGS)
+    found = []
+    for dest, value in vars(args).items():
+        if dest in outputs:
+            continue
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, str) and item and os.path.exists(item):
+                found.append(item)
+    return found
 
 
 def stdout_reader_gone() -> bool:

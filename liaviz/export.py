@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import training_checkpoint
+from .atomic import check_output_folder, guarding_inputs
 from .checkpoint import (
     Checkpoint,
     CheckpointError,
@@ -58,17 +59,20 @@ def export_generator(
     weights: str = "auto",
 ) -> Exported:
     """Write the generator of ``source`` to ``target`` in ``format`` (see ``FORMATS``), taking
-    a training checkpoint's EMA or raw weights as ``weights`` says (see ``WEIGHTS``)."""
-    model, metadata = read_generator(source, weights)
+    a training checkpoint's EMA or raw weights as ``weights`` says (see ``WEIGHTS``). ``target``
+    may not be ``source`` (by any name): that would destroy the checkpoint."""
     target = Path(target)
     if format == "auto":
         format = output_format(target)
-    if format == "safetensors":
-        save_model(model, target, metadata)
-    elif format == "official":
-        save_official(model, target)
-    else:
+    if format not in ("safetensors", "official"):
         raise CheckpointError(f"unknown export format {format!r} (one of {', '.join(FORMATS)})")
+    with guarding_inputs(resolve_path(source)):
+        check_output_folder(target, CheckpointError)  # before the read: it can take a while
+        model, metadata = read_generator(source, weights)
+        if format == "safetensors":
+            save_model(model, target, metadata)
+        else:
+            save_official(model, target)
     return Exported(target, format, model, metadata)
 
 

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from .errors import UserError
+from .numeric import float32
 
 
 class MixerError(UserError, ValueError):
@@ -32,14 +33,8 @@ def mixer_gains(
 
 
 def check_motion_scale(motion_scale) -> float:
-    """The motion scale as a float; not a finite number is a ``MixerError``."""
-    try:
-        scale = float(motion_scale)
-    except (TypeError, ValueError):
-        raise MixerError(f"motion scale must be a number, got {motion_scale!r}") from None
-    if not np.isfinite(scale):
-        raise MixerError(f"motion scale must be finite, got {motion_scale!r}")
-    return scale
+    """The motion scale as a float; not a finite float32 number is a ``MixerError``."""
+    return float32(motion_scale, "motion scale", MixerError)
 
 
 def direction_number(key, m: int, verb: str, error: type[UserError] = MixerError) -> int:

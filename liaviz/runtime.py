@@ -35,6 +35,7 @@ from .faces.track import DRIVING_DETECT_EVERY
 from .io import Crop, MediaError, iter_video, prepare, read_image, to_tensor, to_uint8, video_info
 from .mixer import direction_number
 from .nn import LIA, SourceState
+from .numeric import float32
 from .precision import Precision, resolve_precision
 from .precision import inference as _precision_inference
 
@@ -201,11 +202,12 @@ def parse_edit_text(text: str) -> dict[int, float]:
         try:
             if not sep:
                 raise ValueError
-            edit[int(key)] = float(value)
+            number, offset = int(key), float(value)
         except ValueError:
             raise InputError(
                 f"an edit is DIRECTION=VALUE pairs such as 3=1.5, got {item!r}"
             ) from None
+        edit[number] = float32(offset, f"the edit {item!r}", InputError)
     return edit
 
 
@@ -224,7 +226,7 @@ def parse_edit(model: LIA, edit, *, batch: bool = False) -> torch.Tensor | None:
         e = torch.zeros(m)
         for key, value in edit.items():
             i = direction_number(key, m, "edit", InputError)
-            e[i - 1] = _number(value)
+            e[i - 1] = float32(value, "an edit value", InputError)
     else:
         try:
             if isinstance(edit, torch.Tensor):  # on any device
@@ -244,13 +246,6 @@ def parse_edit(model: LIA, edit, *, batch: bool = False) -> torch.Tensor | None:
     if batch and e.dim() == 1:
         e = e[None]
     return e
-
-
-def _number(value) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise InputError(f"edit values must be numbers, got {value!r}") from None
 
 
 # ---- driving clips ------------------------------------------------------------------------------

@@ -3,6 +3,7 @@ the reader is checked against an independent writer)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from fractions import Fraction
@@ -87,3 +88,17 @@ def single_thread() -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(n)
+
+
+ALIASES = ("same", "symlink", "hard link", "..")
+
+
+def aliases(victim: Path, folder: Path) -> dict[str, Path]:
+    """Names of the file ``victim``: itself, and in ``folder`` a symlink and a hard link (same
+    suffix), and a path through ``..``."""
+    folder.mkdir(exist_ok=True)
+    link, hard = folder / f"link{victim.suffix}", folder / f"hard{victim.suffix}"
+    link.symlink_to(victim)
+    os.link(victim, hard)
+    dotdot = folder / ".." / victim.parent.name / victim.name
+    return {"same": victim, "symlink": link, "hard link": hard, "..": dotdot}

@@ -7,10 +7,15 @@ import json
 import os
 import stat
 
+import numpy as np
 import pytest
 
+from liaviz import atomic
 from liaviz.atomic import atomic_folder, remove_stale, write_json, write_text
 from liaviz.errors import UserError
+from liaviz.io import MediaError, VideoWriter
+
+from ._media import ALIASES, aliases
 
 
 class WriteError(UserError):
@@ -66,3 +71,37 @@ def test_remove_stale_finds_a_killed_writers_folder(tmp_path):
     (tmp_path / "keep.txt").write_text("k")
     assert remove_stale(tmp_path, "video") == [tmp]
     assert sorted(os.listdir(tmp_path)) == ["keep.txt"]
+
+
+# ---- never over an input ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("alias", ALIASES)
+def test_no_writer_writes_over_a_guarded_input(tmp_path, alias):
+    victim = tmp_path / "data" / "input.mp4"
+    victim.parent.mkdir()
+    victim.write_bytes(b"precious")
+    out = aliases(victim, tmp_path / "other")[alias]
+    frame = np.zeros((4, 4, 3), np.uint8)
+    with atomic.guarding_inputs(victim):
+        with pytest.raises(UserError, match="would destroy it"):
+            atomic.write_bytes(out, b"x")
+        with pytest.raises(UserError, match="would destroy it"), atomic.atomic_output(out):
+            pass
+        with pytest.raises(MediaError, match="would destroy it"):
+            VideoWriter(out, fps=5).write(frame)
+    assert victim.read_bytes() == b"precious" and out.exists()
+    assert sorted(p.name for p in victim.parent.iterdir()) == ["input.mp4"]
+    atomic.write_bytes(out, b"x")  # outside the guard: an ordinary overwrite
+    assert out.read_bytes() == b"x"
+
+
+def test_nothing_is_written_inside_a_guarded_input_folder(tmp_path):
+    data = tmp_path / "data"
+    (data / "c1").mkdir(parents=True)
+    with atomic.guarding_inputs(tmp_path / "elsewhere.txt", data):
+        for out in (data / "c1.mp4", data / "c1" / "00000.png", data / ".." / "data" / "new.json"):
+            with pytest.raises(UserError, match="inside the input folder"):
+                atomic.write_bytes(out, b"x")
+        atomic.write_bytes(tmp_path / "report.json", b"{}")  # beside it is fine
+    assert sorted(p.name for p in data.iterdir()) == ["c1"] and not any((data / "c1").iterdir())

@@ -17,6 +17,7 @@ from liaviz import LIA, CheckpointError, LIAConfig, load_model
 from liaviz.cli import main as cli_main
 from liaviz.training_checkpoint import CorruptCheckpoint, load_checkpoint, save_checkpoint
 
+from ._media import moving_frames, write_mp4, write_png
 from .conftest import TINY
 
 
@@ -219,6 +220,18 @@ def test_cli_output_into_a_closed_pipe_is_no_error(tiny_file):
     assert stderr == ""
 
 
+@pytest.mark.parametrize("redirect", [">&-", "> /dev/full"])
+@pytest.mark.parametrize("command", ["info", "info --json"])
+def test_stdout_closed_or_full_is_one_line(tiny_file, redirect, command):
+    line = f"{sys.executable} -m liaviz.cli {command} {tiny_file} {redirect}"
+    r = subprocess.run(["sh", "-c", line], capture_output=True, text=True, timeout=300)
+    if redirect == ">&-":  # nothing to print to is no error
+        assert r.returncode == 0 and r.stderr == "", r.stderr
+    else:
+        assert r.returncode == 2 and "No space left" in r.stderr, r.stderr
+        assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+
+
 def test_a_broken_pipe_elsewhere_is_still_an_error(monkeypatch, tiny_file):
     # stdout is fine (pytest's capture file): a pipe broken inside a command is not `| head`
     def run(args):
@@ -329,3 +342,135 @@ def test_training_checkpoints_hold_plain_data_only(tmp_path):
         load_checkpoint(tmp_path / "cut.pt")
     with pytest.raises(CorruptCheckpoint, match="no such checkpoint"):
         load_checkpoint(tmp_path / "missing.pt")
+
+
+# ---- crafted files: bounded before anything is built or walked ----------------------------------
+
+
+def _every_reader(path, folder) -> dict[str, list[str]]:
+    """Every command that reads a checkpoint, on ``path`` (inputs in ``folder``)."""
+    source = write_png(folder / "face.png", moving_frames(1, 64)[0])
+    driving = write_mp4(folder / "drive.mp4", moving_frames(3, 64), fps=10)
+    return {
+        "info": ["info", str(path)],
+        "info --json": ["info", "--json", str(path)],
+        "animate": ["animate", "--checkpoint", str(path), "--source", str(source), "--driving",
+                    str(driving), "--out", str(folder / "a.mp4"), "--no-progress"],
+        "export": ["export", str(path), str(folder / "e.safetensors")],
+        "directions": ["directions", str(path), "--out", str(folder / "d")],
+        "demo": ["demo", "--checkpoint", str(path), "--out", str(folder / "demo")],
+    }  # fmt: skip
+
+
+def _refused_by_every_reader(path, folder, capsys, expected: str) -> None:
+    for command, argv in _every_reader(path, folder).items():
+        capsys.readouterr()
+        assert cli_main(argv) == 2, command
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and expected in err, (command, err)
+    written = {p.name for p in folder.iterdir() if p.is_file()} - {
+        path.name,
+        "face.png",
+        "drive.mp4",
+    }
+    assert not written and not any(p.is_file() for p in (folder / "demo").rglob("*"))
+
+
+@pytest.mark.parametrize(
+    "field, value, expected",
+    [
+        ("latent_dim", 3_000_000_000, "latent_dim must be at most"),
+        ("motion_layers", 100_000, "motion_layers must be at most"),
+        ("channel_max", 10**12, "channel_max must be at most"),
+        ("channel_multiplier", float("nan"), "channel_multiplier must be finite"),
+        ("channel_multiplier", float("inf"), "channel_multiplier must be finite"),
+        ("latent_dim", 128.5, "latent_dim must be an integer"),
+        ("size", "64", "size must be an integer"),
+        ("motion_dictionary", "no", "motion_dictionary must be true or false"),
+    ],
+)
+def test_a_crafted_config_is_refused_before_a_model_is_built(
+    tmp_path, tiny_model, capsys, field, value, expected
+):
+    from safetensors.torch import save_file
+
+    path = tmp_path / "crafted.safetensors"
+    config = {**TINY.to_dict(), field: value}
+    meta = {"format": "liaviz", "format_version": "1", "config": json.dumps(config)}
+    save_file({k: v.contiguous() for k, v in tiny_model.state_dict().items()}, path, meta)
+    with pytest.raises(CheckpointError, match=expected):
+        load_model(path)
+    _refused_by_every_reader(path, tmp_path, capsys, expected)
+
+
+def test_a_config_whose_weights_do_not_fit_builds_no_model(tmp_path, tiny_model, monkeypatch):
+    """The biggest config the bounds allow, over a tiny model's weights: refused from the shapes
+    alone, before the 10-billion-parameter model is allocated."""
+    huge = dict(size=1024, latent_dim=8192, motion_dim=1024, channel_max=4096,
+                channel_multiplier=64.0, motion_layers=64)  # fmt: skip
+    path = _with_state(tmp_path / "huge.safetensors", tiny_model.state_dict(), LIAConfig(**huge))
+    built = []
+    monkeypatch.setattr(LIA, "__init__", _recording(LIA.__init__, built))
+    with pytest.raises(CheckpointError, match="missing keys|other shapes"):
+        load_model(path)
+    assert built == ["meta"]
+
+
+def _recording(init, devices):
+    def recorded(self, *args, **kwargs):
+        devices.append(torch.empty(0).device.type)  # the default device it is built on
+        return init(self, *args, **kwargs)
+
+    return recorded
+
+
+def _nested(depth: int) -> list:
+    nest: list = [1]
+    for _ in range(depth - 1):
+        nest = [nest]
+    return nest
+
+
+def _doubled(times: int) -> list:
+    a: list = [1]
+    for _ in range(times):
+        a = [a, a]  # 3 MB pickled (shared), 2**times values to json.dumps
+    return a
+
+
+@pytest.mark.parametrize("args", ["contains itself", "5000 deep", "exponential"])
+def test_official_args_that_are_no_plain_data_are_one_line_errors(
+    tmp_path, tiny_model, capsys, args
+):
+    ns = argparse.Namespace(size=64)
+    if args == "contains itself":
+        ns.me = ns
+    elif args == "5000 deep":
+        ns.nest = _nested(5000)
+    else:
+        ns.a = _doubled(40)
+    path = tmp_path / "official.pt"
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(20_000)  # for pickle to write it; the reader must not need this
+    try:
+        torch.save({"gen": tiny_model.state_dict(), "args": ns}, path)
+    finally:
+        sys.setrecursionlimit(limit)
+    expected = "'args' is"
+    with pytest.raises(CheckpointError, match=expected):
+        liaviz.load_checkpoint(path)
+    _refused_by_every_reader(path, tmp_path, capsys, expected)
+
+
+def test_a_changed_training_checkpoint_is_refused_wherever_it_is_read(tmp_path, tiny_model, capsys):
+    payload = {"gen": tiny_model.state_dict(), "model_config": TINY.to_dict(), "step": 1}
+    path = save_checkpoint(tmp_path / "ckpts", 1, payload, keep=1)
+    assert cli_main(["info", str(path)]) == 0
+    raw = bytearray(path.read_bytes())
+    at = bytes(raw).find(tiny_model.state_dict()["dec.direction.weight"].numpy().tobytes()[:64])
+    raw[at + 8] ^= 0x40  # one bit of the generator
+    changed = tmp_path / "changed.pt"
+    changed.write_bytes(bytes(raw))
+    with pytest.raises(CheckpointError, match="do not match their digest"):
+        load_model(changed)
+    _refused_by_every_reader(changed, tmp_path, capsys, "do not match their digest")

@@ -15,6 +15,7 @@ import torch
 from liaviz import io, load_model
 from liaviz.animate import animate
 from liaviz.cli import main
+from liaviz.errors import UserError
 
 from ._animate_files import animate_cli, animate_files
 from ._media import moving_frames, write_empty_mp4, write_mp4
@@ -92,6 +93,10 @@ def _bad_case(files, case):
         return {}, ["--edit", "99=1"], "direction 99"
     if case == "edit direction 0":
         return {}, ["--edit", "0=1"], "directions count from 1"
+    if case == "edit overflowing float32":
+        return {}, ["--edit", "3=1e39"], "float32"
+    if case == "meta device":
+        return {}, ["--device", "meta"], "meta device holds no data"
     if case == "start in absolute mode":
         return {}, ["--mode", "absolute", "--start", "best"], "relative mode only"
     if case == "start beyond the video":
@@ -111,6 +116,8 @@ BAD = [
     "bad edit",
     "edit direction out of range",
     "edit direction 0",
+    "edit overflowing float32",
+    "meta device",
     "start in absolute mode",
     "start beyond the video",
     "negative start",
@@ -151,6 +158,37 @@ def test_usage_errors_exit_2(files, capsys):
         animate_cli(files, files["dir"] / "o.mp4", "--start", "middle")
     assert e.value.code == 2
     assert "first', 'best' or a frame index" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "flag, value",
+    [
+        ("--motion-scale", "1e39"),  # finite as a Python float, inf as the model's float32
+        ("--motion-scale", "-3.5e38"),
+        ("--motion-scale", "nan"),
+        ("--batch-size", "100000000000000000000"),
+        ("--batch-size", "0"),
+        ("--batch-size", "2.5"),
+        ("--threads", "100000"),  # was a segmentation fault
+        ("--threads", "0"),
+    ],
+)
+def test_numeric_flags_out_of_range_exit_2(files, capsys, flag, value):
+    before = set(os.listdir(files["dir"]))
+    with pytest.raises(SystemExit) as e:
+        animate_cli(files, files["dir"] / "o.mp4", flag, value)
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "Traceback" not in err
+    assert f"argument {flag}" in err.strip().splitlines()[-1]
+    assert set(os.listdir(files["dir"])) == before
+
+
+def test_numbers_overflowing_float32_are_refused_by_the_api(tiny_model):
+    source, frames = moving_frames(1, 64)[0], moving_frames(2, 64)
+    for kwargs in ({"motion_scale": 1e39}, {"edit": {3: 1e39}}, {"edit": "3=-1e39"},
+                   {"batch_size": 10**20}):  # fmt: skip
+        with pytest.raises(UserError, match="float32|batch size"):
+            list(animate(tiny_model, source, frames, **kwargs))
 
 
 def test_interrupted_run_keeps_the_previous_output(files, monkeypatch, capsys):

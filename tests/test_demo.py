@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from liaviz.checkpoint import CheckpointError, pretrained_names
 from liaviz.cli import main
 
 from ._explore_helpers import clip, portrait, tiny_model
+from ._media import aliases, write_mp4
 
 EXPECTED = {
     "index.html",
@@ -77,6 +79,30 @@ def test_demo_defaults(tmp_path, capsys):
     moving = np.abs(photo[0].astype(int) - photo).max(axis=(0, 3)) > 40  # where frames differ
     ys, xs = np.nonzero(moving)
     assert 100 <= xs.mean() <= 400 and ys.mean() < 256  # around the face, in the upper half
+
+
+@pytest.mark.parametrize("alias", ["same", "symlink", "hard link"])
+@pytest.mark.parametrize("flag, name", [("--image", "source.png"), ("--driving", "animation.mp4")])
+def test_demo_never_writes_over_an_input(tmp_path, capsys, alias, flag, name):
+    """An input named like a file the demo writes, in its --out folder, as itself or by another
+    name: refused before anything is written there."""
+    kept = tmp_path / "mine" / name
+    kept.parent.mkdir()
+    if name.endswith(".png"):
+        io.write_image(kept, portrait())
+    else:
+        write_mp4(kept, clip(4), fps=5)
+    out = tmp_path / "out"
+    if alias == "same":
+        out, given = kept.parent, kept
+    else:
+        given = aliases(kept, out)[alias].rename(out / name)
+    before = sorted(p.name for p in out.iterdir())
+    assert main(["demo", "--out", str(out), flag, str(given), "--frames", "4"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "would destroy it" in err[0]
+    assert sorted(p.name for p in out.iterdir()) == before
+    assert (given.is_symlink(), os.path.samefile(given, kept)) == (alias == "symlink", True)
 
 
 def test_demo_orders_directions_by_importance(tmp_path):

@@ -19,6 +19,7 @@ from liaviz.cli import main
 from liaviz.demo import EMBEDDED_MODEL, sample_driving
 from liaviz.diagnostics import magnitudes_figure, orthonormality_error
 
+from ._media import aliases
 from .conftest import REPO
 
 README = (REPO / "README.md").read_text()
@@ -70,6 +71,37 @@ def test_directions_command_errors(tmp_path, monkeypatch, capsys, extra, message
     assert main(["directions", EMBEDDED_MODEL, "--out", "d", *extra]) == 2
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "d").exists()
+
+
+@pytest.mark.parametrize("alias", ["same", "symlink", "hard link"])
+@pytest.mark.parametrize("name", ["directions.png", "magnitudes.png", "directions.json"])
+def test_directions_never_writes_over_an_input(tmp_path, capsys, alias, name):
+    kept = tmp_path / "mine" / name
+    kept.parent.mkdir()
+    Image.fromarray(sample_driving(64, 1)[0]).save(kept, format="PNG")
+    out = tmp_path / "dirs"
+    if alias == "same":
+        out, given = kept.parent, kept
+    else:
+        given = aliases(kept, out)[alias].rename(out / name)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert main(["directions", EMBEDDED_MODEL, "--out", str(out), "--portrait", str(given)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "would destroy it" in err[0]
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert given.is_symlink() == (alias == "symlink")
+
+
+@pytest.mark.parametrize("extra", [["--step", "1e39"], ["--step", "inf"], ["--device", "meta"]])
+def test_directions_numbers_and_devices_out_of_range_exit_2(tmp_path, monkeypatch, capsys, extra):
+    monkeypatch.chdir(tmp_path)
+    try:
+        rc = main(["directions", EMBEDDED_MODEL, "--out", "d", "--frames", "2", *extra])
+    except SystemExit as e:  # argparse's usage error, naming the flag
+        rc = e.code
+    err = capsys.readouterr().err
+    assert rc == 2 and "Traceback" not in err and extra[0] in err.strip().splitlines()[-1]
     assert not (tmp_path / "d").exists()
 
 

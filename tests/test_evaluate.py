@@ -17,7 +17,7 @@ from liaviz.cli import main
 from liaviz.evaluate import EvaluationError, evaluate, find_clips
 from liaviz.lpips import CHANNELS, LPIPS, LPIPSError
 
-from ._media import moving_frames, write_mp4, write_png_folder
+from ._media import aliases, moving_frames, write_mp4, write_png_folder
 
 # one thread per test: tiny models on 2 threads spin-wait on each other on a busy 2-core machine
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -203,6 +203,31 @@ def test_cli_writes_json_csv_and_dumps(tiny_model, split, tmp_path, capsys):
     assert float(rows[-1]["l1"]) == pytest.approx(report["overall"]["l1"], abs=1e-6)
     info = io.video_info(dumps / "a.mp4")
     assert (info.n_frames, info.width, info.height) == (4, 128, 64)
+
+
+@pytest.mark.parametrize(
+    "flag, victim",
+    [(f, v) for f in ("--out", "--csv") for v in ("frame", "checkpoint", "data")]
+    + [("--dump-videos", "data"), ("--dump-videos", "clip folder")],
+)
+def test_cli_never_writes_over_an_input(tiny_model, split, tmp_path, capsys, flag, victim):
+    ckpt = tmp_path / "tiny.safetensors"
+    save_model(tiny_model, ckpt)
+    write_mp4(split / "a.mp4", moving_frames(3, 64, seed=3), fps=25)  # beside the folder a/
+    target = {
+        "frame": split / "a" / "000000.png",
+        "clip folder": split / "a",
+        "checkpoint": aliases(ckpt, tmp_path / "links")["hard link"],
+        "data": split,
+    }[victim]
+    if flag != "--dump-videos" and target.is_dir():
+        target = target / "report.json"  # a new file inside the input folder
+    before = {p: p.read_bytes() for p in [*split.rglob("*"), ckpt] if p.is_file()}
+    argv = ["evaluate", "--checkpoint", str(ckpt), "--data", str(split), "--no-progress"]
+    assert main([*argv, flag, str(target)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and ("would destroy it" in err[0] or "inside the input folder" in err[0])
+    assert {p: p.read_bytes() for p in [*split.rglob("*"), ckpt] if p.is_file()} == before
 
 
 def test_cli_with_lpips_weights(tiny_model, split, tmp_path, capsys):

@@ -17,8 +17,10 @@ from plotly.callbacks import Points
 
 from liaviz import io
 from liaviz.analysis import AnalysisError
+from liaviz.analysis.edits import loop_values, write_sweep
 from liaviz.anatomy import analyze_directions, write_anatomy
 from liaviz.animate import animate
+from liaviz.errors import UserError
 from liaviz.explore import DirectionExplorer, MagnitudePCA, ReferenceView
 from liaviz.presets import load_preset
 
@@ -31,6 +33,7 @@ from ._explore_helpers import (
     prepared,
     tiny_model,
 )
+from ._media import aliases, write_mp4
 
 SOURCE = prepared(portrait())  # what the 32 px model sees of the portrait
 DRIVING = prepared(clip(8))  # and of the driving clip
@@ -273,6 +276,49 @@ def test_export_png_and_sweep(explorer, model, tmp_path):
     frames = io.read_video(tmp_path / "out" / "look_sweep_d5.gif")
     assert frames.shape == (48, 64, 64, 3)
     assert not _errors(explorer)
+
+
+def test_exports_never_write_over_the_explorers_inputs(model, tmp_path):
+    image = io.write_image(tmp_path / "portrait.png", portrait())
+    driving = write_mp4(tmp_path / "driving.mp4", clip(4), fps=5)
+    explorer = DirectionExplorer(
+        model,
+        str(image),
+        driving=driving,
+        folder=str(tmp_path / "out"),
+        crop="center",
+        threaded=False,
+    )
+    before = {p: p.read_bytes() for p in (image, driving)}
+    link = aliases(driving, tmp_path / "links")["symlink"]
+    for target in (driving, link, tmp_path / ".." / tmp_path.name / "driving.mp4"):
+        with pytest.raises(UserError, match="would destroy it"):
+            explorer.export_sweep(1, target)
+    with pytest.raises(UserError, match="would destroy it"):
+        explorer.export_png(image)
+    with pytest.raises(UserError, match="would destroy it"):
+        explorer.save_preset(driving)
+    assert {p: p.read_bytes() for p in (image, driving)} == before and link.is_symlink()
+
+
+def test_sweep_directions_count_from_1(explorer, tmp_path):
+    first = explorer.export_sweep(1, tmp_path / "d1.gif")
+    expected = write_sweep(
+        explorer.model, explorer.state, 0, tmp_path / "ref.gif", loop_values(*explorer.ranges()[0][::-1]),
+        12.0, base=explorer.values(), min_size=explorer.model.config.size * explorer._export_factor(None),
+    )  # fmt: skip
+    np.testing.assert_array_equal(io.read_video(first), io.read_video(expected))
+    for bad in (0, -1, 7, 2.5, "x"):
+        with pytest.raises(AnalysisError, match="directions count from 1|direction numbers"):
+            explorer.export_sweep(bad, tmp_path / "bad.gif")
+    assert not (tmp_path / "bad.gif").exists()
+
+
+def test_animate_max_frames_must_be_positive(explorer):
+    assert len(explorer.animate(max_frames=3)) == 3
+    for bad in (0, -1, 2.5):
+        with pytest.raises(AnalysisError, match="max_frames"):
+            explorer.animate(max_frames=bad)
 
 
 def test_take_motion_from_frame(explorer, model):

@@ -140,6 +140,25 @@ def test_gif_and_frame_folder_read_as_videos(tmp_path):
     np.testing.assert_array_equal(np.stack(list(io.iter_video(folder))), frames[::-1])
 
 
+@pytest.mark.parametrize(
+    "names",
+    [
+        ["1.png", "2.png", "10.png", "11.png", "100.png"],
+        ["frame_9.png", "frame_10.png", "frame_99.png", "frame_100.png"],
+        ["0001.png", "0002.png", "0010.png"],
+        ["a2b1.png", "a2b10.png", "a10b1.png"],
+    ],
+)
+def test_frame_folders_play_in_natural_order(tmp_path, names):
+    frames = moving_frames(len(names), 16)
+    folder = tmp_path / "clip"
+    folder.mkdir()
+    for name, frame in zip(reversed(names), frames[::-1], strict=True):  # written out of order
+        Image.fromarray(frame).save(folder / name)
+    assert [p.name for p in io.frame_files(folder)] == names
+    np.testing.assert_array_equal(io.read_video(folder), frames)
+
+
 def test_video_is_streamed_lazily(tmp_path):
     path = write_mp4(tmp_path / "v.mp4", moving_frames(30, 32))
     it = io.iter_video(path)

@@ -147,7 +147,6 @@ def test_cli_only_pose_uses_the_anatomy_presets(files, model, capsys):
     [
         (["--mute", "7"], "cannot mute direction 7"),
         (["--mute", "two"], "--mute expects direction numbers"),
-        (["--motion-scale", "nan"], "motion scale must be finite"),
         (["--only", "pose", "--anatomy", "missing.json"], "missing.json"),
     ],
 )

@@ -18,7 +18,7 @@ import torch
 import liaviz
 from liaviz.nn.synthesis import identity_grid
 
-from ._media import single_thread
+from ._media import ALIASES, aliases, single_thread
 from ._train_helpers import (
     REPO,
     TINY_CONFIG,
@@ -387,6 +387,27 @@ def test_liaviz_export_from_a_training_checkpoint(trained_run: Path, tmp_path: P
     changed.write_bytes(bytes(raw))
     assert main(["export", str(changed), str(tmp_path / "changed.safetensors")]) == 2
     assert not (tmp_path / "changed.safetensors").exists()
+
+
+@pytest.mark.parametrize("alias", ALIASES)
+def test_export_never_writes_over_its_input(trained_run: Path, tmp_path: Path, alias, capsys):
+    from liaviz.cli import main
+
+    runs = tmp_path / "run"
+    runs.mkdir()
+    ckpt = runs / "ckpt_00000004.pt"
+    ckpt.write_bytes((trained_run / "checkpoints" / "ckpt_00000004.pt").read_bytes())
+    model = runs / "g.safetensors"
+    assert main(["export", str(ckpt), str(model)]) == 0
+    for source in (ckpt, model):
+        before = source.read_bytes()
+        out = aliases(source, tmp_path / f"other_{source.suffix[1:]}")[alias]
+        capsys.readouterr()
+        assert main(["export", str(source), str(out)]) == 2
+        err = capsys.readouterr().err
+        assert "would destroy it" in err and err.count("\n") == 1
+        assert source.read_bytes() == before
+        assert out.is_symlink() == (alias == "symlink")  # a link stays a link
 
 
 def test_export_reads_its_input_once(trained_run: Path, tmp_path: Path, monkeypatch) -> None:

@@ -4,6 +4,7 @@ midway, full disks, wrong config values, interrupts, and the accelerate launcher
 from __future__ import annotations
 
 import errno
+import math
 import os
 import signal
 import subprocess
@@ -70,6 +71,28 @@ def test_a_fresh_run_never_lands_on_another_run(data: Path, tmp_path: Path, caps
     assert not (out / "checkpoints" / "ckpt_00000004.pt").exists()
 
 
+def test_overwrite_deletes_only_what_a_run_wrote(data: Path, tmp_path: Path, capsys) -> None:
+    """A folder without a run's manifest (config.yaml) is refused whole; in a run folder, the
+    user's own files beside the run's stay."""
+    project = tmp_path / "project"
+    for name in ("samples/my_photo.png", "checkpoints/README.txt", "notes.md"):
+        (project / name).parent.mkdir(parents=True, exist_ok=True)
+        (project / name).write_text(name)
+    before = snapshot(project)
+    assert train_in_process(tiny(data, project, "--max-steps", "2", "--overwrite")) == 2
+    one_error_line(capsys.readouterr().err, "not a training run", "config.yaml")
+    assert snapshot(project) == before
+    run = tmp_path / "run"
+    assert train_in_process(tiny(data, run, "--max-steps", "2", "--checkpoint.every", "1")) == 0
+    for name in ("samples/my_photo.png", "checkpoints/README.txt", "notes.md"):
+        (run / name).parent.mkdir(exist_ok=True)
+        (run / name).write_text(name)
+    assert train_in_process(tiny(data, run, "--max-steps", "1", "--overwrite")) == 0
+    for name in ("samples/my_photo.png", "checkpoints/README.txt", "notes.md"):
+        assert (run / name).read_text() == name
+    assert steps(run) == [1]
+
+
 def test_resume_auto_with_only_corrupt_checkpoints_is_refused(data, tmp_path, capsys) -> None:
     out = tmp_path / "run"
     assert train_in_process(tiny(data, out, "--max-steps", "4", "--checkpoint.every", "2")) == 0
@@ -81,6 +104,50 @@ def test_resume_auto_with_only_corrupt_checkpoints_is_refused(data, tmp_path, ca
         rc = train_in_process(tiny(data, out, "--max-steps", "6", "--resume", "auto"))
     assert rc == 2
     one_error_line(capsys.readouterr().err, "nothing to resume from", "--overwrite")
+    assert snapshot(out) == before
+
+
+def _wrong_shape(ckpt: dict) -> None:
+    ckpt["gen"]["dec.direction.weight"] = torch.zeros(3, 3)
+
+
+def _nan_generator(ckpt: dict) -> None:
+    weight = ckpt["gen"]["dec.direction.weight"]
+    ckpt["gen"]["dec.direction.weight"] = torch.full_like(weight, math.nan)
+
+
+CRAFTED = {  # a checkpoint with a valid digest but bad contents
+    "no config": (lambda c: c.pop("config"), "'config'"),
+    "no rng": (lambda c: c.pop("rng"), "'rng'"),
+    "rng of the wrong type": (lambda c: c.update(rng="abc"), "'rng'"),
+    "rng entries of the wrong type": (lambda c: c.update(rng=["abc"]), "cannot resume"),
+    "step not a number": (lambda c: c.update(step="abc"), "'step'"),
+    "config not a mapping": (lambda c: c.update(config="oops"), "'config'"),
+    "a config section not a mapping": (lambda c: c["config"].update(model=1), "config"),
+    "a generator tensor of the wrong shape": (_wrong_shape, "dec.direction.weight"),
+    "a NaN generator": (_nan_generator, "NaN"),
+}
+
+
+@pytest.mark.parametrize("case", CRAFTED)
+def test_resume_from_a_checkpoint_with_bad_contents_is_one_line(
+    data: Path, tmp_path: Path, capsys, case: str
+) -> None:
+    out = tmp_path / "run"
+    every = ["--checkpoint.every", "2"]
+    assert train_in_process(tiny(data, out, "--max-steps", "2", *every)) == 0
+    ckpt = checkpoints.load_checkpoint(out / "checkpoints" / "ckpt_00000002.pt")
+    change, expected = CRAFTED[case]
+    change(ckpt)
+    ckpt["digest"] = checkpoints.digest(ckpt)  # valid: written as liaviz writes one
+    crafted = tmp_path / "crafted.pt"
+    torch.save(ckpt, crafted)
+    before = snapshot(out)
+    capsys.readouterr()
+    assert (
+        train_in_process(tiny(data, out, "--max-steps", "4", *every, "--resume", str(crafted))) == 2
+    )
+    one_error_line(capsys.readouterr().err, str(crafted), expected)
     assert snapshot(out) == before
 
 
@@ -189,6 +256,11 @@ BAD_VALUES = [
     ("--train.max_nonfinite", "abc"),
     ("--ema.enabled", "sometimes"),
     ("--train.lr", ".nan"),
+    ("--train.seed", "4294967296"),  # numpy's seeds are 32-bit
+    ("--model.latent_dim", "3000000000"),  # 12 TB of weights
+    ("--model.motion_layers", "100000"),
+    ("--model.channel_max", "1000000000000"),
+    ("--model.size", "2048"),
 ]
 
 
@@ -197,6 +269,15 @@ def test_bad_config_values_stop_before_any_work(data, tmp_path, capsys, key, val
     out = tmp_path / "run"
     assert train_in_process(tiny(data, out, key, value)) == 2
     one_error_line(capsys.readouterr().err, key.removeprefix("--"), "must be")
+    assert not out.exists()
+
+
+def test_a_config_file_that_is_not_utf8_is_one_line(data, tmp_path, capsys) -> None:
+    config = tmp_path / "binary.yaml"
+    config.write_bytes(b"model:\n  size: 64\n\xff\xfe\x00garbage")
+    out = tmp_path / "run"
+    assert train_in_process(["--config", str(config), "--data", str(data), "--out", str(out)]) == 2
+    one_error_line(capsys.readouterr().err, "binary.yaml", "not a UTF-8 text file")
     assert not out.exists()
 
 

@@ -37,9 +37,11 @@ def load_config(path: str | os.PathLike | None) -> dict[str, dict[str, Any]]:
     if not path.is_file():
         raise UserError(f"{path}: config file not found")
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as e:
         raise UserError(f"{path}: invalid YAML ({first_line(e)})") from None
+    except UnicodeDecodeError as e:
+        raise UserError(f"{path}: not a UTF-8 text file ({e.reason} at byte {e.start})") from None
     if not isinstance(data, dict):
         raise UserError(f"{path}: expected sections (model:, train:, ...) at the top level")
     for section, values in data.items():
@@ -85,10 +87,13 @@ def _set(config: dict, name: str, value: Any, where: str) -> None:
     config[section][key] = value
 
 
-def _integer(lo: int) -> tuple[Callable[[Any], bool], str]:
-    return (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= lo), (
-        f"an integer >= {lo}"
-    )
+def _integer(lo: int, hi: int | None = None) -> tuple[Callable[[Any], bool], str]:
+    def ok(v: Any) -> bool:
+        return (
+            isinstance(v, int) and not isinstance(v, bool) and lo <= v <= (v if hi is None else hi)
+        )
+
+    return ok, f"an integer >= {lo}" if hi is None else f"an integer from {lo} to {hi}"
 
 
 def _number(lo: float, hi: float = math.inf, lo_open: bool = False, hi_open: bool = False):
@@ -123,14 +128,16 @@ _BOOL = (lambda v: isinstance(v, bool)), "true or false"
 _TEXT = (lambda v: isinstance(v, str) and v != ""), "a non-empty string"
 _SCALE = _number(0, 1, lo_open=True)
 
+_LIMIT = LIAConfig.LIMITS  # the model's sizes are bounded where every LIAConfig is checked
+
 # The type and range of every setting: validate() checks each key of a config against it.
 SCHEMA: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "model.size": _integer(16),
-    "model.latent_dim": _integer(1),
-    "model.motion_dim": _integer(1),
-    "model.channel_multiplier": _number(0, lo_open=True),
-    "model.channel_max": _integer(1),
-    "model.motion_layers": _integer(0),
+    "model.size": _integer(16, 1024),
+    "model.latent_dim": _integer(1, _LIMIT["latent_dim"]),
+    "model.motion_dim": _integer(1, _LIMIT["motion_dim"]),
+    "model.channel_multiplier": _number(0, _LIMIT["channel_multiplier"], lo_open=True),
+    "model.channel_max": _integer(1, _LIMIT["channel_max"]),
+    "model.motion_layers": _integer(0, _LIMIT["motion_layers"]),
     "motion.dictionary": _BOOL,
     "motion.sparsity_l1": _number(0),
     "discriminator.channel_multiplier": _optional(_number(0, lo_open=True)),
@@ -148,7 +155,7 @@ SCHEMA: dict[str, tuple[Callable[[Any], bool], str]] = {
     "train.lr": _number(0, lo_open=True),
     "train.g_reg_every": _integer(1),
     "train.d_reg_every": _integer(1),
-    "train.seed": _integer(0),
+    "train.seed": _integer(0, 2**32 - 1),  # numpy's seeds are 32-bit
     "train.mixed_precision": _one_of(None, "no", "bf16", "fp16"),
     "train.max_nonfinite": _integer(1),
     "train.lr_decay_from": _optional(_integer(0)),

@@ -21,12 +21,20 @@ from accelerate.utils import gather_object
 
 from liaviz import LIA, LIAConfig, save_model
 from liaviz import training_checkpoint as checkpoints
+from liaviz.errors import UserError
 from liaviz.nn.discriminator import Discriminator
 from liaviz.training_checkpoint import CorruptCheckpoint
 
-# What a run writes into its folder: --overwrite deletes these (and nothing else).
-RUN_FILES = ("config.yaml", "log.jsonl", "generator.safetensors", "EXPORT")
-RUN_FOLDERS = ("checkpoints", "samples", "tensorboard")
+# What a run writes into its folder: --overwrite deletes these (and nothing else). config.yaml,
+# written first, is the run's manifest: a folder without one holds no run to overwrite.
+MANIFEST = "config.yaml"
+RUN_FILES = (MANIFEST, "log.jsonl", "generator.safetensors", "EXPORT")
+# per folder, the names the run writes there (tensorboard/ is Accelerate's, all of it)
+RUN_FOLDERS = {
+    "checkpoints": ("ckpt_*.pt", "ckpt_*.pt.corrupt", ".ckpt_*.pt.*.partial*"),
+    "samples": ("step_*.png", ".step_*.png.*.partial*"),
+    "tensorboard": ("*",),
+}
 
 
 @dataclass
@@ -49,9 +57,24 @@ class TrainingState:
                 pe.lerp_(p.detach(), 1.0 - decay)
 
     def restore(
-        self, ckpt: dict[str, Any], scaler: Any, rank: int, world: int, say: Callable
+        self, path: Path, ckpt: dict[str, Any], scaler: Any, rank: int, world: int, say: Callable
     ) -> None:
-        """Load a checkpoint's weights, optimizer states, step, counters and this rank's RNG."""
+        """Load a checkpoint's weights, optimizer states, step, counters and this rank's RNG.
+        Contents that do not fit this run (a digest proves only that they were not changed
+        after writing) and a generator that is no longer finite are one-line ``UserError``s."""
+        try:
+            self._restore(ckpt, scaler, rank, world, say)
+        except (RuntimeError, ValueError, KeyError, TypeError, IndexError, AttributeError) as e:
+            reason = " ".join(str(e).split())[:300] or type(e).__name__
+            raise UserError(f"{path}: cannot resume from it ({reason})") from None
+        models = [m for m in (self.G, self.ema) if m is not None]
+        if not all(torch.isfinite(p).all() for m in models for p in m.parameters()):
+            raise UserError(
+                f"{path}: its generator holds NaN or infinite weights, so every update would be "
+                "skipped: resume from an earlier checkpoint (--resume FILE)"
+            )
+
+    def _restore(self, ckpt: dict[str, Any], scaler: Any, rank: int, world: int, say) -> None:
         self.G.load_state_dict(ckpt["gen"])
         self.D.load_state_dict(ckpt["dis"])
         self.g_opt.load_state_dict(ckpt["g_optim"])
@@ -131,13 +154,28 @@ def export(state: TrainingState, out: Path) -> Path:
     return save_model(model, out / "generator.safetensors", metadata)
 
 
+def is_run_folder(out: Path) -> bool:
+    """Whether ``out`` holds a run (its manifest, ``config.yaml``), what --overwrite replaces."""
+    return (out / MANIFEST).is_file()
+
+
 def clear_run(out: Path) -> None:
-    """--overwrite: delete what a previous run wrote into ``out``."""
+    """--overwrite: delete what a previous run wrote into ``out`` (by name), nothing else: a
+    user's own files there stay, and so does a folder that still holds some."""
     for name in RUN_FILES:
         (out / name).unlink(missing_ok=True)
-    for name in RUN_FOLDERS:
-        if (out / name).is_dir():
-            shutil.rmtree(out / name)
+    for name, patterns in RUN_FOLDERS.items():
+        folder = out / name
+        if not folder.is_dir() or folder.is_symlink():
+            continue
+        for pattern in patterns:
+            for p in folder.glob(pattern):
+                if p.is_dir() and not p.is_symlink():
+                    shutil.rmtree(p)
+                else:
+                    p.unlink(missing_ok=True)
+        if not any(folder.iterdir()):
+            folder.rmdir()
 
 
 def find_resume(
@@ -151,11 +189,11 @@ def find_resume(
         return None
     if resume != "auto":
         path = Path(resume)
-        return path, checkpoints.load_checkpoint(path)
+        return path, resumable(path, checkpoints.load_checkpoint(path))
     found = checkpoints.list_checkpoints(folder)
     for _, path in found:
         try:
-            return path, checkpoints.load_checkpoint(path)
+            return path, resumable(path, checkpoints.load_checkpoint(path))
         except CorruptCheckpoint as e:
             warnings.warn(f"{e}; trying the previous checkpoint", stacklevel=2)
             if passed_over is not None:
@@ -167,6 +205,27 @@ def find_resume(
             "--overwrite (which deletes them)"
         )
     return None
+
+
+# what a checkpoint to resume from must hold, by type ('gen_ema', 'scaler', 'counters' may lack)
+RESUME_KEYS = {"gen": dict, "dis": dict, "g_optim": dict, "d_optim": dict, "config": dict,
+               "rng": list, "step": int}  # fmt: skip
+
+
+def resumable(path: Path, ckpt: dict[str, Any]) -> dict[str, Any]:
+    """``ckpt`` when it holds what a resume reads, of the right types (its config sections too);
+    otherwise ``CorruptCheckpoint`` naming the first thing that is wrong."""
+    for key, kind in RESUME_KEYS.items():
+        value = ckpt.get(key)
+        if not isinstance(value, kind) or isinstance(value, bool):
+            found = "nothing" if key not in ckpt else f"a {type(value).__name__}"
+            raise CorruptCheckpoint(
+                f"{path}: not a checkpoint to resume from: {key!r} should be a "
+                f"{kind.__name__}, it holds {found}"
+            )
+    if ckpt["step"] < 0 or not all(isinstance(v, dict) for v in ckpt["config"].values()):
+        raise CorruptCheckpoint(f"{path}: not a checkpoint to resume from: bad step or config")
+    return ckpt
 
 
 def set_aside(paths: list[Path]) -> list[Path]:

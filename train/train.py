@@ -34,6 +34,7 @@ except ModuleNotFoundError as e:
 
 import run_config
 import step
+from run_state import MANIFEST, is_run_folder
 from training_loop import Diverged, training_loop
 
 from liaviz.atomic import is_no_space
@@ -102,6 +103,11 @@ def check_run_folder(out: Path, args: argparse.Namespace) -> None:
     ones (and the retention would weigh them by step), its config and generator replace theirs."""
     if args.overwrite and args.resume:
         raise UserError("--overwrite starts a fresh run; it does not go with --resume")
+    if args.overwrite and out.is_dir() and any(out.iterdir()) and not is_run_folder(out):
+        raise UserError(
+            f"{out}: not a training run (no {MANIFEST}); --overwrite deletes only a run's own "
+            "files, so it is refused here: choose an empty or new --out"
+        )
     if args.resume or args.overwrite or not out.is_dir():
         return
     held = sorted(p.name for p in out.iterdir())

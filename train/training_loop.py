@@ -144,8 +144,6 @@ def training_loop(
         if is_main and passed_over:
             moved = run_state.set_aside(passed_over)
             print(f"set aside as *.corrupt: {', '.join(p.name for p in moved)}")
-        if is_main:
-            run_config.save_config(config, run_dir / "config.yaml")
 
         # ---- 4. models and optimizers ----
         set_seed(train.seed)  # the same initial weights on every rank
@@ -174,10 +172,12 @@ def training_loop(
         if resumed is not None:
             path, ckpt = resumed
             state.restore(
-                ckpt, accelerator.scaler, accelerator.process_index, world, accelerator.print
+                path, ckpt, accelerator.scaler, accelerator.process_index, world, accelerator.print
             )
             accelerator.print(f"resumed from {path} at step {state.step}")
             del ckpt, resumed
+        if is_main:  # once the checkpoint resumed from proved usable: a refusal changes nothing
+            run_config.save_config(config, run_dir / "config.yaml")
         g_loss = GeneratorLoss(loss, motion.sparsity_l1, perceptual, D_raw)
 
         # ---- 5. data: sample k of the stream is fixed by (seed, k); step s reads s*B .. s*B+B-1

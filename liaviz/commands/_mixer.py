@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from ..errors import UserError
+from ..numeric import flag, float32
 
 
 def add_mixer_options(p: argparse.ArgumentParser) -> None:
@@ -20,7 +21,7 @@ def add_mixer_options(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--motion-scale",
-        type=float,
+        type=flag(float32),
         default=1.0,
         metavar="S",
         help="multiply the transferred motion by S (default 1)",

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserError
+from ..numeric import MAX_BATCH, flag, integer, max_threads
 from ..precision import PRECISIONS, choose_precision
 from ._faces import CROPS, add_framing_options, framing_from
 from ._mixer import add_mixer_options, check_mixer, resolve_mute
@@ -115,13 +116,15 @@ def add_face_options(p: argparse.ArgumentParser) -> None:
 def add_model_options(p: argparse.ArgumentParser) -> None:
     """Options shared by `animate` and `evaluate` (each adds its own --crop)."""
     p.add_argument("--size", type=int, default=None, help="model size the checkpoint must have")
-    p.add_argument("--batch-size", type=int, default=None, help="frames per model call")
+    p.add_argument(
+        "--batch-size", type=flag(integer, 1, MAX_BATCH), default=None, help="frames per model call"
+    )
     p.add_argument(
         "--device", default="auto", help="auto (default: cuda, then mps, then cpu), cpu, cuda, mps"
     )
     p.add_argument(
         "--threads",
-        type=int,
+        type=flag(integer, 1, max_threads()),
         default=None,
         help="CPU threads for torch (default: torch's choice; 1 is often faster on a busy machine)",
     )
@@ -187,9 +190,14 @@ def resolve_device(name: str):
     ):
         raise UserError("--device mps: MPS is not available on this machine")
     try:
-        return torch.device(name)
+        device = torch.device(name)
     except RuntimeError:
         raise UserError(f"--device {name}: unknown device (use auto, cpu, cuda or mps)") from None
+    if device.type == "meta":  # shapes without data: nothing to compute on
+        raise UserError(
+            f"--device {name}: a meta device holds no data (use auto, cpu, cuda or mps)"
+        )
+    return device
 
 
 def run(args: argparse.Namespace) -> int:

@@ -22,6 +22,13 @@ import numpy as np
 from ..errors import UserError
 from .animate import add_precision_option, apply_precision
 
+# what the demo writes into --out (and sweep_top<k>.gif for the --top directions)
+OUTPUT_FILES = (
+    "model_card.md", "source.png", "reference.png", "directions.json", "directions.png",
+    "pca.html", "pca_3d.html", "plotly.min.js", "pca_matplotlib.png", "pca.png", "sweep.png",
+    "animation.mp4", "animation.gif", "index.html",
+)  # fmt: skip
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -79,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     from ..analysis.pca import fit_pca
     from ..analysis.ranges import ranges_from_magnitudes
     from ..animate import animate
-    from ..atomic import write_text
+    from ..atomic import check_not_a_guarded_input, write_text
     from ..io import VideoWriter, read_video, to_uint8, write_image
     from ..runtime import encode_source, model_device, source_tensor
 
@@ -90,6 +97,9 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UserError(f"{out}: exists and is not a folder")
+    sweeps = [f"sweep_top{rank}.gif" for rank in range(1, args.top + 1)]
+    for name in (*OUTPUT_FILES, *sweeps):  # none of them may be an input (--image, --driving)
+        check_not_a_guarded_input(out / name)
     out.mkdir(parents=True, exist_ok=True)
     step = _Steps(9)
 

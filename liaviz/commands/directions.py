@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from ..errors import UserError
+from ..numeric import flag, float32
 
 EPILOG = """\
 examples:
@@ -23,6 +24,9 @@ Without --portrait the sources are four synthetic faces (liaviz.data.synthetic);
 --driving the usage and magnitude plot come from two synthetic talking-head clips. Shares are
 fractions of each direction's flow energy; see `liaviz.anatomy` for the method and label rules.
 """
+
+
+OUTPUT_FILES = ("directions.json", "directions.png", "magnitudes.png")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -41,7 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--frames", type=int, default=48, help="frames per clip (default 48)")
     p.add_argument(
-        "--step", type=float, default=1.0, help="step h along each direction (default 1)"
+        "--step", type=flag(float32), default=1.0, help="step h along each direction (default 1)"
     )
     p.add_argument("--device", default="cpu", help="cpu (default), cuda, mps or auto")
     p.set_defaults(func=run)
@@ -51,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
     from ..analysis.figures import save_figure
     from ..analysis.magnitudes import direction_variance, video_magnitudes
     from ..anatomy import analyze_directions, direction_names, write_anatomy
+    from ..atomic import check_not_a_guarded_input
     from ..checkpoint import load_model
     from ..demo import sample_driving
     from ..diagnostics import (
@@ -68,6 +73,8 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UserError(f"{out}: exists and is not a folder")
+    for name in OUTPUT_FILES:  # none of them may be an input (a portrait in that folder)
+        check_not_a_guarded_input(out / name)
     # read the inputs before the model: a typo in a path should not cost a model load
     portraits = [read_image(p) for p in args.portrait]
     clips = {Path(p).stem: read_video(p, max_frames=args.frames) for p in args.driving}

@@ -48,7 +48,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="how frames become square before the resize: center crop, pad, or stretch "
         "(default: stretch; dataset clips are crops already)",
     )
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, outputs=("out", "csv", "dump_videos"))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -4,6 +4,7 @@ exports at the display size or a chosen scale, each shown with its absolute path
 from __future__ import annotations
 
 import html
+import os
 import re
 from pathlib import Path
 
@@ -11,9 +12,17 @@ import ipywidgets as widgets
 
 from ..analysis import AnalysisError
 from ..analysis.edits import loop_values, write_sweep
+from ..atomic import guarding_inputs
 from ..io import write_image
+from ..mixer import direction_number
 from ..presets import Preset, list_presets, load_preset, save_preset
 from ._explorer_layout import LINE as _LINE
+
+
+def input_files(*given: object) -> list[str | os.PathLike]:
+    """The paths among an explorer's arguments (image, driving video, names, anatomy): the files
+    it read, which no export may write over (``liaviz.atomic.guarding_inputs``)."""
+    return [p for p in given if isinstance(p, (str, os.PathLike))]
 
 
 class ExplorerFiles:
@@ -46,7 +55,8 @@ class ExplorerFiles:
 
     def save_preset(self, path=None) -> Path:
         """Save values, names and slider order as JSON (default: folder/name.json)."""
-        out = save_preset(self.preset(), self._path(path, ".json"))
+        with guarding_inputs(*self.inputs):
+            out = save_preset(self.preset(), self._path(path, ".json"))
         self.refresh_presets()
         if out.stem in self.preset_list.options:
             self.preset_list.value = out.stem
@@ -82,15 +92,18 @@ class ExplorerFiles:
         self.wait()
         k = self._export_factor(scale)
         img = self.current_image.repeat(k, axis=0).repeat(k, axis=1)
-        out = write_image(self._path(path, ".png"), img)
+        with guarding_inputs(*self.inputs):
+            out = write_image(self._path(path, ".png"), img)
         self._exported(out, f"saved image {out} ({img.shape[1]}x{img.shape[0]})")
         return out
 
     def export_sweep(
         self, direction: int, path=None, fmt: str | None = None, fps: float = 12.0, scale=None
     ) -> Path:
-        """Write a looping sweep of one direction over its slider's range (0 -> max -> min -> 0,
-        on top of the current edit) as GIF or MP4 (default: folder/name_sweep_<name>.<fmt>)."""
+        """Write a looping sweep of one direction (1-based, as everywhere) over its slider's
+        range (0 -> max -> min -> 0, on top of the current edit) as GIF or MP4 (default:
+        folder/name_sweep_<name>.<fmt>). Never over one of the explorer's input files."""
+        direction = direction_number(direction, self.m, "sweep", AnalysisError) - 1
         fmt = fmt or self.sweep_format.value
         if path is None:
             base = self._path(None, "")
@@ -99,17 +112,18 @@ class ExplorerFiles:
             )
         lo, hi = self.ranges()[direction]
         size = self.model.config.size * self._export_factor(scale)
-        out = write_sweep(
-            self.model,
-            self.state,
-            direction,
-            Path(path).resolve(),
-            loop_values(hi, lo),
-            fps,
-            precision=self.precision,
-            base=self.values(),
-            min_size=size,
-        )
+        with guarding_inputs(*self.inputs):
+            out = write_sweep(
+                self.model,
+                self.state,
+                direction,
+                Path(path).resolve(),
+                loop_values(hi, lo),
+                fps,
+                precision=self.precision,
+                base=self.values(),
+                min_size=size,
+            )
         self._exported(out, f"saved sweep of {self.names[direction]} to {out}")
         return out
 

@@ -222,7 +222,7 @@ class ExplorerLayout:
         self.sweep_format = W.Dropdown(options=["gif", "mp4"], layout=W.Layout(width="70px"))
         self.export_sweep_button = W.Button(description="Export sweep")
         self.export_sweep_button.on_click(
-            lambda _: self.guarded(self.export_sweep, self.sweep_direction.value)
+            lambda _: self.guarded(self.export_sweep, self.sweep_direction.value + 1)
         )
         self.export_box = W.VBox()  # the last export: its absolute path and a preview
         return W.VBox(

@@ -34,11 +34,12 @@ from ..anatomy import load_anatomy
 from ..demo import sample_portrait
 from ..io import Crop, to_uint8
 from ..nn import LIA
+from ..numeric import count_or_none
 from ..precision import Precision, resolve_precision
 from ..runtime import encode_source, model_device, source_crop, source_image, source_tensor
 from ._common import View, play
 from ._edits import DIFF_GAIN, EditDecoder
-from ._explorer_files import ExplorerFiles
+from ._explorer_files import ExplorerFiles, input_files
 from ._explorer_layout import LINE as _LINE
 from ._explorer_layout import ExplorerLayout
 from ._render import LatestValueRenderer
@@ -84,6 +85,7 @@ class DirectionExplorer(ExplorerLayout, ExplorerFiles, View):
         R.check_slider_options(value_range, step)
         self.model = model
         self.m = model.config.motion_dim
+        self.inputs = input_files(image, driving, names, anatomy)  # no export writes over them
         self.display_size = display_size
         self.precision = resolve_precision(precision, model_device(model))
         self.photo, self.placed = None, None  # a photo and its face crop (paste-back view)
@@ -425,7 +427,7 @@ class DirectionExplorer(ExplorerLayout, ExplorerFiles, View):
 
         if self.driving_frames is None:
             raise AnalysisError("no driving video: pass driving=... to DirectionExplorer")
-        driving = self.driving_frames[:max_frames]
+        driving = self.driving_frames[: count_or_none(max_frames, "max_frames", AnalysisError)]
         self.progress.max, self.progress.value = len(driving), 0
         frames = []
         mute = self.mixer.mute() if mute is None else mute

@@ -10,6 +10,7 @@ rate clips. Every problem with a file is a ``MediaError`` naming the file in one
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -43,12 +44,18 @@ class VideoInfo:
 
 
 def frame_files(folder: str | os.PathLike) -> list[Path]:
-    """The image files of a frame folder, in name order (``0001.png`` ...)."""
+    """The image files of a frame folder, in natural name order: numbers by their value, so
+    ``1.png, 2.png, 10.png`` play in that order as ``0001.png, 0002.png, 0010.png`` do."""
     folder = Path(folder)
-    files = sorted(
-        p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
-    )
-    return files
+    files = [p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()]
+    return sorted(files, key=lambda p: natural_key(p.name))
+
+
+def natural_key(name: str) -> tuple:
+    """Sort key: runs of ASCII digits compare as numbers, the rest as text; the name itself
+    breaks ties (``01`` and ``1``)."""
+    parts = re.split(r"([0-9]+)", name)  # text, number, text, ...: the same types line up
+    return tuple(int(t) if i % 2 else t for i, t in enumerate(parts)), name
 
 
 def video_info(path: str | os.PathLike) -> VideoInfo:

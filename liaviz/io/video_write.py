@@ -14,23 +14,16 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from .. import atomic
 from ..atomic import atomic_folder, atomic_output, check_output_folder, os_reason, temporary
 from ..errors import first_line
 from .images import IMAGE_SUFFIXES, MediaError
 
 
 def check_not_an_input(out: str | os.PathLike, *inputs: str | os.PathLike) -> None:
-    """Refuse an output path that is one of the inputs: writing it would destroy that input."""
-    for given in inputs:
-        try:
-            same = os.path.samefile(out, given)
-        except OSError:  # one of them does not exist (yet)
-            continue
-        if same:
-            raise MediaError(
-                f"{out}: is also the input {given}; writing there would destroy it (choose "
-                "another output name)"
-            )
+    """Refuse an output path that is one of the inputs (``liaviz.atomic.check_not_an_input``),
+    as a ``MediaError``."""
+    atomic.check_not_an_input(out, *inputs, error=MediaError)
 
 
 def output_kind(path: str | os.PathLike) -> str:

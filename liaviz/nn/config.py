@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +26,31 @@ class LIAConfig:
     # False is the paper's Table 4 ablation: the motion MLP outputs the latent path w directly.
     motion_dictionary: bool = True
 
+    # Upper bounds, checked before a model is built from a config (a file's may be crafted):
+    # several times the official sizes, far below what would exhaust a machine.
+    LIMITS = {
+        "latent_dim": 8192,
+        "motion_dim": 1024,
+        "channel_max": 4096,
+        "channel_multiplier": 64.0,
+        "motion_layers": 64,
+    }
+
     def __post_init__(self) -> None:
+        for name in ("size", "latent_dim", "motion_dim", "channel_max", "motion_layers"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+                raise TypeError(f"{name} must be an integer, got {value!r}")
+            object.__setattr__(self, name, int(value))  # numpy and torch integers too
+        multiplier = self.channel_multiplier
+        if isinstance(multiplier, bool) or not isinstance(multiplier, numbers.Real):
+            raise TypeError(f"channel_multiplier must be a number, got {multiplier!r}")
+        if not math.isfinite(multiplier):
+            raise ValueError(f"channel_multiplier must be finite, got {multiplier!r}")
+        if not isinstance(self.motion_dictionary, bool):
+            raise TypeError(
+                f"motion_dictionary must be true or false, got {self.motion_dictionary!r}"
+            )
         if self.size < 16 or self.size > 1024 or self.size & (self.size - 1):
             raise ValueError(f"size must be a power of two from 16 to 1024, got {self.size}")
         for name in ("latent_dim", "motion_dim", "channel_max"):
@@ -35,6 +60,9 @@ class LIAConfig:
             raise ValueError(f"channel_multiplier must be positive, got {self.channel_multiplier}")
         if self.motion_layers < 0:
             raise ValueError(f"motion_layers must be >= 0, got {self.motion_layers}")
+        for name, limit in self.LIMITS.items():
+            if getattr(self, name) > limit:
+                raise ValueError(f"{name} must be at most {limit}, got {getattr(self, name)}")
         if self.motion_dictionary and self.motion_dim > self.latent_dim:
             raise ValueError(
                 f"motion_dim ({self.motion_dim}) cannot exceed latent_dim ({self.latent_dim}): "
@@ -75,6 +103,8 @@ class LIAConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> LIAConfig:
+        if not isinstance(data, dict):
+            raise TypeError(f"a LIAConfig is a mapping of its fields, got {type(data).__name__}")
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
