@@ -12,6 +12,9 @@ it out and add jitter. The box is the VoxCeleb one: the union of the face's dete
 the shot, grown by ``MARGIN`` of its size on each side and squared; on the official driving clip
 (a VoxCeleb crop) it gives back that clip's own frame. Frames where the face is lost keep their
 shot's crop; a shot with no face at all keeps the crop before it.
+
+``split_tracks`` cuts a shot into every face's tracks by the VoxCeleb rule instead (a track ends
+when its face is lost or drifts from its first box): ``liaviz prepare`` makes one clip of each.
 """
 
 from __future__ import annotations
@@ -173,6 +176,53 @@ def follow(faces: list[list[Face]], first: int = 0) -> list[Face | None]:
         if pick is not None:
             last = pick
     return followed
+
+
+@dataclass
+class Track:
+    """One face through consecutive frames: its detection in each, from frame ``first``."""
+
+    first: int
+    faces: list[Face]
+
+    @property
+    def end(self) -> int:
+        """The frame after its last one."""
+        return self.first + len(self.faces)
+
+
+def split_tracks(faces: list[list[Face]], first: int = 0, iou: float = TRACK_IOU) -> list[Track]:
+    """The tracks of one shot's detections (frame ``first`` onwards), as the VoxCeleb crops
+    were cut: a detection joins an open track when its IoU with the track's **first** box is
+    above ``iou`` (the best overlaps first; each track and each detection once per frame). A
+    track that no detection joins ends there, so a track ends when its face is lost or has
+    drifted too far from where it started; a detection that joins none starts a new track.
+    Unlike ``follow``, every face is kept. Sorted by first frame, larger faces first."""
+    running: list[Track] = []
+    ended: list[Track] = []
+    for offset, found in enumerate(faces):
+        overlaps = sorted(
+            ((box_iou(f.box, t.faces[0].box), ti, fi)
+             for ti, t in enumerate(running) for fi, f in enumerate(found)),
+            reverse=True,
+        )  # fmt: skip
+        joined: dict[int, int] = {}  # track -> detection
+        for value, ti, fi in overlaps:
+            if value <= iou:
+                break
+            if ti not in joined and fi not in joined.values():
+                joined[ti] = fi
+        still = []
+        for ti, track in enumerate(running):
+            if ti in joined:
+                track.faces.append(found[joined[ti]])
+                still.append(track)
+            else:
+                ended.append(track)
+        used = set(joined.values())
+        still += [Track(first + offset, [f]) for fi, f in enumerate(found) if fi not in used]
+        running = still
+    return sorted(ended + running, key=lambda t: (t.first, -t.faces[0].size))
 
 
 def face_square(face: Face) -> CropBox:

@@ -3,7 +3,7 @@
 - ``images``: read any common image format as uint8 RGB (H, W, 3), ``prepare`` it to the model's
   square input, ``to_tensor`` / ``to_uint8`` (the model's [-1, 1] convention), ``write_image``;
 - ``video_read``: ``video_info``, ``iter_video`` / ``read_video`` and ``frame_times`` for video
-  files, GIFs and folders of frames;
+  files, GIFs and folders of frames; ``iter_av_frames``, PyAV's own frames;
 - ``video_write``: ``VideoWriter`` (mp4, GIF or PNG frames, atomic) and its checks.
 
 Every problem with a file is a ``MediaError`` naming the file in one line.
@@ -26,8 +26,10 @@ from .video_read import (
     frame_files,
     frame_times,
     is_variable_rate,
+    iter_av_frames,
     iter_video,
     read_video,
+    upright_turns,
     video_info,
 )
 from .video_write import VideoWriter, check_not_an_input, output_kind
@@ -44,6 +46,7 @@ __all__ = [
     "frame_files",
     "frame_times",
     "is_variable_rate",
+    "iter_av_frames",
     "iter_video",
     "output_kind",
     "prepare",
@@ -51,6 +54,7 @@ __all__ = [
     "read_video",
     "to_tensor",
     "to_uint8",
+    "upright_turns",
     "video_info",
     "write_image",
 ]

@@ -237,11 +237,27 @@ def _iter_gif(path: Path) -> Iterator[np.ndarray]:
 
 
 def _iter_av(path: Path) -> Iterator[np.ndarray]:
-    """Decode with PyAV: frames turned upright by their display matrix (phone videos store
-    sideways frames and a rotation tag), and a check that every frame the container declares
-    arrives (a truncated file whose index sits at the front otherwise just ends early)."""
+    """Decode with PyAV, frames turned upright by their display matrix (phone videos store
+    sideways frames and a rotation tag)."""
+    for frame in iter_av_frames(path):
+        image = frame.to_ndarray(format="rgb24")
+        turns = _quarter_turns(frame.rotation)
+        yield np.ascontiguousarray(np.rot90(image, turns)) if turns else image
+
+
+def upright_turns(frame) -> int:
+    """Counter-clockwise quarter turns (``np.rot90``) that make a PyAV frame upright."""
+    return _quarter_turns(frame.rotation)
+
+
+def iter_av_frames(path: str | os.PathLike) -> Iterator:
+    """The decoded PyAV frames of a video file, as stored (``upright_turns`` says how to turn
+    them), for readers that convert only what they need (a scaled-down or cropped part). Every
+    frame the container declares must arrive (a truncated file whose index sits at the front
+    otherwise just ends early); a problem with the file is a ``MediaError``."""
     import av
 
+    path = Path(path)
     try:
         container = _open_av(path)
     except MediaError:
@@ -263,10 +279,8 @@ def _iter_av(path: Path) -> Iterator[np.ndarray]:
                 if decoded < declared:
                     raise _truncated(path, decoded, declared, first_line(e)) from None
                 raise MediaError(f"{path}: video data is corrupt ({first_line(e)})") from None
-            image = frame.to_ndarray(format="rgb24")
-            turns = _quarter_turns(frame.rotation)
             decoded += 1
-            yield np.ascontiguousarray(np.rot90(image, turns)) if turns else image
+            yield frame
         if decoded < declared:
             raise _truncated(path, decoded, declared, "the data ends early")
 
