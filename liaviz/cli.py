@@ -14,7 +14,17 @@ from .atomic import NO_SPACE, guarding_inputs
 from .errors import UserError, interrupt_exit_code, interrupt_word, sigterm_as_interrupt
 
 # Subcommand modules, in the order `liaviz --help` lists them.
-COMMANDS = ("info", "animate", "crop", "directions", "evaluate", "synth", "export", "demo")
+COMMANDS = (
+    "info",
+    "animate",
+    "crop",
+    "directions",
+    "evaluate",
+    "synth",
+    "prepare",
+    "export",
+    "demo",
+)
 # what a shell reports for a writer killed by SIGPIPE (128 + 13), as `cat` gets in `cat f | head`
 SIGPIPE_EXIT = 141
 # the arguments that name a command's outputs, unless it lists its own (``set_defaults(outputs=)``)
