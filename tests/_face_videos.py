@@ -78,7 +78,9 @@ class Scene:
             frame = background(kind, self.width, self.height)
             for name, (start, stop) in faces.items():
                 u = t / max(n - 1, 1)
-                square = tuple(int(round(a + (b - a) * u)) for a, b in zip(start, stop, strict=True))
+                square = tuple(
+                    int(round(a + (b - a) * u)) for a, b in zip(start, stop, strict=True)
+                )
                 self._paste(frame, self._crops[name], square)
                 runs[name].squares.append(square)
             self.frames.append(frame)
@@ -100,16 +102,24 @@ class Scene:
 def known_paths() -> Scene:
     """Three shots: the Mona Lisa drifting slowly; no face; the Mona Lisa and the astronaut."""
     scene = Scene()
-    scene.shot(24, 0, {"mona_lisa": ((60, 70, 170), (130, 100, 170))})
+    scene.shot(24, 0, {"mona_lisa": ((60, 70, 170), (90, 90, 170))})
     scene.shot(12, 1, {})
     scene.shot(
         24,
         2,
-        {"mona_lisa": ((40, 120, 160), (60, 110, 160)), "astronaut": ((400, 60, 180), (380, 90, 180))},
+        {
+            "mona_lisa": ((40, 120, 160), (60, 110, 160)),
+            "astronaut": ((400, 60, 180), (380, 90, 180)),
+        },
     )
     return scene
 
 
 def leaving() -> Scene:
-    """One shot: the astronaut walks out of the frame to the right."""
-    return Scene().shot(24, 3, {"astronaut": ((260, 90, 170), (660, 90, 170))})
+    """One shot: the astronaut, at the right edge, walks out of the frame."""
+    return Scene().shot(24, 3, {"astronaut": ((490, 80, 200), (590, 80, 200))})
+
+
+def drifting() -> Scene:
+    """One shot: the Mona Lisa crosses the frame, far from where she started."""
+    return Scene().shot(24, 0, {"mona_lisa": ((20, 100, 160), (440, 60, 160))})
