@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import subprocess
 import sys
 import textwrap
@@ -18,6 +19,7 @@ from liaviz.cli import main
 
 from ._face_videos import drifting, known_paths
 from ._media import write_empty_mp4, write_mp4
+from ._train_helpers import TINY_CONFIG, train_in_process
 from .conftest import REPO
 from .test_prepare import manifest
 
@@ -170,3 +172,70 @@ def test_a_full_disk_is_one_line_and_keeps_what_was_written(raw, tmp_path):
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and "no space left" in lines[0], r.stderr
     assert {k: (out / k).read_bytes() for k in snapshot(out)} == before
+
+
+def test_readme_from_raw_videos_to_a_trained_and_evaluated_model(raw, tmp_path, one_thread):
+    """The README's section, line by line: prepare (with small-set options added), the training
+    line on the tiny config for 4 steps, export, evaluate; then the SLURM array as two shard
+    jobs and the merge, which gives the same clips as the single run."""
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "raw").symlink_to(raw, target_is_directory=True)
+    # seed 1 puts one video in each split (the split is a hash of the path: fixed)
+    small = [
+        "--size",
+        "32",
+        "--min-side",
+        "32",
+        "--min-frames",
+        "3",
+        "--test-share",
+        "0.5",
+        "--seed",
+        "1",
+    ]
+    (prepare_line,) = [ln for ln in readme_lines("liaviz prepare raw/") if "--shard" not in ln]
+    r = run_cli(*shlex.split(prepare_line)[1:], *small, cwd=work)
+    assert r.returncode == 0, r.stderr
+    data = work / "data" / "mine"
+    rows = manifest(data)
+    assert {row["split"] for row in rows} == {"train", "test"}  # both splits hold clips
+    # accelerate launch ... train/train.py ARGS: the same ARGS, on the tiny config, 4 steps
+    lines = readme_lines("accelerate launch -q train/train.py --config train/configs/vox256")
+    (train_line,) = [ln for ln in lines if "data/mine" in ln]
+    args = shlex.split(train_line.split("train/train.py", 1)[1])
+    args[args.index("--config") + 1] = str(TINY_CONFIG)
+    del args[args.index("--loss.vgg_weights") : args.index("--loss.vgg_weights") + 2]
+    args = [str(work / a) if a.startswith(("data/", "runs/")) else a for a in args]
+    assert train_in_process([*args, "--max-steps", "4"]) == 0
+    (export_line,) = readme_lines("liaviz export runs/mine")
+    export = shlex.split(export_line)[1:]
+    export[1] = export[1].replace("ckpt_00010000", "ckpt_00000004")
+    assert run_cli(*export, cwd=work).returncode == 0
+    (evaluate_line,) = readme_lines("liaviz evaluate --checkpoint mine")
+    r = run_cli(*shlex.split(evaluate_line)[1:], "--batch-size", "2", cwd=work)
+    assert r.returncode == 0, r.stderr
+    assert f"{sum(row['split'] == 'test' for row in rows)} clips" in r.stdout
+    # the SLURM array, as two jobs, then the merge: the same clips, rows and split
+    (array_line,) = readme_lines("liaviz prepare raw/ --out data/shards")
+    cli = f"{sys.executable} -m liaviz.cli "
+    for task in ("0", "1"):
+        env = {
+            "SLURM_ARRAY_TASK_ID": task,
+            "SLURM_ARRAY_TASK_COUNT": "2",
+            "SLURM_CPUS_PER_TASK": "1",
+        }
+        command = f"{array_line} {' '.join(small)}"
+        r = subprocess.run(
+            ["bash", "-c", command.replace("liaviz ", cli, 1)],
+            cwd=work, capture_output=True, text=True, env={**os.environ, **env}, timeout=300,
+        )  # fmt: skip
+        assert r.returncode in (0, 2), r.stderr  # a shard may hold no clip
+    (merge_line,) = readme_lines("liaviz prepare --merge")
+    command = merge_line.replace("data/mine", "data/merged").replace("liaviz ", cli, 1)
+    r = subprocess.run(["bash", "-c", command], cwd=work, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert manifest(work / "data" / "merged") == rows
+    assert sorted(p.name for p in (work / "data" / "merged").glob("t*/*.mp4")) == sorted(
+        Path(row["clip"]).name for row in rows
+    )
