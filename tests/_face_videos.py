@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from liaviz.faces.framing import CropBox
 from liaviz.io import read_image
 
+from ._faces import put
 from ._media import write_mp4
 
 ASSETS = Path(__file__).resolve().parents[1] / "liaviz" / "assets"
@@ -88,12 +88,7 @@ class Scene:
         return self
 
     def _paste(self, frame: np.ndarray, crop: np.ndarray, square: tuple[int, int, int]) -> None:
-        x0, y0, side = square
-        face = np.asarray(Image.fromarray(crop).resize((side, side), Image.BILINEAR))
-        fx0, fy0 = max(x0, 0), max(y0, 0)
-        fx1, fy1 = min(x0 + side, self.width), min(y0 + side, self.height)
-        if fx1 > fx0 and fy1 > fy0:
-            frame[fy0:fy1, fx0:fx1] = face[fy0 - y0 : fy1 - y0, fx0 - x0 : fx1 - x0]
+        frame[:] = put(frame, crop, *square)
 
     def write(self, path: Path, fps: int = 10) -> Path:
         return write_mp4(path, np.stack(self.frames), fps=fps)

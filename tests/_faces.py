@@ -29,7 +29,8 @@ def put(image: np.ndarray, face: np.ndarray, x: int, y: int, side: int) -> np.nd
     f = np.asarray(Image.fromarray(face).resize((side, side), Image.BILINEAR))
     h, w = out.shape[:2]
     x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + side, w), min(y + side, h)
-    out[y0:y1, x0:x1] = f[y0 - y : y1 - y, x0 - x : x1 - x]
+    if x1 > x0 and y1 > y0:  # nothing to draw for a face wholly outside
+        out[y0:y1, x0:x1] = f[y0 - y : y1 - y, x0 - x : x1 - x]
     return out
 
 
