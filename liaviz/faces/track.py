@@ -6,8 +6,7 @@ pipeline ran S3FD); with ``every`` > 1 on every ``every``-th frame of a shot, th
 interpolated. What is kept per frame is a few boxes, so memory stays flat however long the
 video is. ``driving_crops`` then makes the crops as the VoxCeleb clips were made: the face is
 followed through each shot (each frame's detection that overlaps the previous one most), and the
-shot gets **one fixed crop**, the square union of the rule's crops (``Framing``) over the shot.
-A fixed crop keeps the head's translation in the relative motion; a crop per frame would strip
+shot gets **one fixed crop**. A fixed crop keeps the head's translation in the relative motion; a crop per frame would strip
 it out and add jitter. The box is the VoxCeleb one: the union of the face's detected boxes over
 the shot, grown by ``MARGIN`` of its size on each side and squared; on the official driving clip
 (a VoxCeleb crop) it gives back that clip's own frame. Frames where the face is lost keep their
@@ -21,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from itertools import pairwise
 
 import numpy as np
@@ -43,8 +43,10 @@ DRIVING_DETECT_EVERY = 2
 MARGIN = 0.1  # the union of a shot's face boxes grows by this share of its size on each side
 
 
+@lru_cache(maxsize=1)
 def video_detector() -> FaceDetector:
-    """The default detector at video resolution (frames shrunk to ``VIDEO_MAX_SIDE``)."""
+    """The default detector at video resolution (frames shrunk to ``VIDEO_MAX_SIDE``), made
+    once: its session loads on first use and then serves every clip."""
     return RetinaFaceDetector(max_side=VIDEO_MAX_SIDE)
 
 
