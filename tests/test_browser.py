@@ -53,10 +53,16 @@ def test_slider_changes_image_in_jupyterlab(lab, tmp_path):
 
             handle = page.locator(".liaviz-direction-slider .noUi-handle").first
             handle.wait_for(state="visible")
-            image = page.locator("img.liaviz-explorer-image")
+            # the notebook's first explorer (the Mona Lisa's); a second one explores a photo
+            first_explorer = page.locator(".liaviz-explorer").first
+            image = page.locator("img.liaviz-explorer-image").first
             image.wait_for(state="visible")
-            # wait for the last cell (edit-then-animate) so the kernel is free for slider events
-            page.wait_for_selector(".jp-OutputArea-output video", state="attached")
+            # wait for the last cells (edit-then-animate, the photo animated in place: two
+            # videos) so the kernel is free for slider events
+            page.wait_for_function(
+                "() => document.querySelectorAll('.jp-OutputArea-output video').length >= 2",
+                timeout=120_000,
+            )
 
             # the PCA scatter: one trace per clip, each with its points drawn
             pca = page.locator(".liaviz-magnitude-pca")
@@ -93,13 +99,13 @@ def test_slider_changes_image_in_jupyterlab(lab, tmp_path):
                 timeout=60_000,
             )
             page.wait_for_timeout(1500)  # let the full image land after the previews
-            explorer = page.locator(".liaviz-explorer")
-            status = page.locator(".liaviz-explorer-status").inner_text()
+            explorer = first_explorer
+            status = page.locator(".liaviz-explorer-status").first.inner_text()
             explorer.scroll_into_view_if_needed()
             shot = _artifacts(tmp_path) / "explorer_jupyterlab.png"
             explorer.screenshot(path=str(shot))
             # every slider is in the page, none hidden in a scroll box of its own
-            n_handles = page.locator(".liaviz-direction-slider .noUi-handle").count()
+            n_handles = explorer.locator(".liaviz-direction-slider .noUi-handle").count()
             scrolls = page.evaluate(
                 "() => { const e = document.querySelector('.liaviz-direction-rows');"
                 " return e.scrollHeight > e.clientHeight + 1; }"
