@@ -119,7 +119,6 @@ def inference(model: torch.nn.Module, precision: Precision | None = None):
 
 # names the keyword arguments of ``clip_magnitudes`` shadow
 _default_batch_size, _progress_bar = batch_size, progress
-progress_bar = progress  # for methods whose arguments shadow the name
 
 
 # ---- the source ---------------------------------------------------------------------------------
@@ -257,7 +256,8 @@ class DrivingVideo:
 
     ``crop="auto"`` scans the clip once for faces and cuts first (``liaviz.faces.scan_clip``)
     and crops each shot at one fixed box (``crops``, ``liaviz.faces.driving_crops``); a one-shot
-    iterator cannot be read twice, so it is refused there. Tensors are model-size already.
+    iterator cannot be read twice, so its crop comes from its first batch. Tensors are
+    model-size already.
 
     ``n_frames`` and, for a path, ``fps`` and ``info`` (``io.VideoInfo``) are known up front;
     ``n_frames`` is None for a one-shot iterator (``reiterable`` False)."""
@@ -313,7 +313,7 @@ class DrivingVideo:
                 frames = iter_video(src)
             else:
                 frames = iter(src)
-            bar = progress_bar(enabled=progress, total=self.n_frames, desc="finding faces")
+            bar = _progress_bar(enabled=progress, total=self.n_frames, desc="finding faces")
             with bar:
                 scan = scan_clip(
                     (self._check(f) for f in frames), progress=bar, every=DRIVING_DETECT_EVERY
