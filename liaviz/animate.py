@@ -29,7 +29,6 @@ is the plain run, bit for bit.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Literal
@@ -37,7 +36,7 @@ from typing import Literal
 import numpy as np
 import torch
 
-from .io import Crop, MediaError, read_image, to_tensor, to_uint8
+from .io import Crop, MediaError, to_tensor, to_uint8
 from .mixer import check_motion_scale, mixer_gains
 from .nn import LIA, SourceState
 from .numeric import MAX_BATCH, integer
@@ -51,6 +50,7 @@ from .runtime import (
     model_device,
     parse_edit,
     source_crop,
+    source_image,
 )
 from .runtime import batch_size as runtime_batch_size
 from .runtime import progress as progress_bar
@@ -117,8 +117,8 @@ def animate(
     """
     placed = None
     if paste_back and not isinstance(source, (torch.Tensor, SourceState)):
-        photo = read_image(source) if isinstance(source, (str, os.PathLike)) else source
-        placed = source_crop(np.asarray(photo), model.config.size, crop)
+        photo = source_image(source)
+        placed = source_crop(photo, model.config.size, crop)
         source = to_tensor(placed.crop)
     batches = animate_batches(
         model, source, driving, mode, start, batch_size, edit, crop, precision, progress,

@@ -139,8 +139,7 @@ def source_crop(
     image whole (``FaceCrop.whole``: nothing to paste back)."""
     if crop == "auto":
         return align(image, size, face=face, framing=framing, name=name)
-    return FaceCrop(prepare(image, size, crop), whole_box(image.shape), image.shape[:2],
-                    None, True, 0)  # fmt: skip
+    return FaceCrop(prepare(image, size, crop), whole_box(image.shape), image.shape[:2], None, True)
 
 
 def source_tensor(model: LIA, source, crop: Crop = "center") -> torch.Tensor:

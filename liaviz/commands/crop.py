@@ -64,14 +64,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _crop_image(source: Path, out: Path, size: int, face: int, framing) -> list[str]:
-    from ..faces import align, detect_faces
+    from ..faces import align
     from ..faces.overlay import draw_crop
     from ..io import read_image, write_image
 
     image = read_image(source)
     placed = align(image, size, face=face, framing=framing, name=str(source))
-    faces = detect_faces(image)
-    chosen = _same_face(faces, placed.face)
+    faces = list(placed.faces)  # as detected; the crop's own face is their number-th, refined
+    chosen = faces[placed.number - 1] if placed.face is not None else None
     out.mkdir(parents=True, exist_ok=True)
     write_image(out / "crop.png", placed.crop)
     write_image(out / "overlay.png", draw_crop(image, placed.box, faces, chosen))
@@ -79,15 +79,6 @@ def _crop_image(source: Path, out: Path, size: int, face: int, framing) -> list[
         f"wrote {out / 'crop.png'} ({size}x{size}) and {out / 'overlay.png'}",
         f"  {source.name}: {placed.describe()}",
     ]
-
-
-def _same_face(faces, face):
-    """The detection ``face`` was refined from: the one whose box overlaps it most."""
-    from ..faces.detect import box_iou
-
-    if face is None or not faces:
-        return None
-    return max(faces, key=lambda f: box_iou(f.box, face.box))
 
 
 def _crop_video(source: Path, out: Path, size: int, progress: bool) -> list[str]:

@@ -41,8 +41,12 @@ class FaceCrop:
     photo_shape: tuple[int, int]  # (H, W) of the photo
     face: Face | None  # the face it was cut around (None: no face was found)
     whole: bool  # True: the photo was used whole (already framed, see ``align``)
-    faces_found: int  # how many faces the detector saw
+    faces: tuple[Face, ...] = ()  # every face the detector saw, largest first
     number: int = 1  # which of them, 1 = the largest
+
+    @property
+    def faces_found(self) -> int:
+        return len(self.faces)
 
     def paste(self, photo: np.ndarray, result: np.ndarray, feather: float = FEATHER) -> np.ndarray:
         """The model's ``result`` (uint8 (size, size, 3)) put back into ``photo``; for a photo
@@ -110,13 +114,13 @@ def align(
     box = framing.box(chosen) if chosen is not None else None
     if is_framed(image.shape, box) and face == 1 and framing == Framing():
         return FaceCrop(prepare(image, size, "center"), whole_box(image.shape),
-                        image.shape[:2], chosen, True, len(faces))  # fmt: skip
+                        image.shape[:2], chosen, True, tuple(faces))  # fmt: skip
     if box is None:
         raise FaceError(
             f"{name}: no face found; --crop center uses the centre square as it is "
             "(--crop pad keeps the whole image)"
         )
-    return FaceCrop(box.crop(image, size), box, image.shape[:2], chosen, False, len(faces), face)
+    return FaceCrop(box.crop(image, size), box, image.shape[:2], chosen, False, tuple(faces), face)
 
 
 def refine(
