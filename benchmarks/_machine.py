@@ -14,7 +14,7 @@ import time
 
 import torch
 
-from liaviz.precision import native_bf16
+from liaviz.runtime.device import native_bf16
 
 # oneDNN / MKL / ATen caps that emulate an older CPU (e.g. ONEDNN_MAX_CPU_ISA=AVX2)
 EMULATION_VARS = ("ONEDNN_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS", "ATEN_CPU_CAPABILITY")

@@ -3,7 +3,7 @@
     python benchmarks/bench_face_clip.py [--frames 24] [--skip-cost] [--out clip.json]
 
 1. Path direction. The Mona Lisa crop (200 px) moves 8 px a frame for 20 frames across a
-   1280x720 canvas, in eight directions. `liaviz.animate.animate` (``crop="auto"``: one fixed
+   1280x720 canvas, in eight directions. `liaviz.pipelines.animate.animate` (``crop="auto"``: one fixed
    crop for the clip) animates the Mona Lisa with the embedded model; the shift between the
    first and last output frames (phase correlation) is compared with the path: the cosine of
    the angle between them (1 = same direction) and the shift in pixels of the 64 px output.
@@ -38,7 +38,7 @@ def path_directions(folder: Path) -> list[dict]:
     import cv2
 
     from liaviz import load_model
-    from liaviz.animate import animate
+    from liaviz.pipelines.animate import animate
 
     model = load_model("embedded")
     rows = []

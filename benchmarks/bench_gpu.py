@@ -33,7 +33,7 @@ sys.path.insert(0, str(HERE.parents[1]))  # the repository, for tests/_golden.py
 from _machine import best_time, describe  # noqa: E402
 
 from liaviz import LIA, LIAConfig  # noqa: E402
-from liaviz.precision import native_bf16  # noqa: E402
+from liaviz.runtime.device import native_bf16  # noqa: E402
 from tests._golden import MAX_TOL, MEAN_TOL, deterministic_official_weights, u8_to_tensor  # noqa: E402
 
 DEFAULT_GOLDEN = HERE.parents[2] / "shared" / "reference"

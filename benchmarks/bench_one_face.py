@@ -10,7 +10,7 @@ with the head held still: only blink, gaze, mouth, smile and brows move, drawn a
 rate (self-supervised, as a full run), starting from a checkpoint or from fresh weights of the
 recipe's architecture; the recipe's schedule is squeezed into ``--steps`` (its cosine decay over
 the same last share of the steps). Every ``--report-every`` steps it prints that person's
-per-factor transfer ratios (``liaviz.transfer``: 0 perfect, 1.0 = ignores the factor, above 1 =
+per-factor transfer ratios (``liaviz.analysis.transfer``: 0 perfect, 1.0 = ignores the factor, above 1 =
 wrong pixels). Any config key can be overridden as in train.py (``--section.key value``), e.g.
 a wider model with ``--init fresh --model.channel_multiplier 0.5 --model.channel_max 128``.
 
@@ -45,7 +45,12 @@ from run_config import apply_overrides, load_config  # noqa: E402  train/run_con
 from step import GeneratorLoss, lr_scale  # noqa: E402  train/step.py
 
 import liaviz  # noqa: E402
-from liaviz.atomic import write_json  # noqa: E402
+from liaviz.analysis.transfer import (
+    factor_frames,
+    image_change_errors,
+    ratios_by_factor,
+    unseen_identities,
+)
 from liaviz.data.synthetic import (  # noqa: E402
     FACTORS,
     neutral_factors,
@@ -54,13 +59,8 @@ from liaviz.data.synthetic import (  # noqa: E402
 )
 from liaviz.errors import UserError  # noqa: E402
 from liaviz.io import to_tensor  # noqa: E402
+from liaviz.io.atomic import write_json  # noqa: E402
 from liaviz.nn import LIA  # noqa: E402
-from liaviz.transfer import (  # noqa: E402
-    factor_frames,
-    image_change_errors,
-    ratios_by_factor,
-    unseen_identities,
-)
 
 HEAD = ("yaw", "pitch", "roll", "tx", "ty", "scale")  # held at neutral in the training frames
 EXPRESSIONS = [f for f in FACTORS if f.name not in HEAD]

@@ -6,7 +6,7 @@
 On a freshly rendered test split (new seed, so new identities and motions):
 1. same-identity reconstruction L1 (paper protocol: first frame as source, every frame driving,
    absolute mode; images in [0, 1]) against the copy-the-source baseline;
-2. per-factor transfer (``liaviz.transfer``): on unseen identities at neutral, each factor moved
+2. per-factor transfer (``liaviz.analysis.transfer``): on unseen identities at neutral, each factor moved
    to each end of its range; the share of the true change the model fails to reproduce
    (0 perfect, 1.0 = ignores the factor, above 1 = changes the wrong pixels);
 3. relative transfer across identities, as a grid image and a short video;
@@ -17,7 +17,7 @@ On a freshly rendered test split (new seed, so new identities and motions):
    one end of the magnitudes seen on the test clips to the other (the demo's Fig. 6 view);
 6. optionally the paper's ablation: reconstruction L1 of a model trained without the dictionary;
 7. optionally (``--reach N``) the decoder's reach: the transfer ratio each factor gets with the
-   best latent code a gradient search finds for the decoder (``liaviz.transfer``), on N unseen
+   best latent code a gradient search finds for the decoder (``liaviz.analysis.transfer``), on N unseen
    people. Near 1.0 there, a factor is beyond the decoder, whatever the encoder does.
 """
 
@@ -31,16 +31,16 @@ import numpy as np
 
 import liaviz
 from liaviz.analysis.edits import sweep_images
+from liaviz.analysis.factor_probes import align_factors
 from liaviz.analysis.figures import mosaic
 from liaviz.analysis.pca import fit_pca
-from liaviz.animate import animate
-from liaviz.atomic import write_json
+from liaviz.analysis.transfer import factor_transfer_ratios, latent_reach_ratios, unseen_identities
 from liaviz.data.synthetic import FACTOR_NAMES, video_frames
-from liaviz.evaluate import copy_source_l1, reconstruction_l1
-from liaviz.factors import align_factors
 from liaviz.io import VideoWriter, write_image
-from liaviz.runtime import clip_magnitudes
-from liaviz.transfer import factor_transfer_ratios, latent_reach_ratios, unseen_identities
+from liaviz.io.atomic import write_json
+from liaviz.pipelines.animate import animate
+from liaviz.pipelines.evaluate import copy_source_l1, reconstruction_l1
+from liaviz.runtime.driving import clip_magnitudes
 
 TRANSFER_BAR = 0.5  # the issue's target for every factor
 

@@ -8,9 +8,15 @@ directions.
     img = model.decode(state, model.absolute_latent(state, alpha))
 """
 
-from .animate import animate
-from .checkpoint import CheckpointError, load_checkpoint, load_model, pretrained_names, save_model
+from .checkpoints.model import (
+    CheckpointError,
+    load_checkpoint,
+    load_model,
+    pretrained_names,
+    save_model,
+)
 from .nn import LIA, LIAConfig, SourceState, SynthesisOutput
+from .pipelines.animate import animate
 
 __version__ = "0.1.0"
 

@@ -10,8 +10,8 @@ import select
 import sys
 import traceback
 
-from .atomic import NO_SPACE, guarding_inputs
 from .errors import UserError, interrupt_exit_code, interrupt_word, sigterm_as_interrupt
+from .io.atomic import NO_SPACE, guarding_inputs
 
 # Subcommand modules, in the order `liaviz --help` lists them.
 COMMANDS = (
@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def input_paths(args: argparse.Namespace) -> list[str]:
     """Every argument value that names an existing file or folder, but the command's outputs:
-    what its writers must not write over (``liaviz.atomic.guarding_inputs``)."""
+    what its writers must not write over (``liaviz.io.atomic.guarding_inputs``)."""
     outputs = getattr(args, "outputs", OUTPUT_ARGS)
     found = []
     for dest, value in vars(args).items():

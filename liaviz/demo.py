@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .checkpoint import EMBEDDED_DEFAULT, load_model, pretrained_names
+from .checkpoints.model import EMBEDDED_DEFAULT, load_model, pretrained_names
 from .io import read_image
 from .nn import LIA, LIAConfig
 

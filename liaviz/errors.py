@@ -27,6 +27,10 @@ def first_line(e: BaseException) -> str:
     return text.splitlines()[0] if text else type(e).__name__
 
 
+class InputError(UserError, ValueError):
+    """A source, driving clip or edit in a form or shape the model cannot take."""
+
+
 class Terminated(KeyboardInterrupt):
     """The process received SIGTERM."""
 

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .checkpoint import CheckpointError, read_torch
+from .checkpoints.model import CheckpointError, read_torch
 from .errors import UserError
 from .nn.vgg import VGG19Features, VGGWeightsError
 

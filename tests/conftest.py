@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from liaviz import LIA, LIAConfig
-from liaviz.precision import ENV_OVERRIDE
+from liaviz.runtime.device import ENV_OVERRIDE
 
 from ._media import single_thread
 

@@ -16,7 +16,7 @@ from liaviz import io
 from liaviz.analysis import display, edits, figures, flows, magnitudes, pca, ranges
 from liaviz.errors import UserError
 from liaviz.nn.synthesis import identity_grid
-from liaviz.runtime import encode_source
+from liaviz.runtime.source import encode_source
 
 from ._explore_helpers import clip, portrait, tiny_model
 

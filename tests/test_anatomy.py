@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import liaviz
-from liaviz.anatomy import (
+from liaviz.analysis.anatomy import (
     COMPONENTS,
     Anatomy,
     AnatomyError,

@@ -7,13 +7,9 @@ import pytest
 import torch
 
 from liaviz import LIA, LIAConfig, io
-from liaviz.animate import (
-    AnimateError,
-    animate,
-    animate_batches,
-    best_start_frame,
-)
-from liaviz.runtime import InputError, clip_magnitudes
+from liaviz.errors import InputError
+from liaviz.pipelines.animate import AnimateError, animate, animate_batches, best_start_frame
+from liaviz.runtime.driving import clip_magnitudes
 
 from ._media import moving_frames, write_mp4, write_png
 from .conftest import DATA, needs_shared

@@ -1,4 +1,4 @@
-"""liaviz.atomic, the one writer every output goes through: whole files, JSON and folders."""
+"""liaviz.io.atomic, the one writer every output goes through: whole files, JSON and folders."""
 
 from __future__ import annotations
 
@@ -10,10 +10,9 @@ import stat
 import numpy as np
 import pytest
 
-from liaviz import atomic
-from liaviz.atomic import atomic_folder, remove_stale, write_json, write_text
 from liaviz.errors import UserError
-from liaviz.io import MediaError, VideoWriter
+from liaviz.io import MediaError, VideoWriter, atomic
+from liaviz.io.atomic import atomic_folder, remove_stale, write_json, write_text
 
 from ._media import ALIASES, aliases
 

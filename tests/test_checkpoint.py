@@ -8,14 +8,14 @@ import pickle
 import subprocess
 import sys
 
+import liaviz.checkpoints.model
 import pytest
 import torch
 
 import liaviz
-import liaviz.checkpoint
 from liaviz import LIA, CheckpointError, LIAConfig, load_model
+from liaviz.checkpoints.training import CorruptCheckpoint, load_training_checkpoint, save_checkpoint
 from liaviz.cli import main as cli_main
-from liaviz.training_checkpoint import CorruptCheckpoint, load_checkpoint, save_checkpoint
 
 from ._media import moving_frames, write_mp4, write_png
 from .conftest import TINY
@@ -174,7 +174,7 @@ def test_a_failed_save_keeps_the_previous_file(tmp_path, tiny_model, monkeypatch
     def crash(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(liaviz.checkpoint, "save_file", crash)
+    monkeypatch.setattr(liaviz.checkpoints.model, "save_file", crash)
     with pytest.raises(OSError, match="disk full"):
         liaviz.save_model(tiny_model, tiny_file)
     assert tiny_file.read_bytes() == before
@@ -332,16 +332,16 @@ def test_info_refuses_what_load_model_refuses(tmp_path, tiny_model, capsys):
 
 def test_training_checkpoints_hold_plain_data_only(tmp_path):
     path = save_checkpoint(tmp_path, 3, {"step": 3, "weights": torch.ones(2)}, keep=2)
-    assert load_checkpoint(path)["step"] == 3
+    assert load_training_checkpoint(path)["step"] == 3
     # what an official file may hold is still refused in a training checkpoint
     torch.save({"format": "x", "args": argparse.Namespace(lr=1.0)}, tmp_path / "ns.pt")
     with pytest.raises(CorruptCheckpoint, match="refused to unpickle"):
-        load_checkpoint(tmp_path / "ns.pt")
+        load_training_checkpoint(tmp_path / "ns.pt")
     (tmp_path / "cut.pt").write_bytes(path.read_bytes()[:100])
     with pytest.raises(CorruptCheckpoint, match="truncated or corrupt"):
-        load_checkpoint(tmp_path / "cut.pt")
+        load_training_checkpoint(tmp_path / "cut.pt")
     with pytest.raises(CorruptCheckpoint, match="no such checkpoint"):
-        load_checkpoint(tmp_path / "missing.pt")
+        load_training_checkpoint(tmp_path / "missing.pt")
 
 
 # ---- crafted files: bounded before anything is built or walked ----------------------------------

@@ -13,9 +13,9 @@ import pytest
 import torch
 
 from liaviz import io, load_model
-from liaviz.animate import animate
 from liaviz.cli import main
 from liaviz.errors import UserError
+from liaviz.pipelines.animate import animate
 
 from ._animate_files import animate_cli, animate_files
 from ._media import moving_frames, write_empty_mp4, write_mp4

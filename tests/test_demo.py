@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 from liaviz import demo, io, save_model
-from liaviz.checkpoint import CheckpointError, pretrained_names
+from liaviz.checkpoints.model import CheckpointError, pretrained_names
 from liaviz.cli import main
 
 from ._explore_helpers import clip, portrait, tiny_model
@@ -202,7 +202,7 @@ def test_demo_imports_no_jupyter_package(tmp_path):
         "import sys\n"
         "from liaviz.cli import main\n"
         f"assert main(['demo', '--out', {str(tmp_path / 'd')!r}, '--frames', '1']) == 2\n"
-        "import liaviz.anatomy, liaviz.diagnostics, liaviz.analysis.pca_plots, liaviz.presets\n"
+        "import liaviz.analysis.anatomy, liaviz.analysis.diagnostics, liaviz.analysis.pca_plots, liaviz.analysis.presets\n"
         "bad = [m for m in ('ipywidgets', 'anywidget', 'IPython', 'jupyterlab', 'notebook')\n"
         "       if m in sys.modules]\n"
         "assert not bad, bad\n"

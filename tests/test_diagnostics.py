@@ -14,10 +14,10 @@ from PIL import Image
 
 import liaviz
 from liaviz import io
+from liaviz.analysis.diagnostics import magnitudes_figure, orthonormality_error
 from liaviz.analysis.magnitudes import MagnitudeSet
 from liaviz.cli import main
 from liaviz.demo import EMBEDDED_MODEL, sample_driving
-from liaviz.diagnostics import magnitudes_figure, orthonormality_error
 
 from ._media import aliases
 from .conftest import REPO

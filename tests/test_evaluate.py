@@ -14,8 +14,8 @@ import torch
 
 from liaviz import io, save_model
 from liaviz.cli import main
-from liaviz.evaluate import EvaluationError, evaluate, find_clips
-from liaviz.lpips import CHANNELS, LPIPS, LPIPSError
+from liaviz.pipelines.evaluate import EvaluationError, evaluate, find_clips
+from liaviz.pipelines.lpips import CHANNELS, LPIPS, LPIPSError
 
 from ._media import aliases, moving_frames, write_mp4, write_png_folder
 

@@ -17,12 +17,12 @@ from plotly.callbacks import Points
 
 from liaviz import io
 from liaviz.analysis import AnalysisError
+from liaviz.analysis.anatomy import analyze_directions, write_anatomy
 from liaviz.analysis.edits import loop_values, write_sweep
-from liaviz.anatomy import analyze_directions, write_anatomy
-from liaviz.animate import animate
+from liaviz.analysis.presets import load_preset
 from liaviz.errors import UserError
 from liaviz.explore import DirectionExplorer, MagnitudePCA, ReferenceView
-from liaviz.presets import load_preset
+from liaviz.pipelines.animate import animate
 
 from ._explore_helpers import (
     assert_same_image,
@@ -431,7 +431,7 @@ def test_magnitude_pca(model):
 def test_core_modules_do_not_import_widgets():
     code = (
         "import sys, liaviz.analysis.edits, liaviz.analysis.figures, liaviz.analysis.pca_plots, "
-        "liaviz.analysis.ranges, liaviz.presets, liaviz.demo, liaviz.anatomy, liaviz.diagnostics\n"
+        "liaviz.analysis.ranges, liaviz.analysis.presets, liaviz.demo, liaviz.analysis.anatomy, liaviz.analysis.diagnostics\n"
         "bad = [m for m in ('ipywidgets', 'IPython') if m in sys.modules]\n"
         "assert not bad, bad"
     )

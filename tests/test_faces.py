@@ -18,7 +18,7 @@ from liaviz.faces import (
 )
 from liaviz.faces.detect import LANDMARKS
 from liaviz.io import iter_video
-from liaviz.runtime import DrivingVideo
+from liaviz.runtime.driving import DrivingVideo
 
 from ._faces import MONA, canvas, photo, put
 from .conftest import DATA, needs_shared

@@ -17,7 +17,7 @@ from imageio_ffmpeg import get_ffmpeg_exe
 from PIL import Image
 
 from liaviz import io
-from liaviz.atomic import write_bytes
+from liaviz.io.atomic import write_bytes
 
 from ._animate_files import animate_cli, animate_files
 from ._media import moving_frames, write_mp4, write_png_folder

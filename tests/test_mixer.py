@@ -8,10 +8,10 @@ import torch
 from PIL import Image
 
 from liaviz import io, save_model
-from liaviz.anatomy import analyze_directions, preset_mute, write_anatomy
-from liaviz.animate import AnimateError, animate
+from liaviz.analysis.anatomy import analyze_directions, preset_mute, write_anatomy
+from liaviz.analysis.mixer import MixerError, mixer_gains
 from liaviz.cli import main
-from liaviz.mixer import MixerError, mixer_gains
+from liaviz.pipelines.animate import AnimateError, animate
 
 from ._explore_helpers import clip, portrait, tiny_model
 
@@ -208,7 +208,7 @@ def test_explorer_presets_set_the_toggles(model, driving, tmp_path):
 
 def test_a_model_without_dictionary_is_refused(source, driving):
     from liaviz import LIA, LIAConfig
-    from liaviz.anatomy import AnatomyError
+    from liaviz.analysis.anatomy import AnatomyError
 
     config = LIAConfig(size=32, latent_dim=32, motion_dim=6, channel_multiplier=1 / 16,
                        channel_max=32, motion_dictionary=False)  # fmt: skip

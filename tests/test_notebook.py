@@ -7,7 +7,7 @@ import json
 import nbformat
 import pytest
 
-from liaviz.checkpoint import pretrained_names
+from liaviz.checkpoints.model import pretrained_names
 from liaviz.demo import EMBEDDED_MODEL
 
 from ._explore_helpers import NOTEBOOK, notebook_with

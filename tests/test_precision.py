@@ -13,11 +13,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from liaviz import precision as P
 from liaviz import save_model
-from liaviz.animate import animate
 from liaviz.cli import main
 from liaviz.errors import UserError
+from liaviz.pipelines.animate import animate
+from liaviz.runtime import device as P
 
 from ._explore_helpers import clip, portrait
 from ._explore_helpers import tiny_model as explorer_model
@@ -89,14 +89,14 @@ def test_unknown_precision_is_a_user_error():
 
 def test_inference_context_casts_only_for_bfloat16():
     x, w = torch.randn(1, 4, 8, 8), torch.randn(4, 4, 3, 3)
-    with P.inference("cpu", "bfloat16"):
+    with P.inference_on("cpu", "bfloat16"):
         assert torch.is_inference_mode_enabled()
         assert F.conv2d(x, w).dtype == torch.bfloat16
-    with P.inference("cpu", "float32"):
+    with P.inference_on("cpu", "float32"):
         assert torch.is_inference_mode_enabled()
         assert F.conv2d(x, w).dtype == torch.float32
     assert not torch.is_inference_mode_enabled()
-    with pytest.raises(ValueError, match="resolve"), P.inference("cpu", "auto"):
+    with pytest.raises(ValueError, match="resolve"), P.inference_on("cpu", "auto"):
         pass
 
 

@@ -3,17 +3,17 @@ and it has learned to animate: it rebuilds unseen faces and transfers the head's
 
 from __future__ import annotations
 
+import liaviz.checkpoints.model
 import numpy as np
 import pytest
 import torch
 
 import liaviz
-import liaviz.checkpoint
-from liaviz.checkpoint import EMBEDDED, EMBEDDED_DEFAULT, PRETRAINED_DIR, resolve_path
+from liaviz.analysis.transfer import factor_transfer_ratios
+from liaviz.checkpoints.model import EMBEDDED, EMBEDDED_DEFAULT, PRETRAINED_DIR, resolve_path
 from liaviz.cli import main as cli_main
 from liaviz.data.synthetic import FACTOR_NAMES, video_frames
-from liaviz.evaluate import copy_source_l1, reconstruction_l1
-from liaviz.transfer import factor_transfer_ratios
+from liaviz.pipelines.evaluate import copy_source_l1, reconstruction_l1
 
 from .conftest import TINY
 
@@ -64,8 +64,8 @@ def test_the_alias_embedded_loads_the_default(capsys, shipped):
 
 def test_the_alias_follows_the_default_whatever_its_size(tmp_path, monkeypatch, tiny_model):
     liaviz.save_model(tiny_model, tmp_path / "faces-v9.safetensors")
-    monkeypatch.setattr(liaviz.checkpoint, "PRETRAINED_DIR", tmp_path)
-    monkeypatch.setattr(liaviz.checkpoint, "EMBEDDED_DEFAULT", "faces-v9")
+    monkeypatch.setattr(liaviz.checkpoints.model, "PRETRAINED_DIR", tmp_path)
+    monkeypatch.setattr(liaviz.checkpoints.model, "EMBEDDED_DEFAULT", "faces-v9")
     assert liaviz.load_model(EMBEDDED).config == TINY
     with pytest.raises(liaviz.CheckpointError, match="embedded = faces-v9"):
         liaviz.load_model("no-such-model")
@@ -100,7 +100,7 @@ def test_the_transfer_check_fails_for_an_untrained_model(untrained):
 
 
 def test_change_errors_match_the_model_api_frame_by_frame(tiny_model):
-    from liaviz.transfer import change_errors
+    from liaviz.analysis.transfer import change_errors
 
     frames = np.random.default_rng(3).integers(0, 256, (4, 64, 64, 3), dtype=np.uint8)
     x = torch.tensor(frames / 127.5 - 1.0, dtype=torch.float32).permute(0, 3, 1, 2)
@@ -122,7 +122,12 @@ def test_change_errors_match_the_model_api_frame_by_frame(tiny_model):
 
 
 def test_latent_reach_starts_from_the_better_code(tiny_model):
-    from liaviz.transfer import change_errors, factor_frames, latent_reach_ratios, unseen_identities
+    from liaviz.analysis.transfer import (
+        change_errors,
+        factor_frames,
+        latent_reach_ratios,
+        unseen_identities,
+    )
 
     # no search: each driving frame scores the better of the encoder's code and the source's own
     # (which misses the whole change), recomputed here from the encoder's per-frame errors
@@ -141,7 +146,7 @@ def test_latent_reach_starts_from_the_better_code(tiny_model):
 
 
 def test_latent_reach_search_improves_on_the_encoder(shipped):
-    from liaviz.transfer import latent_reach_ratios
+    from liaviz.analysis.transfer import latent_reach_ratios
 
     encoder = factor_transfer_ratios(shipped, seed=5, identities=1)
     searched = latent_reach_ratios(shipped, seed=5, identities=1, steps=8)

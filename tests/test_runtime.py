@@ -9,20 +9,13 @@ import numpy as np
 import pytest
 import torch
 
+from liaviz.analysis.edits import parse_edit, parse_edit_text
+from liaviz.errors import InputError
 from liaviz.io import MediaError
-from liaviz.precision import ENV_OVERRIDE, PrecisionWarning
-from liaviz.runtime import (
-    DrivingVideo,
-    InputError,
-    batch_size,
-    clip_magnitudes,
-    encode_source,
-    inference,
-    parse_edit,
-    parse_edit_text,
-    progress,
-    source_tensor,
-)
+from liaviz.progress import progress_bar
+from liaviz.runtime.device import ENV_OVERRIDE, PrecisionWarning, frames_per_call, inference
+from liaviz.runtime.driving import DrivingVideo, clip_magnitudes
+from liaviz.runtime.source import encode_source, source_tensor
 
 from ._media import moving_frames, write_png, write_png_folder
 
@@ -40,19 +33,19 @@ def _by_hand(images: np.ndarray) -> torch.Tensor:
 
 
 def test_a_disabled_progress_bar_passes_items_through_and_ignores_calls():
-    bar = progress(range(4), enabled=False, total=4, desc="x")
+    bar = progress_bar(range(4), enabled=False, total=4, desc="x")
     assert list(bar) == [0, 1, 2, 3]
-    with progress(enabled=False) as quiet:
+    with progress_bar(enabled=False) as quiet:
         quiet.update(3)
         quiet.set_postfix(clip="1/2")
     quiet.close()
-    assert list(progress(enabled=False)) == []
+    assert list(progress_bar(enabled=False)) == []
 
 
 def test_an_enabled_progress_bar_is_tqdm_with_the_given_labels():
     from tqdm.auto import tqdm
 
-    bar = progress(enabled=True, total=7, desc="reading", unit="clip")
+    bar = progress_bar(enabled=True, total=7, desc="reading", unit="clip")
     try:
         assert isinstance(bar, tqdm)
         assert (bar.total, bar.desc, bar.unit) == (7, "reading", "clip")
@@ -66,13 +59,13 @@ def test_an_enabled_progress_bar_is_tqdm_with_the_given_labels():
 def test_cpu_batch_size_keeps_about_256_ki_pixels(size, expected):
     module = torch.nn.Linear(1, 1)
     module.config = SimpleNamespace(size=size)
-    assert batch_size(module) == expected
+    assert frames_per_call(module) == expected
 
 
 def test_accelerator_batch_size_is_16():
     module = torch.nn.Linear(1, 1, device="meta")
     module.config = SimpleNamespace(size=512)
-    assert batch_size(module) == 16
+    assert frames_per_call(module) == 16
 
 
 # ---- precision ------------------------------------------------------------------------------

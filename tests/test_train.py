@@ -152,17 +152,17 @@ def test_corrupt_newest_checkpoint_falls_back(data: Path, tmp_path: Path, one_th
 
 
 def test_checkpoint_digest_catches_changed_bytes(tmp_path: Path) -> None:
-    from liaviz import training_checkpoint as checkpoints
+    from liaviz.checkpoints import training as checkpoints
 
     pattern = torch.full((4096,), 1.2345)
     path = checkpoints.save_checkpoint(tmp_path, 7, {"gen": {"w": pattern}, "config": {}}, keep=3)
-    assert checkpoints.load_checkpoint(path)["step"] == 7
+    assert checkpoints.load_training_checkpoint(path)["step"] == 7
     raw = bytearray(path.read_bytes())
     at = bytes(raw).find(pattern[:4].numpy().tobytes())
     raw[at + 100] ^= 0x40  # one flipped bit inside the tensor's data: the zip stays readable
     path.write_bytes(bytes(raw))
     with pytest.raises(checkpoints.CorruptCheckpoint, match="digest"):
-        checkpoints.load_checkpoint(path)
+        checkpoints.load_training_checkpoint(path)
     # keep-K: only the newest K survive
     for step in (8, 9, 10):
         checkpoints.save_checkpoint(tmp_path, step, {"gen": {}, "config": {}}, keep=2)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from liaviz import training_checkpoint as checkpoints
+from liaviz.checkpoints import training as checkpoints
 
 from ._train_helpers import (
     REPO,
@@ -136,7 +136,7 @@ def test_resume_from_a_checkpoint_with_bad_contents_is_one_line(
     out = tmp_path / "run"
     every = ["--checkpoint.every", "2"]
     assert train_in_process(tiny(data, out, "--max-steps", "2", *every)) == 0
-    ckpt = checkpoints.load_checkpoint(out / "checkpoints" / "ckpt_00000002.pt")
+    ckpt = checkpoints.load_training_checkpoint(out / "checkpoints" / "ckpt_00000002.pt")
     change, expected = CRAFTED[case]
     change(ckpt)
     ckpt["digest"] = checkpoints.digest(ckpt)  # valid: written as liaviz writes one
@@ -171,7 +171,7 @@ def test_retention_keeps_the_checkpoint_just_written(tmp_path: Path) -> None:
         checkpoints.save_checkpoint(tmp_path, step, {"gen": {}, "config": {}}, keep=2)
     # a run resumed from an earlier point writes step 4 while 10 and 12 are still there
     path = checkpoints.save_checkpoint(tmp_path, 4, {"gen": {}, "config": {}}, keep=2)
-    assert path.exists() and checkpoints.load_checkpoint(path)["step"] == 4
+    assert path.exists() and checkpoints.load_training_checkpoint(path)["step"] == 4
     assert [s for s, _ in checkpoints.list_checkpoints(tmp_path)] == [12, 10, 4]
     for step in (5, 6):
         checkpoints.save_checkpoint(tmp_path, step, {"gen": {}, "config": {}}, keep=2)

@@ -20,8 +20,8 @@ import yaml
 from options import DEFAULTS, model_config, sections
 
 from liaviz import LIAConfig
-from liaviz.atomic import write_text
 from liaviz.errors import UserError, first_line
+from liaviz.io.atomic import write_text
 from liaviz.losses import MIN_VGG_SIZE
 
 # Settings of earlier versions that a run folder's config.yaml may still hold: ignored there.

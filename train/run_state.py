@@ -1,7 +1,7 @@
 """A run's state: the models and optimizers a checkpoint holds, saving them (a collective over
 all processes), resuming them, exporting the generator, and what belongs to a run folder.
 
-The checkpoint file format itself is ``liaviz.training_checkpoint``.
+The checkpoint file format itself is ``liaviz.checkpoints.training``.
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ import torch
 from accelerate.utils import gather_object
 
 from liaviz import LIA, LIAConfig, save_model
-from liaviz import training_checkpoint as checkpoints
+from liaviz.checkpoints import training as checkpoints
+from liaviz.checkpoints.training import CorruptCheckpoint
 from liaviz.errors import UserError
 from liaviz.nn.discriminator import Discriminator
-from liaviz.training_checkpoint import CorruptCheckpoint
 
 # What a run writes into its folder: --overwrite deletes these (and nothing else). config.yaml,
 # written first, is the run's manifest: a folder without one holds no run to overwrite.
@@ -189,11 +189,11 @@ def find_resume(
         return None
     if resume != "auto":
         path = Path(resume)
-        return path, resumable(path, checkpoints.load_checkpoint(path))
+        return path, resumable(path, checkpoints.load_training_checkpoint(path))
     found = checkpoints.list_checkpoints(folder)
     for _, path in found:
         try:
-            return path, resumable(path, checkpoints.load_checkpoint(path))
+            return path, resumable(path, checkpoints.load_training_checkpoint(path))
         except CorruptCheckpoint as e:
             warnings.warn(f"{e}; trying the previous checkpoint", stacklevel=2)
             if passed_over is not None:

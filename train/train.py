@@ -37,9 +37,9 @@ import step
 from run_state import MANIFEST, is_run_folder
 from training_loop import Diverged, training_loop
 
-from liaviz.atomic import is_no_space
+from liaviz.checkpoints.training import list_checkpoints
 from liaviz.errors import UserError, interrupt_exit_code, interrupt_word, sigterm_as_interrupt
-from liaviz.training_checkpoint import list_checkpoints
+from liaviz.io.atomic import is_no_space
 
 # ---- setup ------------------------------------------------------------------------------------
 

@@ -46,7 +46,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from liaviz import LIA, LIAConfig
-from liaviz import training_checkpoint as checkpoints
+from liaviz.checkpoints import training as checkpoints
 from liaviz.data import FOMMDataset, RankSampler
 from liaviz.errors import UserError
 from liaviz.losses import PerceptualPyramidLoss, load_vgg19

@@ -1,7 +1,7 @@
 """Edits and sweeps: the source's own code moved along the directions, z = z_{s->s} + sum_i e_i d_i
 (the paper's Fig. 6), decoded against a source encoded once.
 
-An edit is what ``liaviz.runtime.parse_edit`` reads (M values, a mapping {direction number: value}
+An edit is what ``parse_edit`` (below) reads (M values, a mapping {direction number: value}
 with numbers from 1, or "i=v,i=v" text); ``edit_images`` also takes a batch (N, M). Sweep
 ``directions`` are 0-based positions into the M directions (the row ``i`` is d_{i+1}).
 """
@@ -9,20 +9,23 @@ with numbers from 1, or "i=v,i=v" text); ``edit_images`` also takes a batch (N, 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from .. import runtime
+from ..errors import InputError
 from ..io import to_uint8
 from ..nn import LIA, SourceState
-from ..precision import Precision
-from ..runtime import encode_source, parse_edit
+from ..numeric import float32
+from ..progress import progress_bar
+from ..runtime.device import Precision, frames_per_call, inference
+from ..runtime.source import encode_source
 from . import ENCODE_PRECISION, AnalysisError
 from .display import upscale
 from .magnitudes import frame_magnitudes
+from .mixer import direction_number
 
 DEFAULT_VALUES = tuple(np.linspace(-3.0, 3.0, 9).round(6).tolist())
 
@@ -40,10 +43,10 @@ def decode_edits(
     e = torch.as_tensor(edits, dtype=torch.float32).to(state.latent.device)
     with torch.inference_mode():
         z = model.edit_latent(state, e)  # in float32: only the decodes follow ``precision``
-    batch_size = batch_size or runtime.batch_size(model)
+    batch_size = batch_size or frames_per_call(model)
     out = []
-    bar = runtime.progress(enabled=progress, total=len(z), desc="decoding", unit="image")
-    with runtime.inference(model, precision):
+    bar = progress_bar(enabled=progress, total=len(z), desc="decoding", unit="image")
+    with inference(model, precision):
         for i in range(0, len(z), batch_size):
             out.append(to_uint8(model.decode(state, z[i : i + batch_size])))
             bar.update(len(out[-1]))
@@ -91,7 +94,7 @@ def check_directions(model: LIA, directions: Iterable[int] | None) -> list[int]:
     return dirs
 
 
-def direction_names(m: int, names: Sequence[str] | None = None) -> list[str]:
+def direction_labels(m: int, names: Sequence[str] | None = None) -> list[str]:
     """Display names d1..dM (1-based, as in the paper), or the given ones."""
     if names is None:
         return [f"d{i + 1}" for i in range(m)]
@@ -190,3 +193,64 @@ def motion_from_frame(model: LIA, image, frame) -> np.ndarray:
         raise AnalysisError(f"expected one uint8 (H, W, 3) frame, got shape {frame.shape}")
     alpha = frame_magnitudes(model, frame[None])
     return (alpha[0] - state.alpha[0].float().cpu().numpy()).astype(np.float32)
+
+
+# ---- edits as people write them ----------------------------------------------------------------
+
+
+def parse_edit_text(text: str) -> dict[int, float]:
+    """``"3=1.5,7=-2"`` -> ``{3: 1.5, 7: -2.0}``: the text form of an edit (1-based directions;
+    their range is checked against a model by ``parse_edit``)."""
+    edit: dict[int, float] = {}
+    for item in str(text).split(","):
+        item = item.strip()
+        if not item:
+            continue
+        key, sep, value = item.partition("=")
+        try:
+            if not sep:
+                raise ValueError
+            number, offset = int(key), float(value)
+        except ValueError:
+            raise InputError(
+                f"an edit is DIRECTION=VALUE pairs such as 3=1.5, got {item!r}"
+            ) from None
+        edit[number] = float32(offset, f"the edit {item!r}", InputError)
+    return edit
+
+
+def parse_edit(model: LIA, edit, *, batch: bool = False) -> torch.Tensor | None:
+    """An edit as float32 offsets along the directions, (M,) on the CPU; None means no edit.
+
+    ``edit``: a mapping ``{direction: offset}`` (1-based; the others stay 0), the same as text
+    ``"3=1.5,7=-2"``, or a sequence/array/tensor of M values. With ``batch=True`` the result is
+    (N, M) and an (N, M) array is also taken (one edit per row)."""
+    if edit is None:
+        return None
+    m = model.config.motion_dim
+    if isinstance(edit, str):
+        edit = parse_edit_text(edit)
+    if isinstance(edit, Mapping):
+        e = torch.zeros(m)
+        for key, value in edit.items():
+            i = direction_number(key, m, "edit", InputError)
+            e[i - 1] = float32(value, "an edit value", InputError)
+    else:
+        try:
+            if isinstance(edit, torch.Tensor):  # on any device
+                e = edit.detach().to("cpu", torch.float32)
+            else:
+                e = torch.as_tensor(np.asarray(edit, dtype=np.float32))
+        except (TypeError, ValueError):
+            raise InputError(f"an edit must be numbers, got {type(edit).__name__}") from None
+        if batch and e.dim() == 2 and e.shape[1] == m:
+            pass
+        elif e.numel() != m:
+            raise InputError(f"edit needs {m} values (one per direction), got {e.numel()}")
+        else:
+            e = e.flatten()
+    if not torch.isfinite(e).all():
+        raise InputError("edit values must be finite numbers")
+    if batch and e.dim() == 1:
+        e = e[None]
+    return e

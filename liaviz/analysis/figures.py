@@ -15,11 +15,11 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from ..atomic import write_bytes
+from ..io.atomic import write_bytes
 from ..nn import LIA
-from ..precision import Precision
+from ..runtime.device import Precision
 from . import AnalysisError
-from .edits import DEFAULT_VALUES, check_directions, direction_names, sweep_images
+from .edits import DEFAULT_VALUES, check_directions, direction_labels, sweep_images
 from .flows import ReferenceArrays, color_wheel
 from .magnitudes import MagnitudeSet
 from .pca import PCAResult
@@ -52,7 +52,7 @@ def sweep_grid(
     256 px); the column of magnitude 0, the source's reconstruction, is outlined.
     """
     dirs = check_directions(model, directions)
-    labels = direction_names(model.config.motion_dim, names)
+    labels = direction_labels(model.config.motion_dim, names)
     vals = np.asarray(values, dtype=np.float32).reshape(-1)
     imgs = sweep_images(model, image, dirs, vals, batch_size, precision, progress)
     return grid_figure(imgs, [labels[d] for d in dirs], vals, cell_inches)

@@ -13,8 +13,8 @@ from matplotlib.colors import hsv_to_rgb
 from ..io import to_uint8
 from ..nn import LIA
 from ..nn.synthesis import identity_grid
-from ..precision import Precision
-from ..runtime import encode_source, inference, source_tensor
+from ..runtime.device import Precision, inference
+from ..runtime.source import encode_source, source_tensor
 from . import ENCODE_PRECISION, AnalysisError
 
 

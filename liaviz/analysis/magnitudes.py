@@ -1,5 +1,5 @@
 """Motion magnitudes A (N, M) of the frames of videos, where each came from, and how much each
-direction is used. Encoding a clip's motion is ``liaviz.runtime.clip_magnitudes``; this module
+direction is used. Encoding a clip's motion is ``liaviz.runtime.driving.clip_magnitudes``; this module
 names and gathers the results."""
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .. import runtime
 from ..io import Crop, iter_video
 from ..nn import LIA
-from ..precision import Precision
+from ..runtime.device import Precision, model_device
+from ..runtime.driving import DrivingVideo, clip_magnitudes
 from . import AnalysisError
 
 
@@ -55,7 +55,7 @@ def model_frames(
     """Driving frames (a path, uint8 (T, H, W, 3), an iterable of uint8 frames, or a tensor
     (T, 3, S, S) in [-1, 1]) as the model sees them, uint8 (T, S, S, 3); the first
     ``max_frames`` only, when given (the rest is not read)."""
-    drive = runtime.DrivingVideo(frames, model.config.size, crop)
+    drive = DrivingVideo(frames, model.config.size, crop)
     kept, n = [], 0
     for u8, _ in drive.batches(16, tensors=False):
         kept.append(u8)
@@ -76,11 +76,11 @@ def frame_magnitudes(
     progress: bool = False,
     precision: Precision | None = "float32",
 ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
-    """Magnitudes A (T, M) of driving frames (what ``runtime.DrivingVideo`` reads: a path, uint8
+    """Magnitudes A (T, M) of driving frames (what ``DrivingVideo`` reads: a path, uint8
     (T, H, W, 3), an iterable of uint8 frames, or a tensor (T, 3, S, S) in [-1, 1]); with
     ``keep_frames`` also the model-size frames (T, S, S, 3) uint8. Exact float32 unless
     ``precision`` says otherwise."""
-    result = runtime.clip_magnitudes(
+    result = clip_magnitudes(
         model,
         frames,
         batch_size=batch_size,
@@ -197,7 +197,7 @@ def encoder_gain(model: LIA) -> np.ndarray:
     fc = model.enc.fc
     d = model.config.latent_dim
     with torch.inference_mode():
-        x = torch.cat([torch.zeros(1, d), torch.eye(d)]).to(runtime.model_device(model))
+        x = torch.cat([torch.zeros(1, d), torch.eye(d)]).to(model_device(model))
         out = fc(x).float()
         weight = out[1:] - out[:1]  # (D, M): the map without its bias
     return weight.norm(dim=0).cpu().numpy().astype(np.float64)

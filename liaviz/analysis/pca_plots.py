@@ -10,7 +10,7 @@ from typing import Literal
 import numpy as np
 import plotly.graph_objects as go
 
-from ..atomic import write_text
+from ..io.atomic import write_text
 from . import AnalysisError
 from .magnitudes import MagnitudeSet
 from .pca import PCAResult

@@ -1,4 +1,4 @@
-"""The motion mixer's command-line options, shared by `liaviz animate` (see ``liaviz.animate``)."""
+"""The motion mixer's command-line options, shared by `liaviz animate` (see ``liaviz.pipelines.animate``)."""
 
 from __future__ import annotations
 
@@ -58,14 +58,14 @@ def parse_mute(items: list[str]) -> list[int]:
 
 def check_mixer(args: argparse.Namespace) -> tuple[list[int], object | None]:
     """The mixer options' own checks, before any model is loaded (the motion scale is checked by
-    ``liaviz.animate.check_inputs``): the parsed --mute list and the --anatomy file, read now so
+    ``liaviz.pipelines.animate.check_inputs``): the parsed --mute list and the --anatomy file, read now so
     that a bad file fails before the model load (None without one)."""
     mute = parse_mute(args.mute)
     if args.anatomy and not args.only:
         raise UserError("--anatomy is only used with --only pose|expression")
     if not args.anatomy:
         return mute, None
-    from ..anatomy import load_anatomy
+    from ..analysis.anatomy import load_anatomy
 
     return mute, load_anatomy(args.anatomy)
 
@@ -75,7 +75,7 @@ def resolve_mute(args: argparse.Namespace, model, source, mute: list[int], anato
     source image as the model sees it)."""
     if not args.only:
         return mute
-    from ..anatomy import analyze_directions, preset_mute
+    from ..analysis.anatomy import analyze_directions, preset_mute
 
     if anatomy is None:
         anatomy = analyze_directions(model, [source])

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..errors import UserError
 from ..numeric import MAX_BATCH, flag, integer, max_threads
-from ..precision import PRECISIONS, choose_precision
+from ..runtime.device import PRECISIONS, choose_precision
 from ._faces import CROPS, add_framing_options, framing_from
 from ._mixer import add_mixer_options, check_mixer, resolve_mute
 
@@ -132,7 +132,7 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
 
 
 def add_precision_option(p: argparse.ArgumentParser) -> None:
-    """--precision, shared by `animate` and `demo` (see ``liaviz.precision``)."""
+    """--precision, shared by `animate` and `demo` (see ``liaviz.runtime.device``)."""
     p.add_argument(
         "--precision",
         choices=PRECISIONS,
@@ -201,8 +201,8 @@ def resolve_device(name: str):
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..animate import animate_batches, check_inputs
-    from ..checkpoint import load_model
+    from ..analysis.edits import parse_edit_text
+    from ..checkpoints.model import load_model
     from ..io import (
         VideoWriter,
         check_not_an_input,
@@ -213,7 +213,9 @@ def run(args: argparse.Namespace) -> int:
         to_tensor,
         video_info,
     )
-    from ..runtime import DrivingVideo, parse_edit_text, source_crop
+    from ..pipelines.animate import animate_batches, check_inputs
+    from ..runtime.driving import DrivingVideo
+    from ..runtime.source import source_crop
 
     # Cheap checks first (the library's own): a typo should not cost a model load.
     edit = parse_edit_text(",".join(args.edit)) or None

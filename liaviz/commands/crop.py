@@ -84,7 +84,7 @@ def _crop_image(source: Path, out: Path, size: int, face: int, framing) -> list[
 def _crop_video(source: Path, out: Path, size: int, progress: bool) -> list[str]:
     from ..faces.overlay import draw_crop
     from ..io import VideoWriter, iter_video, video_info
-    from ..runtime import DrivingVideo
+    from ..runtime.driving import DrivingVideo
 
     info = video_info(source)
     drive = DrivingVideo(source, size, "auto")

@@ -85,10 +85,11 @@ def run(args: argparse.Namespace) -> int:
     from ..analysis.magnitudes import direction_variance, order_by_variance, video_magnitudes
     from ..analysis.pca import fit_pca
     from ..analysis.ranges import ranges_from_magnitudes
-    from ..animate import animate
-    from ..atomic import check_not_a_guarded_input, write_text
     from ..io import VideoWriter, read_video, to_uint8, write_image
-    from ..runtime import encode_source, model_device, source_tensor
+    from ..io.atomic import check_not_a_guarded_input, write_text
+    from ..pipelines.animate import animate
+    from ..runtime.device import model_device
+    from ..runtime.source import encode_source, source_tensor
 
     if args.frames < 2:
         raise UserError(f"--frames must be at least 2, got {args.frames}")
@@ -202,9 +203,9 @@ def _write_photo(out: Path, model, photo, driving: np.ndarray, precision) -> str
     photo's size, photo.gif at most 320 px. Returns how the face was cropped."""
     from .. import demo
     from ..analysis.display import letterbox
-    from ..animate import animate
     from ..io import VideoWriter
-    from ..runtime import source_crop, source_image
+    from ..pipelines.animate import animate
+    from ..runtime.source import source_crop, source_image
 
     image = source_image(photo) if photo else demo.sample_photo()
     placed = source_crop(image, model.config.size, "auto", name=str(photo or "photo"))
@@ -224,9 +225,9 @@ def _write_photo(out: Path, model, photo, driving: np.ndarray, precision) -> str
 def _write_anatomy(out: Path, model, source) -> list[str]:
     """``liaviz directions``' measurement on the portrait (or, without ``--image``, on synthetic
     faces, the bundled model's own domain); returns the slider/row names "d<i>: <label>"."""
+    from ..analysis.anatomy import analyze_directions, direction_names, write_anatomy
+    from ..analysis.diagnostics import anatomy_figure
     from ..analysis.figures import save_figure
-    from ..anatomy import analyze_directions, direction_names, write_anatomy
-    from ..diagnostics import anatomy_figure
 
     anatomy = analyze_directions(model, None if source is None else [source])
     write_anatomy(anatomy, out / "directions.json")
@@ -236,8 +237,8 @@ def _write_anatomy(out: Path, model, source) -> list[str]:
 
 def _copy_model_card(out: Path, name: str | None) -> str | None:
     """Copy a bundled model's card next to the page (linked from it); None without one."""
-    from ..atomic import write_bytes
-    from ..checkpoint import PRETRAINED_DIR
+    from ..checkpoints.model import PRETRAINED_DIR
+    from ..io.atomic import write_bytes
 
     card = PRETRAINED_DIR / f"{name}.md" if name else None
     if card is None or not card.is_file():
@@ -251,7 +252,7 @@ def _write_pca(out: Path, result, mags) -> tuple[list[str], str]:
     kaleido and a Chromium are installed."""
     from ..analysis.figures import pca_figure, save_figure
     from ..analysis.pca_plots import pca_scatter, with_color_buttons, write_html
-    from ..atomic import write_bytes
+    from ..io.atomic import write_bytes
 
     files = []
     fig2 = with_color_buttons(pca_scatter(result, mags, 2), mags)

@@ -22,7 +22,7 @@ examples:
 
 Without --portrait the sources are four synthetic faces (liaviz.data.synthetic); without
 --driving the usage and magnitude plot come from two synthetic talking-head clips. Shares are
-fractions of each direction's flow energy; see `liaviz.anatomy` for the method and label rules.
+fractions of each direction's flow energy; see `liaviz.analysis.anatomy` for the method and label rules.
 """
 
 
@@ -52,18 +52,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..analysis.anatomy import analyze_directions, direction_names, write_anatomy
+    from ..analysis.diagnostics import anatomy_figure, magnitudes_figure, orthonormality_error
     from ..analysis.figures import save_figure
     from ..analysis.magnitudes import direction_variance, video_magnitudes
-    from ..anatomy import analyze_directions, direction_names, write_anatomy
-    from ..atomic import check_not_a_guarded_input
-    from ..checkpoint import load_model
+    from ..checkpoints.model import load_model
     from ..demo import sample_driving
-    from ..diagnostics import (
-        anatomy_figure,
-        magnitudes_figure,
-        orthonormality_error,
-    )
     from ..io import read_image, read_video
+    from ..io.atomic import check_not_a_guarded_input
     from .animate import resolve_device
 
     if args.frames < 2:

@@ -52,10 +52,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..atomic import check_output_folder
-    from ..checkpoint import load_model
-    from ..evaluate import LPIPS_NOT_GIVEN, check_inputs, evaluate
-    from ..lpips import LPIPS
+    from ..checkpoints.model import load_model
+    from ..io.atomic import check_output_folder
+    from ..pipelines.evaluate import LPIPS_NOT_GIVEN, check_inputs, evaluate
+    from ..pipelines.lpips import LPIPS
 
     # the library's own checks, before loading anything
     with warnings.catch_warnings():

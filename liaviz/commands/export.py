@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..export import FORMATS, WEIGHTS, export_generator
+from ..checkpoints.export import FORMATS, WEIGHTS, export_generator
 
 
 def register(sub: argparse._SubParsersAction) -> None:

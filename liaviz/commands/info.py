@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..checkpoint import describe, load_checkpoint
+from ..checkpoints.model import describe, load_checkpoint
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -7,7 +7,7 @@ ipywidgets. Each view is a thin widget layer on the headless ``liaviz.analysis``
     MagnitudePCA(model, {"clip": video}, image)      # PCA of magnitudes, PC sliders
     play(frames)                                     # frames (T, H, W, 3) as an inline video
 
-The explorer's presets are ``liaviz.presets``; its slider ranges ``liaviz.analysis.ranges``.
+The explorer's presets are ``liaviz.analysis.presets``; its slider ranges ``liaviz.analysis.ranges``.
 """
 
 from __future__ import annotations

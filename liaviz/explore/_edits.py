@@ -13,8 +13,7 @@ import torch
 
 from ..io import to_uint8
 from ..nn import LIA, SourceState
-from ..precision import Precision
-from ..runtime import inference
+from ..runtime.device import Precision, inference
 
 DIFF_GAIN = 4.0  # the difference map shows |edit - reconstruction| times this
 

@@ -12,16 +12,16 @@ import ipywidgets as widgets
 
 from ..analysis import AnalysisError
 from ..analysis.edits import loop_values, write_sweep
-from ..atomic import guarding_inputs
+from ..analysis.mixer import direction_number
+from ..analysis.presets import Preset, list_presets, load_preset, save_preset
 from ..io import write_image
-from ..mixer import direction_number
-from ..presets import Preset, list_presets, load_preset, save_preset
+from ..io.atomic import guarding_inputs
 from ._explorer_layout import LINE as _LINE
 
 
 def input_files(*given: object) -> list[str | os.PathLike]:
     """The paths among an explorer's arguments (image, driving video, names, anatomy): the files
-    it read, which no export may write over (``liaviz.atomic.guarding_inputs``)."""
+    it read, which no export may write over (``liaviz.io.atomic.guarding_inputs``)."""
     return [p for p in given if isinstance(p, (str, os.PathLike))]
 
 

@@ -19,8 +19,9 @@ import torch
 
 from ..analysis import ENCODE_PRECISION, AnalysisError
 from ..analysis import ranges as R
+from ..analysis.anatomy import direction_names, load_anatomy
 from ..analysis.display import letterbox, png
-from ..analysis.edits import direction_names, random_edit
+from ..analysis.edits import direction_labels, random_edit
 from ..analysis.magnitudes import (
     MagnitudeSet,
     direction_variance,
@@ -29,14 +30,12 @@ from ..analysis.magnitudes import (
     model_frames,
 )
 from ..analysis.magnitudes import order_by_variance as variance_order
-from ..anatomy import direction_names as anatomy_names
-from ..anatomy import load_anatomy
 from ..demo import sample_portrait
 from ..io import Crop, to_uint8
 from ..nn import LIA
 from ..numeric import count_or_none
-from ..precision import Precision, resolve_precision
-from ..runtime import encode_source, model_device, source_crop, source_image, source_tensor
+from ..runtime.device import Precision, model_device, resolve_precision
+from ..runtime.source import encode_source, source_crop, source_image, source_tensor
 from ._common import View, play
 from ._edits import DIFF_GAIN, EditDecoder
 from ._explorer_files import ExplorerFiles, input_files
@@ -57,8 +56,8 @@ class DirectionExplorer(ExplorerLayout, ExplorerFiles, View):
     most varying first. Without either, sliders span ``ranges.DEFAULT_RANGE`` and are ordered by
     the encoder's gain. ``value_range`` forces one range on all. A value beyond a slider's range
     widens it (flagged), never clips. ``names``: a list, or a directions.json from the direction
-    analysis (names "d<i>: <label>", ``liaviz.anatomy.direction_names``). Files (presets, PNG, sweeps) go to ``folder``. ``anatomy`` (a
-    ``liaviz.anatomy.Anatomy``, or True to measure one on ``image``) names the sliders by what each
+    analysis (names "d<i>: <label>", ``liaviz.analysis.anatomy.direction_names``). Files (presets, PNG, sweeps) go to ``folder``. ``anatomy`` (a
+    ``liaviz.analysis.anatomy.Anatomy``, or True to measure one on ``image``) names the sliders by what each
     direction does when ``names`` is not given, shows its figure and gives the Animate mixer its
     "pose only" / "expression only" presets.
     """
@@ -100,15 +99,15 @@ class DirectionExplorer(ExplorerLayout, ExplorerFiles, View):
         )  # slider events only decode
         self.decoder = EditDecoder(model, self.state, self.precision, preview_budget_s)
         if anatomy is True:
-            from ..anatomy import analyze_directions
+            from ..analysis.anatomy import analyze_directions
 
             anatomy = analyze_directions(model, [self.source])
         if isinstance(names, (str, os.PathLike)):
-            names = anatomy_names(load_anatomy(names), self.m)
+            names = direction_names(load_anatomy(names), self.m)
         elif names is None and anatomy is not None:
-            names = anatomy_names(anatomy, self.m)
+            names = direction_names(anatomy, self.m)
         self.anatomy = anatomy
-        self.names = direction_names(self.m, names)
+        self.names = direction_labels(self.m, names)
         self.order = list(range(self.m))
         self.current_image = self.source
         self.last_render_s: float | None = None
@@ -249,7 +248,7 @@ class DirectionExplorer(ExplorerLayout, ExplorerFiles, View):
         return self.values()
 
     def set_names(self, names: list[str]) -> None:
-        names = direction_names(self.m, names)
+        names = direction_labels(self.m, names)
         for box, name in zip(self.name_boxes, names, strict=True):
             box.value = name  # updates self.names through the observer
 
@@ -420,10 +419,10 @@ class DirectionExplorer(ExplorerLayout, ExplorerFiles, View):
         mute: list[int] | None = None,
         motion_scale: float | None = None,
     ) -> np.ndarray:
-        """Animate the edited source with the driving video (``liaviz.animate`` with
+        """Animate the edited source with the driving video (``liaviz.pipelines.animate`` with
         ``edit`` = the sliders) and show it beside the driving frames. Returns (T, S, S, 3).
         ``mute`` (1-based) and ``motion_scale`` default to the mixer panel's toggles and box."""
-        from ..animate import animate
+        from ..pipelines.animate import animate
 
         if self.driving_frames is None:
             raise AnalysisError("no driving video: pass driving=... to DirectionExplorer")

@@ -16,14 +16,14 @@ import plotly.graph_objects as go
 
 from ..analysis import ENCODE_PRECISION, AnalysisError
 from ..analysis.display import png
-from ..analysis.edits import direction_names, edit_image
+from ..analysis.edits import direction_labels, edit_image
 from ..analysis.figures import pca_figure
 from ..analysis.magnitudes import video_magnitudes
 from ..analysis.pca import fit_pca, pcs_to_directions
 from ..analysis.pca_plots import marker_colors, pca_scatter
 from ..nn import LIA
-from ..precision import Precision, resolve_precision
-from ..runtime import encode_source, model_device
+from ..runtime.device import Precision, model_device, resolve_precision
+from ..runtime.source import encode_source
 from ._common import View, image_widget, labelled
 from ._render import LatestValueRenderer
 
@@ -225,7 +225,7 @@ class MagnitudePCA(View):
     def _names(self) -> list[str]:
         if self.explorer is not None:
             return list(self.explorer.names)
-        return direction_names(self.model.config.motion_dim)
+        return direction_labels(self.model.config.motion_dim)
 
     def send_to_explorer(self) -> None:
         """Put the PC edit on the linked explorer's d_i sliders."""

@@ -2,7 +2,7 @@
 "pose only" / "expression only" presets from an anatomy), and the anatomy figure as a panel.
 
 Self-contained so any view can host them: ``MixerPanel(...).widget`` goes in the layout and
-``mute()`` / ``motion_scale()`` go to ``liaviz.animate.animate``.
+``mute()`` / ``motion_scale()`` go to ``liaviz.pipelines.animate.animate``.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ class MixerPanel:
     def transfer_only(self, keep: str | None) -> list[int]:
         """Set the toggles to the anatomy's "pose" or "expression" preset (None: all on);
         returns the muted directions."""
-        from ..anatomy import preset_mute
+        from ..analysis.anatomy import preset_mute
 
         if keep is not None and self.anatomy is None:
             raise AnalysisError("no anatomy: pass anatomy=True (or an Anatomy) for the presets")
@@ -71,7 +71,7 @@ class MixerPanel:
 def anatomy_panel(anatomy) -> widgets.Accordion | None:
     """The anatomy figure (``liaviz directions``' directions.png) in a folded panel; None for an
     anatomy without maps (one read back from JSON)."""
-    from ..diagnostics import anatomy_figure
+    from ..analysis.diagnostics import anatomy_figure
 
     if anatomy is None or anatomy.directions[0].heat is None:
         return None

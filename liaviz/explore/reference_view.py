@@ -9,8 +9,7 @@ from ..analysis.display import png
 from ..analysis.figures import reference_figure
 from ..analysis.flows import color_wheel, reference_arrays
 from ..nn import LIA
-from ..precision import Precision, resolve_precision
-from ..runtime import model_device
+from ..runtime.device import Precision, model_device, resolve_precision
 from ._common import View, image_widget, labelled
 
 CODES = [("reference  z_s→r", "reference"), ("reconstruction  z_s→s", "reconstruction")]

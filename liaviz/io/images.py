@@ -18,8 +18,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from ..atomic import atomic_output
 from ..errors import UserError, first_line
+from .atomic import atomic_output
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 # "auto" finds the face (``liaviz.faces``; resolved in ``liaviz.runtime``, not here)

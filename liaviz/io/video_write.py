@@ -1,4 +1,4 @@
-"""Writing videos: mp4 (H.264), GIF or a folder of PNG frames, atomically (``liaviz.atomic``),
+"""Writing videos: mp4 (H.264), GIF or a folder of PNG frames, atomically (``liaviz.io.atomic``),
 with the driving video's frame times and audio when asked."""
 
 from __future__ import annotations
@@ -14,14 +14,14 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .. import atomic
-from ..atomic import atomic_folder, atomic_output, check_output_folder, os_reason, temporary
 from ..errors import first_line
+from . import atomic
+from .atomic import atomic_folder, atomic_output, check_output_folder, os_reason, temporary
 from .images import IMAGE_SUFFIXES, MediaError
 
 
 def check_not_an_input(out: str | os.PathLike, *inputs: str | os.PathLike) -> None:
-    """Refuse an output path that is one of the inputs (``liaviz.atomic.check_not_an_input``),
+    """Refuse an output path that is one of the inputs (``liaviz.io.atomic.check_not_an_input``),
     as a ``MediaError``."""
     atomic.check_not_an_input(out, *inputs, error=MediaError)
 
@@ -93,7 +93,7 @@ class VideoWriter:
         if not fps or float(fps) <= 0:
             raise ValueError(f"fps must be positive, got {fps}")
         self._tmp: Path | None = None  # what is being written; renamed onto ``path`` at close
-        self._output: ExitStack | None = None  # the ``liaviz.atomic`` context owning ``_tmp``
+        self._output: ExitStack | None = None  # the ``liaviz.io.atomic`` context owning ``_tmp``
         self._writer = None
         self._gif_frames: list[Image.Image] = []
         self._shape: tuple[int, ...] | None = None

@@ -11,7 +11,7 @@ import os
 import shutil
 from pathlib import Path
 
-from ..atomic import atomic_folder, atomic_output
+from ..io.atomic import atomic_folder, atomic_output
 from .records import (
     RECORDS,
     SPLITS,

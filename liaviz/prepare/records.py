@@ -16,7 +16,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..atomic import write_json, write_text
+from ..io.atomic import write_json, write_text
 from .sources import PrepareError
 
 SETTINGS = "prepare.json"

@@ -16,10 +16,10 @@ from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
 
-from ..atomic import remove_stale
 from ..faces.detect import RetinaFaceDetector
 from ..faces.track import VIDEO_MAX_SIDE
 from ..io import MediaError
+from ..io.atomic import remove_stale
 from .clips import ClipPlan, Rules, plan_clips
 from .records import (
     RECORDS,
@@ -81,7 +81,7 @@ def prepare(
     todo = [s for s in sources if not is_done(out, s.video_id)]
     failed: list[str] = []
     jobs = [(s, split_of(s, options.test_share, options.seed, options.group)) for s in todo]
-    from ..runtime import progress as progress_bar
+    from ..progress import progress_bar
 
     clips = 0
     with progress_bar(total=len(jobs), enabled=progress, desc="prepare", unit="video") as bar:

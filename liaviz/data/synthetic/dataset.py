@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ...atomic import atomic_folder, json_text, remove_stale, write_json
 from ...errors import UserError
+from ...io.atomic import atomic_folder, json_text, remove_stale, write_json
 from .factors import FACTOR_NAMES, FACTORS
 from .identity import Identity
 from .rendering import FaceRenderer, default_supersample, render_video
@@ -275,7 +275,7 @@ def _run(
 ) -> None:
     """Write the videos of ``jobs``, in ``workers`` processes (default: ``default_workers``)."""
     n_workers = max(1, min(workers or default_workers(len(jobs)), len(jobs)))
-    from ...runtime import progress as progress_bar  # lazily: the renderer needs no torch
+    from ...progress import progress_bar  # lazily: the renderer needs no torch
 
     with progress_bar(total=len(jobs), enabled=progress, desc="synth", unit="video") as bar:
         if n_workers == 1:

@@ -11,9 +11,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import training_checkpoint
-from .atomic import check_output_folder, guarding_inputs
-from .checkpoint import (
+from ..io.atomic import check_output_folder, guarding_inputs
+from ..nn import LIA, LIAConfig
+from . import training
+from .model import (
     Checkpoint,
     CheckpointError,
     checkpoint_from_torch,
@@ -25,7 +26,6 @@ from .checkpoint import (
     save_official,
     sniff_format,
 )
-from .nn import LIA, LIAConfig
 
 FORMATS = ("auto", "safetensors", "official")  # "auto": from the output's extension
 WEIGHTS = ("auto", "ema", "raw")  # "auto": EMA when a training checkpoint has it
@@ -97,7 +97,7 @@ def read_generator(path: str | os.PathLike, weights: str = "auto") -> tuple[LIA,
     if sniff_format(resolved) != "torch":  # safetensors, or no checkpoint (load_checkpoint says)
         return _plain(resolved, load_checkpoint(resolved), weights)
     data = read_torch(resolved)  # once: training checkpoints and official files can be large
-    train = training_checkpoint.verified_if_training(resolved, data)
+    train = training.verified_if_training(resolved, data)
     if train is None:
         return _plain(resolved, checkpoint_from_torch(resolved, data), weights)
     try:
@@ -112,10 +112,10 @@ def read_generator(path: str | os.PathLike, weights: str = "auto") -> tuple[LIA,
     use_ema = has_ema and weights != "raw"
     state = train["gen_ema"] if use_ema else train["gen"]
     state = {k.removeprefix("module."): v for k, v in state.items()}
-    model = model_from(Checkpoint(resolved, training_checkpoint.FORMAT, config, state))
+    model = model_from(Checkpoint(resolved, training.FORMAT, config, state))
     meta = {
         "source": resolved.name,
-        "source_format": training_checkpoint.FORMAT,
+        "source_format": training.FORMAT,
         "step": str(train.get("step", "?")),
         "weights": "ema" if use_ema else "raw",
     }

@@ -23,10 +23,10 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
-from .atomic import atomic_output
-from .errors import UserError, first_line
-from .nn import LIA, LIAConfig
-from .plain_data import NotPlainData, check_plain
+from ..errors import UserError, first_line
+from ..io.atomic import atomic_output
+from ..nn import LIA, LIAConfig
+from ..plain_data import NotPlainData, check_plain
 
 FORMAT_NAME = "liaviz"
 FORMAT_VERSION = "1"
@@ -183,10 +183,10 @@ def load_model(
 
 
 def _load_torch(path: Path) -> Checkpoint:
-    from . import training_checkpoint  # it reads torch files with read_torch, from here
+    from . import training  # it reads torch files with read_torch, from here
 
     data = read_torch(path)
-    training_checkpoint.verified_if_training(path, data)  # a changed bit is no model to run
+    training.verified_if_training(path, data)  # a changed bit is no model to run
     return checkpoint_from_torch(path, data)
 
 

@@ -1,4 +1,4 @@
-"""The motion mixer's per-direction gains (``liaviz.animate``'s ``mute`` and ``motion_scale``).
+"""The motion mixer's per-direction gains (``liaviz.pipelines.animate``'s ``mute`` and ``motion_scale``).
 
 The latent math itself is ``LIA.relative_latent`` / ``absolute_latent``'s ``gains``.
 """
@@ -10,8 +10,8 @@ from collections.abc import Iterable
 import numpy as np
 import torch
 
-from .errors import UserError
-from .numeric import float32
+from ..errors import UserError
+from ..numeric import float32
 
 
 class MixerError(UserError, ValueError):

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .errors import UserError, first_line
+from ..errors import UserError, first_line
 
 # AlexNet conv layers as (index in torchvision's ``features``, in, out, kernel, stride, padding).
 _CONVS = ((0, 3, 64, 11, 4, 2), (3, 64, 192, 5, 1, 2), (6, 192, 384, 3, 1, 1),

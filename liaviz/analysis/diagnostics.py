@@ -1,4 +1,4 @@
-"""Direction diagnostics and figures beside the anatomy (``liaviz.anatomy``), headless.
+"""Direction diagnostics and figures beside the anatomy (``liaviz.analysis.anatomy``), headless.
 
 - ``orthonormality_error``: max |Q^T Q - I| of the motion dictionary's directions (Sec. 3.3 keeps
   them orthonormal by a QR every forward, so this is float32 round-off, ~1e-6, for a sound model).
@@ -18,11 +18,11 @@ import torch
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from .analysis.flows import color_wheel, flow_to_color
-from .analysis.magnitudes import MagnitudeSet, order_by_variance
+from ..nn import LIA
+from ..nn.synthesis import identity_grid
 from .anatomy import COMPONENTS, SHORT_NAMES, Anatomy, direction_names
-from .nn import LIA
-from .nn.synthesis import identity_grid
+from .flows import color_wheel, flow_to_color
+from .magnitudes import MagnitudeSet, order_by_variance
 
 
 def orthonormality_error(model: LIA) -> float:

@@ -24,7 +24,8 @@ from typing import Literal
 
 import torch
 
-from .errors import UserError
+from ..errors import UserError
+from ..nn import LIA
 
 Precision = Literal["auto", "float32", "bfloat16"]
 Resolved = Literal["float32", "bfloat16"]
@@ -130,7 +131,7 @@ def resolve_precision(precision: str | None, device: torch.device | str) -> Reso
 
 
 @contextmanager
-def inference(device: torch.device | str, precision: Resolved) -> Iterator[None]:
+def inference_on(device: torch.device | str, precision: Resolved) -> Iterator[None]:
     """``torch.inference_mode`` plus, for bfloat16, autocast on ``device``. Takes a resolved
     precision (see ``resolve_precision``); enter it around model calls only, never across a
     ``yield`` to the caller, so the caller's code keeps its own grad and autocast state."""
@@ -142,6 +143,35 @@ def inference(device: torch.device | str, precision: Resolved) -> Iterator[None]
         else:
             with torch.autocast(torch.device(device).type, dtype=torch.bfloat16):
                 yield
+
+
+# ---- where and how the model runs: the model's own device ------------------------------------
+
+
+def model_device(model: torch.nn.Module) -> torch.device:
+    """The device holding the model's parameters."""
+    return next(model.parameters()).device
+
+
+def frames_per_call(model: LIA) -> int:
+    """Frames per model call: 16 on a GPU; on a CPU about 256 Ki pixels per call (4 frames at
+    256 px, 16 at 128 px and below), which keeps progress updates frequent and peak memory low.
+    The model itself splits CPU batches so that no activation outgrows the allocator's reuse
+    threshold (``LIA._chunk_size``); 4 frames at 256 px are no slower per frame than 1, and
+    faster with 2 threads (``benchmarks/bench_model.py``: step b8 against b1)."""
+    if model_device(model).type != "cpu":
+        return 16
+    return int(max(1, min(16, (256 * 256 * 4) // model.config.size**2)))
+
+
+def inference(model: torch.nn.Module, precision: Precision | None = None):
+    """The context for model calls: ``torch.inference_mode`` plus, when ``precision`` resolves to
+    bfloat16 on the model's device, autocast (``liaviz.runtime.device``). A bfloat16 request the
+    device would emulate runs in float32 with a ``PrecisionWarning``. Enter it around model calls
+    only, never across a ``yield`` to the caller."""
+    device = model_device(model)
+    return inference_on(device, resolve_precision(precision, device))
+
 
 
 __all__ = [

@@ -50,20 +50,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .analysis import ENCODE_PRECISION
-from .analysis.edits import check_directions
-from .atomic import write_text
-from .errors import UserError
-from .flow_fit import (
-    COMPONENTS,
-    decompose_flow,
-    fit_weights,
-    weighted_box,
-)
-from .io import to_uint8
-from .nn import LIA
-from .runtime import encode_source, source_tensor
-from .runtime import progress as progress_bar
+from ..errors import UserError
+from ..io import to_uint8
+from ..io.atomic import write_text
+from ..nn import LIA
+from ..progress import progress_bar
+from ..runtime.source import encode_source, source_tensor
+from . import ENCODE_PRECISION
+from .edits import check_directions
+from .flow_fit import COMPONENTS, decompose_flow, fit_weights, weighted_box
 
 SHORT_NAMES = {
     "translate_x": "shift x",
@@ -161,7 +156,7 @@ class Anatomy:
     size: int  # model size (pixels)
     step: float  # h: the central-difference step along each direction
     n_images: int
-    diagnostics: dict = field(default_factory=dict)  # see ``liaviz.diagnostics``
+    diagnostics: dict = field(default_factory=dict)  # see ``liaviz.analysis.diagnostics``
 
     def labels(self) -> list[str]:
         return [d.label for d in self.directions]
@@ -244,7 +239,7 @@ def load_anatomy(path: str | os.PathLike) -> Anatomy:
 
 def default_images(size: int, n: int = 4, seed: int = 0) -> np.ndarray:
     """n synthetic faces (``liaviz.data.synthetic``) at neutral pose, uint8 (n, size, size, 3)."""
-    from .data.synthetic import Identity, render_face
+    from ..data.synthetic import Identity, render_face
 
     rng = np.random.default_rng(seed)
     return np.stack([render_face(Identity.sample(rng), {}, size=size) for _ in range(n)])

@@ -9,7 +9,7 @@ evaluation:
   [-1, 1] tensors, over every pixel and frame of a clip; the overall score is the mean over clips.
 - LPIPS (AlexNet, v0.1) between each frame and its clamped reconstruction, averaged per clip, then
   over clips. It is computed only when the user supplies the LPIPS weights as local files
-  (``liaviz.lpips``); otherwise the report says it was not computed and why.
+  (``liaviz.pipelines.lpips``); otherwise the report says it was not computed and why.
 
 Frames are brought to the model size with ``crop="none"`` by default: the official evaluation
 resizes each frame to (size, size) without cropping.
@@ -30,15 +30,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..analysis.transfer import reconstruct
+from ..data.fomm import Clip, scan_split
+from ..errors import UserError
+from ..io import Crop, MediaError, VideoWriter, iter_video, video_info
+from ..io.atomic import check_output_folder, write_json, write_text
+from ..nn import LIA
+from ..progress import progress_bar
+from ..runtime.device import inference
 from .animate import animate_batches
-from .atomic import check_output_folder, write_json, write_text
-from .data.fomm import Clip, scan_split
-from .errors import UserError
-from .io import Crop, MediaError, VideoWriter, iter_video, to_tensor, video_info
 from .lpips import LPIPS
-from .nn import LIA
-from .runtime import encode_source, inference, model_device
-from .runtime import progress as progress_bar
 
 LPIPS_NOT_GIVEN = (
     "not computed: no LPIPS weights given (pass the AlexNet and LPIPS v0.1 linear weights as "
@@ -101,17 +102,6 @@ class EvaluationReport:
 
 def _fmt(x: float | None) -> str:
     return "" if x is None else f"{x:.6f}"
-
-
-def reconstruct(model: LIA, frames: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-    """Every frame of an in-memory clip, uint8 (T, S, S, 3) at the model's size, rebuilt from the
-    first one in absolute mode (eq. 11), in float32: the frames as tensors x and the
-    reconstructions (unclamped), both (T, 3, S, S) in [-1, 1] on the model's device."""
-    x = to_tensor(frames).to(model_device(model))
-    state = encode_source(model, x[:1], precision="float32")
-    with inference(model, "float32"):  # the clip is in memory already: one motion batch
-        alpha = model.encode_motion(x)
-        return x, model.decode(state, model.absolute_latent(state, alpha))
 
 
 def reconstruction_l1(model: LIA, frames: np.ndarray) -> float:

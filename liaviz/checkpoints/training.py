@@ -19,8 +19,8 @@ from typing import Any
 
 import torch
 
-from .atomic import atomic_output, remove_stale
-from .checkpoint import CheckpointError, read_torch
+from ..io.atomic import atomic_output, remove_stale
+from .model import CheckpointError, read_torch
 
 FORMAT = "liaviz-train"  # the value of a training checkpoint's 'format' key
 VERSION = 1
@@ -72,7 +72,7 @@ def remove_stale_temporaries(folder: Path) -> list[Path]:
     return remove_stale(folder, "ckpt_*.pt")
 
 
-def load_checkpoint(path: Path) -> dict[str, Any]:
+def load_training_checkpoint(path: Path) -> dict[str, Any]:
     """Read and verify one training checkpoint; ``CorruptCheckpoint`` says what is wrong."""
     return _verified(path, _read(path))
 

@@ -4,7 +4,7 @@
      "values": [0.0, 1.25, ...], "names": ["d1", "jaw", ...], "order": [3, 0, ...]}
 
 ``order`` (optional) is the slider order on screen. Scripts can read and write presets and pass
-``values`` to ``liaviz.analysis.edits.edit_image`` or ``liaviz.animate``'s ``edit``; the
+``values`` to ``liaviz.analysis.edits.edit_image`` or ``liaviz.pipelines.animate``'s ``edit``; the
 explorer (``liaviz.explore``) saves and loads them from its folder.
 """
 
@@ -16,8 +16,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .atomic import write_json
-from .errors import UserError
+from ..errors import UserError
+from ..io.atomic import write_json
 
 FORMAT = "liaviz-preset"
 VERSION = 1

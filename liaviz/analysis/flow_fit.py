@@ -3,8 +3,8 @@
 The fields, for pixel centres (x, y) in [-1, 1] (x right, y down): translate_x (1, 0),
 translate_y (0, 1), rotate (-y, x) (clockwise on screen) and scale (x, y). ``decompose_flow`` is
 a weighted least-squares fit of N changes at once; ``fit_weights`` the weights that
-``liaviz.anatomy`` uses (its docstring explains them); ``weighted_box`` where a heat map's mass
-lies. Used by ``liaviz.anatomy``; no model here.
+``liaviz.analysis.anatomy`` uses (its docstring explains them); ``weighted_box`` where a heat map's mass
+lies. Used by ``liaviz.analysis.anatomy``; no model here.
 """
 
 from __future__ import annotations

@@ -29,11 +29,22 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from .data.synthetic import FACTORS, Identity, identity_seed, neutral_factors, render_face
-from .evaluate import reconstruct
-from .io import to_tensor
-from .nn import LIA
-from .runtime import model_device
+from ..data.synthetic import FACTORS, Identity, identity_seed, neutral_factors, render_face
+from ..io import to_tensor
+from ..nn import LIA
+from ..runtime.device import inference, model_device
+from ..runtime.source import encode_source
+
+
+def reconstruct(model: LIA, frames: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every frame of an in-memory clip, uint8 (T, S, S, 3) at the model's size, rebuilt from the
+    first one in absolute mode (eq. 11), in float32: the frames as tensors x and the
+    reconstructions (unclamped), both (T, 3, S, S) in [-1, 1] on the model's device."""
+    x = to_tensor(frames).to(model_device(model))
+    state = encode_source(model, x[:1], precision="float32")
+    with inference(model, "float32"):  # the clip is in memory already: one motion batch
+        alpha = model.encode_motion(x)
+        return x, model.decode(state, model.absolute_latent(state, alpha))
 
 
 def unseen_identities(seed: int, count: int) -> list[Identity]:

@@ -17,12 +17,12 @@ in-order pass and the output keeps every frame in order.
 
 ``edit`` moves the source along the directions before animating, A_s <- A_s + e (LIA-X's
 edit-warp-render: align the source's pose or expression first, then animate). Its directions are
-1-based, as everywhere (``{3: 1.5}`` or ``"3=1.5"`` moves along d3; ``liaviz.runtime.parse_edit``).
+1-based, as everywhere (``{3: 1.5}`` or ``"3=1.5"`` moves along d3; ``liaviz.analysis.edits.parse_edit``).
 
 The motion mixer transfers only the motion you want: ``mute`` lists directions (1-based, as in
 the paper and ``liaviz directions``) whose driving motion is not transferred, so they keep the
 source's own magnitudes; ``motion_scale`` multiplies the transferred motion. Both become the
-per-direction ``gains`` of ``LIA.relative_latent`` / ``absolute_latent`` (``liaviz.mixer``).
+per-direction ``gains`` of ``LIA.relative_latent`` / ``absolute_latent`` (``liaviz.analysis.mixer``).
 Muting every direction freezes the animation on the source's reconstruction; no mute and scale 1
 is the plain run, bit for bit.
 """
@@ -36,24 +36,17 @@ from typing import Literal
 import numpy as np
 import torch
 
-from .io import Crop, MediaError, to_tensor, to_uint8
-from .mixer import check_motion_scale, mixer_gains
-from .nn import LIA, SourceState
-from .numeric import MAX_BATCH, integer
-from .precision import Precision, resolve_precision
-from .runtime import (
-    DrivingVideo,
-    InputError,
-    clip_magnitudes,
-    encode_source,
-    inference,
-    model_device,
-    parse_edit,
-    source_crop,
-    source_image,
-)
-from .runtime import batch_size as runtime_batch_size
-from .runtime import progress as progress_bar
+from ..analysis.edits import parse_edit
+from ..analysis.mixer import check_motion_scale, mixer_gains
+from ..errors import InputError
+from ..io import Crop, MediaError, to_tensor, to_uint8
+from ..nn import LIA, SourceState
+from ..numeric import MAX_BATCH, integer
+from ..progress import progress_bar
+from ..runtime.device import Precision, inference, model_device, resolve_precision
+from ..runtime.device import frames_per_call as runtime_batch_size
+from ..runtime.driving import DrivingVideo, clip_magnitudes
+from ..runtime.source import encode_source, source_crop, source_image
 
 Mode = Literal["relative", "absolute"]
 Start = Literal["first", "best"] | int
@@ -106,7 +99,7 @@ def animate(
     ``{direction: value}`` or text ``"3=1.5,7=-2"`` (directions 1-based). ``precision``:
     ``"auto"`` (bfloat16 autocast where the device computes bf16 natively, else float32),
     ``"float32"`` or ``"bfloat16"`` (preview quality; on a device that would emulate it, float32
-    with a ``PrecisionWarning``; see ``liaviz.precision``). ``mute`` (1-based directions whose
+    with a ``PrecisionWarning``; see ``liaviz.runtime.device``). ``mute`` (1-based directions whose
     driving motion is not transferred) and ``motion_scale`` are the motion mixer (see the module
     notes). ``crop`` (source and driving video) and ``driving_crop`` (the driving video, when
     given): ``"auto"`` (default) crops around the face (``liaviz.faces``: the source by the

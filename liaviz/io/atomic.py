@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
 
-from .errors import UserError, first_line
+from ..errors import UserError, first_line
 
 # errno values that mean the disk (or the user's quota, or a file size limit) is full
 NO_SPACE = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
