@@ -32,7 +32,7 @@ sys.path.insert(0, str(REPO))
 from benchmarks._machine import cpu_name  # noqa: E402
 from liaviz.faces.track import video_detector  # noqa: E402
 from liaviz.io import VideoWriter, iter_av_frames  # noqa: E402
-from liaviz.prepare import Options, Rules, plan_clips, prepare  # noqa: E402
+from liaviz.prepare import Options, Rules, plan_clips, prepare_dataset  # noqa: E402
 from liaviz.prepare.video import scan_video, write_clips  # noqa: E402
 from tests._face_videos import known_paths  # noqa: E402
 
@@ -72,7 +72,7 @@ def speeds(video: Path, seconds: float, every: int, workers: int, tmp: Path) -> 
     for k in range(workers):
         (raw / f"copy{k}.mp4").symlink_to(video)
     options = Options(rules=rules, detect_every=every)
-    t_all, _ = timed(lambda: prepare(raw, tmp / "out", options, workers=workers, progress=False))
+    t_all, _ = timed(lambda: prepare_dataset(raw, tmp / "out", options, workers=workers, progress=False))
     clip_frames = sum(p.n_frames for p in plans)
     return {
         "video": f"{info.width}x{info.height} {info.fps:g} fps, {seconds:g} s, {scan.n_frames} frames",

@@ -8,11 +8,11 @@ import pickle
 import subprocess
 import sys
 
-import liaviz.checkpoints.model
 import pytest
 import torch
 
 import liaviz
+import liaviz.checkpoints.model
 from liaviz import LIA, CheckpointError, LIAConfig, load_model
 from liaviz.checkpoints.training import CorruptCheckpoint, load_training_checkpoint, save_checkpoint
 from liaviz.cli import main as cli_main

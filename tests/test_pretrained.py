@@ -3,12 +3,12 @@ and it has learned to animate: it rebuilds unseen faces and transfers the head's
 
 from __future__ import annotations
 
-import liaviz.checkpoints.model
 import numpy as np
 import pytest
 import torch
 
 import liaviz
+import liaviz.checkpoints.model
 from liaviz.analysis.transfer import factor_transfer_ratios
 from liaviz.checkpoints.model import EMBEDDED, EMBEDDED_DEFAULT, PRETRAINED_DIR, resolve_path
 from liaviz.cli import main as cli_main

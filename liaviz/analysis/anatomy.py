@@ -71,7 +71,7 @@ STILL_FRACTION = 0.01  # below this fraction of the strongest direction's energy
 LOCAL_LABEL = 0.5  # local share from which a direction is labelled "local: ..."
 LOCAL_SUFFIX = 0.3  # local share from which a global label gets " + local"
 SECOND_COMPONENT = 0.5  # a second global component is named when it has this much of the first's
-FORMAT_VERSION = 1
+ANATOMY_FORMAT_VERSION = 1
 
 
 class AnatomyError(UserError, ValueError):
@@ -163,7 +163,7 @@ class Anatomy:
 
     def to_dict(self) -> dict:
         return {
-            "format": FORMAT_VERSION,
+            "format": ANATOMY_FORMAT_VERSION,
             "size": self.size,
             "step": self.step,
             "n_images": self.n_images,
@@ -356,6 +356,23 @@ def analyze_directions(
     return Anatomy(out, size, float(step), len(images))
 
 
+def mute_all_but(
+    model: LIA, image, keep: Literal["pose", "expression"], anatomy: Anatomy | None = None,
+    name: str = "the anatomy",
+) -> list[int]:
+    """The directions (1-based) to mute so that only ``keep`` is transferred (``preset_mute``),
+    from ``anatomy`` (``name`` says where it came from) or measured on ``image``, the source as
+    the model sees it (2M decodes)."""
+    if anatomy is None:
+        anatomy = analyze_directions(model, [image])
+    if len(anatomy.directions) != model.config.motion_dim:
+        raise AnatomyError(
+            f"{name}: describes {len(anatomy.directions)} directions, the model has "
+            f"{model.config.motion_dim}"
+        )
+    return preset_mute(anatomy, keep)
+
+
 def _as_uint8(model: LIA, image) -> np.ndarray:
     """A source as the model sees it, uint8 (S, S, 3)."""
     return to_uint8(source_tensor(model, image).cpu())[0]
@@ -370,6 +387,7 @@ __all__ = [
     "decompose_flow",
     "default_images",
     "direction_names",
+    "mute_all_but",
     "fit_weights",
     "flow_changes",
     "label_direction",

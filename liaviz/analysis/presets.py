@@ -19,8 +19,8 @@ from pathlib import Path
 from ..errors import UserError
 from ..io.atomic import write_json
 
-FORMAT = "liaviz-preset"
-VERSION = 1
+PRESET_FORMAT = "liaviz-preset"
+PRESET_VERSION = 1
 
 
 class PresetError(UserError, ValueError):
@@ -39,8 +39,8 @@ class Preset:
 
     def to_dict(self) -> dict:
         data = {
-            "format": FORMAT,
-            "version": VERSION,
+            "format": PRESET_FORMAT,
+            "version": PRESET_VERSION,
             "motion_dim": self.motion_dim,
             "values": [round(float(v), 6) for v in self.values],
             "names": list(self.names),
@@ -67,10 +67,10 @@ def load_preset(path: str | os.PathLike, motion_dim: int | None = None) -> Prese
         data = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise PresetError(f"{path}: not a JSON preset ({e})") from None
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise PresetError(f'{path}: not a liaviz preset (no "format": "{FORMAT}")')
-    if data.get("version") != VERSION:
-        raise PresetError(f"{path}: preset version {data.get('version')!r}, expected {VERSION}")
+    if not isinstance(data, dict) or data.get("format") != PRESET_FORMAT:
+        raise PresetError(f'{path}: not a liaviz preset (no "format": "{PRESET_FORMAT}")')
+    if data.get("version") != PRESET_VERSION:
+        raise PresetError(f"{path}: preset version {data.get('version')!r}, expected {PRESET_VERSION}")
     values, names, order = data.get("values"), data.get("names"), data.get("order")
     if not isinstance(values, list) or not all(
         isinstance(v, (int, float)) and math.isfinite(v) for v in values
@@ -95,7 +95,7 @@ def list_presets(folder: str | os.PathLike) -> list[str]:
     out = []
     for p in sorted(folder.glob("*.json")):
         try:
-            if json.loads(p.read_text(encoding="utf-8")).get("format") == FORMAT:
+            if json.loads(p.read_text(encoding="utf-8")).get("format") == PRESET_FORMAT:
                 out.append(p.stem)
         except (OSError, ValueError, AttributeError):
             continue  # not a preset: not listed

@@ -112,10 +112,10 @@ def read_generator(path: str | os.PathLike, weights: str = "auto") -> tuple[LIA,
     use_ema = has_ema and weights != "raw"
     state = train["gen_ema"] if use_ema else train["gen"]
     state = {k.removeprefix("module."): v for k, v in state.items()}
-    model = model_from(Checkpoint(resolved, training.FORMAT, config, state))
+    model = model_from(Checkpoint(resolved, training.TRAINING_FORMAT, config, state))
     meta = {
         "source": resolved.name,
-        "source_format": training.FORMAT,
+        "source_format": training.TRAINING_FORMAT,
         "step": str(train.get("step", "?")),
         "weights": "ema" if use_ema else "raw",
     }

@@ -28,8 +28,8 @@ from ..io.atomic import atomic_output
 from ..nn import LIA, LIAConfig
 from ..plain_data import NotPlainData, check_plain
 
-FORMAT_NAME = "liaviz"
-FORMAT_VERSION = "1"
+MODEL_FORMAT = "liaviz"
+MODEL_FORMAT_VERSION = "1"
 PRETRAINED_DIR = Path(__file__).parent / "pretrained"
 # The embedded default, by its versioned file name; the stable alias EMBEDDED loads it whatever
 # its size, so code and docs that say "embedded" follow it when a better model ships.
@@ -84,7 +84,7 @@ def save_model(model: LIA, path: str | os.PathLike, metadata: dict[str, str] | N
     tensors = _float32_state(model)
     meta = {str(k): str(v) for k, v in (metadata or {}).items()}
     meta.update(
-        format=FORMAT_NAME, format_version=FORMAT_VERSION, config=json.dumps(model.config.to_dict())
+        format=MODEL_FORMAT, format_version=MODEL_FORMAT_VERSION, config=json.dumps(model.config.to_dict())
     )
     with atomic_output(path, error=CheckpointError) as tmp:
         save_file(tensors, tmp, metadata=meta)

@@ -22,8 +22,8 @@ import torch
 from ..io.atomic import atomic_output, remove_stale
 from .model import CheckpointError, read_torch
 
-FORMAT = "liaviz-train"  # the value of a training checkpoint's 'format' key
-VERSION = 1
+TRAINING_FORMAT = "liaviz-train"  # the value of a training checkpoint's 'format' key
+TRAINING_VERSION = 1
 _NAME = re.compile(r"ckpt_(\d{8,})\.pt")
 
 
@@ -53,7 +53,7 @@ def save_checkpoint(folder: Path, step: int, payload: dict[str, Any], keep: int)
     and checkpoints of later steps (left by a run resumed from an earlier one) are not
     touched. A full disk is a ``UserError`` saying so; the previous checkpoints stay intact."""
     folder.mkdir(parents=True, exist_ok=True)
-    payload = dict(payload, format=FORMAT, version=VERSION, step=int(step))
+    payload = dict(payload, format=TRAINING_FORMAT, version=TRAINING_VERSION, step=int(step))
     payload["digest"] = digest(payload)
     path = checkpoint_path(folder, step)
     with atomic_output(path) as tmp, open(tmp, "wb") as f:
@@ -80,7 +80,7 @@ def load_training_checkpoint(path: Path) -> dict[str, Any]:
 def verified_if_training(path: Path, data: Any) -> dict[str, Any] | None:
     """``data`` (a torch file's contents) verified when it is a training checkpoint; None when it
     is another kind (an official ``.pt``, a bare state_dict)."""
-    if not (isinstance(data, dict) and data.get("format") == FORMAT):
+    if not (isinstance(data, dict) and data.get("format") == TRAINING_FORMAT):
         return None
     return _verified(path, data)
 
@@ -96,7 +96,7 @@ def _read(path: Path) -> Any:
 
 
 def _verified(path: Path, data: Any) -> dict[str, Any]:
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
+    if not isinstance(data, dict) or data.get("format") != TRAINING_FORMAT:
         raise CorruptCheckpoint(f"{path}: not a liaviz training checkpoint")
     stored = data.pop("digest", None)
     if stored != digest(data):

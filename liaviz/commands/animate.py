@@ -8,11 +8,16 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import UserError
-from ..numeric import MAX_BATCH, flag, integer, max_threads
-from ..runtime.device import PRECISIONS, choose_precision
-from ._faces import CROPS, add_framing_options, framing_from
-from ._mixer import add_mixer_options, check_mixer, resolve_mute
+from .options import (
+    add_face_options,
+    add_mixer_options,
+    add_model_options,
+    add_precision_option,
+    apply_precision,
+    apply_threads,
+    check_mixer,
+    framing_from,
+)
 
 EPILOG = """\
 examples:
@@ -90,78 +95,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def add_face_options(p: argparse.ArgumentParser) -> None:
-    """How the source photo and the driving video are cropped (``liaviz.faces``)."""
-    g = add_framing_options(p)
-    g.add_argument(
-        "--crop",
-        choices=CROPS,
-        default="auto",
-        help="auto (default): find the face and crop it as the model was trained; center: the "
-        "centre square; pad: pad to a square; none: stretch. Applies to source and driving video",
-    )
-    g.add_argument(
-        "--driving-crop",
-        choices=CROPS,
-        default=None,
-        help="the same for the driving video only (default: as --crop)",
-    )
-    g.add_argument(
-        "--no-paste-back",
-        action="store_true",
-        help="write the animated crop alone, not the whole photo with the face pasted back",
-    )
-
-
-def add_model_options(p: argparse.ArgumentParser) -> None:
-    """Options shared by `animate` and `evaluate` (each adds its own --crop)."""
-    p.add_argument("--size", type=int, default=None, help="model size the checkpoint must have")
-    p.add_argument(
-        "--batch-size", type=flag(integer, 1, MAX_BATCH), default=None, help="frames per model call"
-    )
-    p.add_argument(
-        "--device", default="auto", help="auto (default: cuda, then mps, then cpu), cpu, cuda, mps"
-    )
-    p.add_argument(
-        "--threads",
-        type=flag(integer, 1, max_threads()),
-        default=None,
-        help="CPU threads for torch (default: torch's choice; 1 is often faster on a busy machine)",
-    )
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-
-
-def add_precision_option(p: argparse.ArgumentParser) -> None:
-    """--precision, shared by `animate` and `demo` (see ``liaviz.runtime.device``)."""
-    p.add_argument(
-        "--precision",
-        choices=PRECISIONS,
-        default="auto",
-        help="auto (default): bfloat16 autocast where the device computes bf16 natively (CUDA "
-        "with bf16, CPUs with AVX512-BF16/AMX), else float32. bfloat16 is preview quality; asked "
-        "for on a device without bf16 units it runs in float32 with a warning",
-    )
-
-
-def apply_precision(args: argparse.Namespace, device) -> str:
-    """The precision to run on ``device``; a turned-down bfloat16 request prints one line."""
-    precision, reason = choose_precision(args.precision, device)
-    if reason:
-        print(f"liaviz {args.command}: warning: {reason}", file=sys.stderr, flush=True)
-    return precision
-
-
-def apply_threads(args: argparse.Namespace) -> None:
-    """Honour --threads: this process is the application, so setting torch's pool is ours to do."""
-    if args.threads is None:
-        return
-    if args.threads < 1:
-        raise UserError(f"--threads must be at least 1, got {args.threads}")
-    import torch
-
-    torch.set_num_threads(args.threads)
-
-
 def parse_start(text: str) -> str | int:
     if text in ("first", "best"):
         return text
@@ -171,33 +104,19 @@ def parse_start(text: str) -> str | int:
         raise argparse.ArgumentTypeError(
             f"expected 'first', 'best' or a frame index, got {text!r}"
         ) from None
-    return value  # its range is animate.check_inputs' to check
+    return value  # its range is animate.check_animate_inputs' to check
 
 
-def resolve_device(name: str):
-    import torch
+def resolve_mute(args: argparse.Namespace, model, source, mute: list[int], anatomy) -> list[int]:
+    """--mute plus the directions --only leaves out; says which on stderr."""
+    if not args.only:
+        return mute
+    from ..analysis.anatomy import mute_all_but
 
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise UserError(f"--device {name}: CUDA is not available on this machine")
-    if name == "mps" and not (
-        getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()
-    ):
-        raise UserError("--device mps: MPS is not available on this machine")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise UserError(f"--device {name}: unknown device (use auto, cpu, cuda or mps)") from None
-    if device.type == "meta":  # shapes without data: nothing to compute on
-        raise UserError(
-            f"--device {name}: a meta device holds no data (use auto, cpu, cuda or mps)"
-        )
-    return device
+    preset = mute_all_but(model, source, args.only, anatomy, args.anatomy or "the anatomy")
+    shown = ", ".join(f"d{i}" for i in preset) or "none"
+    print(f"--only {args.only}: muting {shown}", file=sys.stderr)
+    return sorted(set(mute) | set(preset))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -213,7 +132,8 @@ def run(args: argparse.Namespace) -> int:
         to_tensor,
         video_info,
     )
-    from ..pipelines.animate import animate_batches, check_inputs
+    from ..pipelines.animate import animate_batches, check_animate_inputs
+    from ..runtime.device import resolve_device
     from ..runtime.driving import DrivingVideo
     from ..runtime.source import source_crop
 
@@ -225,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
     check_not_an_input(out, args.driving, args.source)
     source = read_image(args.source)
     info = video_info(args.driving)
-    check_inputs(
+    check_animate_inputs(
         args.mode, args.start, args.batch_size, args.motion_scale, info.n_frames, args.driving
     )
     kind = output_kind(out)

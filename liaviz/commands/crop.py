@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ._faces import add_framing_options, framing_from
+from .options import add_framing_options, framing_from
 
 EPILOG = """\
 examples:

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserError
-from .animate import add_precision_option, apply_precision
+from .options import add_precision_option, apply_precision
 
 # what the demo writes into --out (and sweep_top<k>.gif for the --top directions)
 OUTPUT_FILES = (

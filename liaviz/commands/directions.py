@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     from ..demo import sample_driving
     from ..io import read_image, read_video
     from ..io.atomic import check_not_a_guarded_input
-    from .animate import resolve_device
+    from ..runtime.device import resolve_device
 
     if args.frames < 2:
         raise UserError(f"--frames must be at least 2, got {args.frames}")

@@ -6,7 +6,7 @@ import argparse
 import sys
 import warnings
 
-from .animate import add_model_options, apply_threads, resolve_device
+from .options import add_model_options, apply_threads
 
 EPILOG = """\
 protocol (the paper's Table 1): for every clip of the split, the first frame is the source and
@@ -54,13 +54,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..checkpoints.model import load_model
     from ..io.atomic import check_output_folder
-    from ..pipelines.evaluate import LPIPS_NOT_GIVEN, check_inputs, evaluate
+    from ..pipelines.evaluate import LPIPS_NOT_GIVEN, check_evaluate_inputs, evaluate
     from ..pipelines.lpips import LPIPS
+    from ..runtime.device import resolve_device
 
     # the library's own checks, before loading anything
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="skipping ")  # listed at the end instead
-        split = check_inputs(
+        split = check_evaluate_inputs(
             args.data, args.dump_videos, args.batch_size, args.max_clips, args.max_frames
         )
     for target in (args.out, args.csv):

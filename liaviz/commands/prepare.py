@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .synth import _int_at_least
+from .options import int_at_least
 
 EPILOG = """\
 how the clips are made (as the VoxCeleb crops were): faces are detected on frames shrunk to
@@ -54,7 +54,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--size",
-        type=_int_at_least(16, "--size"),
+        type=int_at_least(16, "--size"),
         default=256,
         metavar="S",
         help="clip side in pixels (default 256)",
@@ -68,14 +68,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--min-frames",
-        type=_int_at_least(2, "--min-frames"),
+        type=int_at_least(2, "--min-frames"),
         default=64,
         metavar="T",
         help="drop shorter tracks (default 64)",
     )
     p.add_argument(
         "--min-side",
-        type=_int_at_least(1, "--min-side"),
+        type=int_at_least(1, "--min-side"),
         default=None,
         metavar="PX",
         help="drop crops smaller than PX source pixels (default: --size)",
@@ -103,11 +103,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="keep each video (default) or each folder of RAW in one split",
     )
     p.add_argument(
-        "--seed", type=_int_at_least(0, "--seed"), default=0, help="seed of the split (default 0)"
+        "--seed", type=int_at_least(0, "--seed"), default=0, help="seed of the split (default 0)"
     )
     p.add_argument(
         "--detect-every",
-        type=_int_at_least(1, "--detect-every"),
+        type=int_at_least(1, "--detect-every"),
         default=None,
         metavar="K",
         help="run the detector on every K-th frame of a shot and interpolate (default 5; 1: every frame)",
@@ -120,7 +120,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--workers",
-        type=_int_at_least(1, "--workers"),
+        type=int_at_least(1, "--workers"),
         default=1,
         metavar="W",
         help="videos in parallel, one process each (default 1)",
@@ -133,7 +133,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..prepare import DETECT_EVERY, Options, PrepareError, Rules, merge, parse_shard, prepare
+    from ..prepare import (
+        DETECT_EVERY,
+        Options,
+        PrepareError,
+        Rules,
+        merge,
+        parse_shard,
+        prepare_dataset,
+    )
 
     if args.merge:
         if args.raw is not None:
@@ -154,7 +162,7 @@ def run(args: argparse.Namespace) -> int:
         group=args.split_by,
         detect_every=args.detect_every or DETECT_EVERY,
     )
-    outcome = prepare(
+    outcome = prepare_dataset(
         args.raw,
         args.out,
         options,

@@ -26,8 +26,17 @@ import torch
 from torch.utils.data import Dataset, Sampler
 
 from ..errors import UserError
-from ..io import VIDEO_SUFFIXES, MediaError, frame_files, iter_video, prepare, read_image
-from ..io import video_info as _video_info
+from ..io import (
+    VIDEO_SUFFIXES,
+    MediaError,
+    frame_files,
+    iter_video,
+    prepare,
+    read_image,
+    video_info,
+)
+
+SPLITS = ("train", "test")  # the split folders of the layout, in this order
 
 
 class DatasetError(UserError):
@@ -67,7 +76,7 @@ def scan_split(
             clip = Clip(entry, len(frames), frames)
         elif entry.suffix.lower() in VIDEO_SUFFIXES:
             try:
-                clip = Clip(entry, _video_info(entry).n_frames)
+                clip = Clip(entry, video_info(entry).n_frames)
             except MediaError as e:
                 skip(entry, f"unreadable: {e}")
                 continue

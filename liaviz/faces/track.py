@@ -8,7 +8,7 @@ video is. ``driving_crops`` then makes the crops as the VoxCeleb clips were made
 followed through each shot (each frame's detection that overlaps the previous one most), and the
 shot gets **one fixed crop**. A fixed crop keeps the head's translation in the relative motion; a crop per frame would strip
 it out and add jitter. The box is the VoxCeleb one: the union of the face's detected boxes over
-the shot, grown by ``MARGIN`` of its size on each side and squared; on the official driving clip
+the shot, grown by ``SHOT_MARGIN`` of its size on each side and squared; on the official driving clip
 (a VoxCeleb crop) it gives back that clip's own frame. Frames where the face is lost keep their
 shot's crop; a shot with no face at all keeps the crop before it.
 
@@ -40,7 +40,7 @@ VIDEO_MAX_SIDE = 640  # frames are shrunk to this before detection
 # a driving clip's faces are detected on every 2nd frame of a shot (the others interpolated):
 # detection is most of the scan's cost (about 25 ms a 720p frame on 2 cores)
 DRIVING_DETECT_EVERY = 2
-MARGIN = 0.1  # the union of a shot's face boxes grows by this share of its size on each side
+SHOT_MARGIN = 0.1  # the union of a shot's face boxes grows by this share of its size on each side
 
 
 @lru_cache(maxsize=1)
@@ -266,7 +266,7 @@ class DrivingCrops:
         return text
 
 
-def driving_crops(scan: ClipScan, margin: float = MARGIN) -> DrivingCrops | None:
+def driving_crops(scan: ClipScan, margin: float = SHOT_MARGIN) -> DrivingCrops | None:
     """One fixed crop per shot of a scanned clip (see the module notes); None when no frame of
     the clip has a face and its frames are not square (the caller's error to raise)."""
     shots = scan.shots()

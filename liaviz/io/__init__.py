@@ -4,11 +4,14 @@
   square input, ``to_tensor`` / ``to_uint8`` (the model's [-1, 1] convention), ``write_image``;
 - ``video_read``: ``video_info``, ``iter_video`` / ``read_video`` and ``frame_times`` for video
   files, GIFs and folders of frames; ``iter_av_frames``, PyAV's own frames;
-- ``video_write``: ``VideoWriter`` (mp4, GIF or PNG frames, atomic) and its checks.
+- ``video_write``: ``VideoWriter`` (mp4, GIF or PNG frames, atomic) and its checks;
+- ``atomic``: the one writer every output goes through (whole files, JSON, folders), and
+  ``check_not_an_input``, the guard against writing over an input.
 
 Every problem with a file is a ``MediaError`` naming the file in one line.
 """
 
+from .atomic import check_not_an_input
 from .images import (
     IMAGE_SUFFIXES,
     Crop,
@@ -32,7 +35,7 @@ from .video_read import (
     upright_turns,
     video_info,
 )
-from .video_write import VideoWriter, check_not_an_input, output_kind
+from .video_write import VideoWriter, output_kind
 
 __all__ = [
     "FOLDER_FPS",

@@ -15,15 +15,8 @@ import numpy as np
 from PIL import Image
 
 from ..errors import first_line
-from . import atomic
 from .atomic import atomic_folder, atomic_output, check_output_folder, os_reason, temporary
 from .images import IMAGE_SUFFIXES, MediaError
-
-
-def check_not_an_input(out: str | os.PathLike, *inputs: str | os.PathLike) -> None:
-    """Refuse an output path that is one of the inputs (``liaviz.io.atomic.check_not_an_input``),
-    as a ``MediaError``."""
-    atomic.check_not_an_input(out, *inputs, error=MediaError)
 
 
 def output_kind(path: str | os.PathLike) -> str:

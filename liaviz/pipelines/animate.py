@@ -43,8 +43,7 @@ from ..io import Crop, MediaError, to_tensor, to_uint8
 from ..nn import LIA, SourceState
 from ..numeric import MAX_BATCH, integer
 from ..progress import progress_bar
-from ..runtime.device import Precision, inference, model_device, resolve_precision
-from ..runtime.device import frames_per_call as runtime_batch_size
+from ..runtime.device import Precision, frames_per_call, inference, model_device, resolve_precision
 from ..runtime.driving import DrivingVideo, clip_magnitudes
 from ..runtime.source import encode_source, source_crop, source_image
 
@@ -144,7 +143,7 @@ def animate_batches(
         drive = driving
     else:
         drive = DrivingVideo(driving, model.config.size, driving_crop or crop)
-    start = check_inputs(mode, start, batch_size, motion_scale, drive.n_frames, drive.name)
+    start = check_animate_inputs(mode, start, batch_size, motion_scale, drive.n_frames, drive.name)
     if start != "first" and not drive.reiterable:
         raise AnimateError(
             f"start={start!r} reads the driving video twice; pass a path or an array, not a "
@@ -158,7 +157,7 @@ def animate_batches(
     run = _Run(
         model,
         device,
-        batch_size or runtime_batch_size(model),
+        batch_size or frames_per_call(model),
         resolve_precision(precision, device),
         progress,
         None if gains is None else gains.to(device),
@@ -173,7 +172,7 @@ def animate_batches(
     return _relative_from(run, state, drive, start)
 
 
-def check_inputs(
+def check_animate_inputs(
     mode: Mode,
     start: Start | None = None,
     batch_size: int | None = None,
@@ -325,5 +324,5 @@ __all__ = [
     "animate",
     "animate_batches",
     "best_start_frame",
-    "check_inputs",
+    "check_animate_inputs",
 ]

@@ -136,7 +136,7 @@ def find_clips(
     return clips, skipped
 
 
-def check_inputs(
+def check_evaluate_inputs(
     root: str | os.PathLike,
     dump_dir: str | os.PathLike | None = None,
     batch_size: int | None = None,
@@ -235,9 +235,9 @@ def evaluate(
 ) -> EvaluationReport:
     """Evaluate every clip of a test split. Clips that cannot be read are skipped with a warning
     and listed in ``report.skipped``; if none can be read, ``EvaluationError``. ``split``: what
-    ``check_inputs(root, dump_dir, ...)`` returned, when the caller already has it."""
+    ``check_evaluate_inputs(root, dump_dir, ...)`` returned, when the caller already has it."""
     if split is None:
-        split = check_inputs(root, dump_dir, batch_size, max_clips, max_frames)
+        split = check_evaluate_inputs(root, dump_dir, batch_size, max_clips, max_frames)
     clips, skipped = split
     clips, skipped = list(clips)[:max_clips], list(skipped)
     results: list[ClipResult] = []

@@ -10,14 +10,14 @@
 
 from .clips import DROP_REASONS, ClipPlan, Rules, plan_clips
 from .merge import merge
-from .records import MANIFEST, Totals
-from .run import DETECT_EVERY, Options, Outcome, prepare
+from .records import CLIP_MANIFEST, Totals
+from .run import DETECT_EVERY, Options, Outcome, prepare_dataset
 from .sources import PrepareError, Source, list_sources, parse_shard
 
 __all__ = [
     "DETECT_EVERY",
     "DROP_REASONS",
-    "MANIFEST",
+    "CLIP_MANIFEST",
     "ClipPlan",
     "Options",
     "Outcome",
@@ -29,5 +29,5 @@ __all__ = [
     "merge",
     "parse_shard",
     "plan_clips",
-    "prepare",
+    "prepare_dataset",
 ]

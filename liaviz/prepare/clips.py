@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..faces.framing import CropBox, square_union
-from ..faces.track import MARGIN, ClipScan, face_square, split_tracks
+from ..faces.track import SHOT_MARGIN, ClipScan, face_square, split_tracks
 
 # why a track gives no clip, in the order they are checked (each drop counts once)
 DROP_REASONS = ("short", "small", "outside")
@@ -32,7 +32,7 @@ class Rules:
     """How tracks become clips (the ``liaviz prepare`` options of the same names)."""
 
     size: int = 256  # output side, pixels
-    margin: float = MARGIN  # the union of the boxes grows by this share of its side, each side
+    margin: float = SHOT_MARGIN  # the union of the boxes grows by this share of its side, each side
     min_frames: int = 64  # VoxCeleb kept tracks of 64 frames or more
     min_side: int | None = None  # smallest crop side in source pixels (None: ``size``)
     pad: bool = False  # keep crops that leave the frame, repeating the edge pixels

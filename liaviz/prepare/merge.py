@@ -11,10 +11,10 @@ import os
 import shutil
 from pathlib import Path
 
+from ..data.fomm import SPLITS
 from ..io.atomic import atomic_folder, atomic_output
 from .records import (
     RECORDS,
-    SPLITS,
     Totals,
     read_records,
     read_settings,

@@ -21,8 +21,7 @@ from .sources import PrepareError
 
 SETTINGS = "prepare.json"
 RECORDS = "sources"
-MANIFEST = "manifest.csv"
-SPLITS = ("train", "test")
+CLIP_MANIFEST = "manifest.csv"
 KIND = "liaviz prepare"
 COLUMNS = (
     "clip", "split", "source", "first_frame", "end_frame", "frames", "start_s", "end_s",
@@ -93,7 +92,7 @@ def manifest_text(records: list[dict]) -> str:
 
 
 def write_manifest(root: Path, records: list[dict]) -> None:
-    write_text(root / MANIFEST, manifest_text(records), PrepareError)
+    write_text(root / CLIP_MANIFEST, manifest_text(records), PrepareError)
 
 
 @dataclass

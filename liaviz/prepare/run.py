@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
 
+from ..data.fomm import SPLITS
 from ..faces.detect import RetinaFaceDetector
 from ..faces.track import VIDEO_MAX_SIDE
 from ..io import MediaError
@@ -23,7 +24,6 @@ from ..io.atomic import remove_stale
 from .clips import ClipPlan, Rules, plan_clips
 from .records import (
     RECORDS,
-    SPLITS,
     Totals,
     is_done,
     read_records,
@@ -60,7 +60,7 @@ class Outcome:
     failed: list[str]
 
 
-def prepare(
+def prepare_dataset(
     raw: str | os.PathLike,
     out: str | os.PathLike,
     options: Options = Options(),

@@ -148,6 +148,30 @@ def inference_on(device: torch.device | str, precision: Resolved) -> Iterator[No
 # ---- where and how the model runs: the model's own device ------------------------------------
 
 
+def resolve_device(name: str | torch.device = "auto") -> torch.device:
+    """A device to run on: ``"auto"`` is CUDA, then MPS, then the CPU; a device this machine does
+    not have, an unknown name or ``meta`` (shapes without data) is a one-line ``UserError``."""
+    if isinstance(name, torch.device):
+        name = str(name)
+    mps = getattr(torch.backends, "mps", None)
+    has_mps = bool(mps and mps.is_available())
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        return torch.device("mps" if has_mps else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise UserError(f"device {name}: CUDA is not available on this machine")
+    if name == "mps" and not has_mps:
+        raise UserError("device mps: MPS is not available on this machine")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise UserError(f"device {name}: unknown device (use auto, cpu, cuda or mps)") from None
+    if device.type == "meta":  # shapes without data: nothing to compute on
+        raise UserError(f"device {name}: a meta device holds no data (use auto, cpu, cuda or mps)")
+    return device
+
+
 def model_device(model: torch.nn.Module) -> torch.device:
     """The device holding the model's parameters."""
     return next(model.parameters()).device
@@ -175,6 +199,7 @@ def inference(model: torch.nn.Module, precision: Precision | None = None):
 
 
 __all__ = [
+    "resolve_device",
     "ENV_OVERRIDE",
     "PRECISIONS",
     "Precision",

@@ -24,9 +24,9 @@ One idea per module: ``factors`` (the motion factors), ``identity`` (a person's 
 """
 
 from .dataset import (
-    FORMAT_VERSION,
-    MANIFEST,
     SPLITS,
+    SYNTH_FORMAT_VERSION,
+    SYNTH_MANIFEST,
     SynthError,
     default_workers,
     format_factors_csv,
@@ -46,9 +46,9 @@ from .trajectories import sample_trajectory
 __all__ = [
     "FACTORS",
     "FACTOR_NAMES",
-    "FORMAT_VERSION",
+    "SYNTH_FORMAT_VERSION",
     "FRAMING",
-    "MANIFEST",
+    "SYNTH_MANIFEST",
     "PUPIL",
     "RGB",
     "SCLERA",

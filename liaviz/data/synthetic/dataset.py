@@ -19,14 +19,14 @@ from PIL import Image
 
 from ...errors import UserError
 from ...io.atomic import atomic_folder, json_text, remove_stale, write_json
+from ..fomm import SPLITS
 from .factors import FACTOR_NAMES, FACTORS
 from .identity import Identity
 from .rendering import FaceRenderer, default_supersample, render_video
 from .trajectories import sample_trajectory
 
-SPLITS = ("train", "test")
-MANIFEST = "synth.json"  # written first with "complete": false, rewritten when done
-FORMAT_VERSION = 2  # 2: tight VoxCeleb-like framing, larger features, expression events
+SYNTH_MANIFEST = "synth.json"  # written first with "complete": false, rewritten when done
+SYNTH_FORMAT_VERSION = 2  # 2: tight VoxCeleb-like framing, larger features, expression events
 # where writers before liaviz 0.1's atomic folders staged videos: --overwrite removes it too
 OLD_STAGING = ".incomplete"
 
@@ -138,15 +138,15 @@ def _prepare_out(out: Path, overwrite: bool) -> None:
             raise SynthError(
                 f"{out}: folder is not empty; pass --overwrite to replace the dataset there"
             )
-        if not (out / MANIFEST).is_file():
+        if not (out / SYNTH_MANIFEST).is_file():
             raise SynthError(
-                f"{out}: not a dataset written by liaviz synth (no {MANIFEST}); "
+                f"{out}: not a dataset written by liaviz synth (no {SYNTH_MANIFEST}); "
                 "refusing to overwrite it, choose an empty or new folder"
             )
         for entry in (*SPLITS, OLD_STAGING):
             if (out / entry).exists():
                 shutil.rmtree(out / entry)
-        (out / MANIFEST).unlink()
+        (out / SYNTH_MANIFEST).unlink()
     out.mkdir(parents=True, exist_ok=True)
 
 
@@ -242,7 +242,7 @@ def _write_all(
     counts = {"train": n_train, "test": n_test}
     manifest = {
         "kind": "liaviz synthetic talking faces",
-        "format_version": FORMAT_VERSION,
+        "format_version": SYNTH_FORMAT_VERSION,
         "complete": False,
         "seed": int(seed),
         "size": int(size),
@@ -251,7 +251,7 @@ def _write_all(
         "videos": counts,
         "factors": [asdict(f) for f in FACTORS],
     }
-    write_json(out_p / MANIFEST, manifest, SynthError)
+    write_json(out_p / SYNTH_MANIFEST, manifest, SynthError)
     for split in SPLITS:
         (out_p / split).mkdir()
     jobs = [
@@ -266,7 +266,7 @@ def _write_all(
             remove_stale(out_p / split)
         raise
     manifest["complete"] = True
-    write_json(out_p / MANIFEST, manifest, SynthError)
+    write_json(out_p / SYNTH_MANIFEST, manifest, SynthError)
     return manifest
 
 
@@ -296,11 +296,11 @@ def _run(
 def read_manifest(root: str | os.PathLike) -> dict:
     """The ``synth.json`` of a dataset written by :func:`write_dataset`; raises
     :class:`SynthError` when it is missing or the run that wrote it did not finish."""
-    path = Path(root).expanduser() / MANIFEST
+    path = Path(root).expanduser() / SYNTH_MANIFEST
     try:
         manifest = json.loads(path.read_text())
     except FileNotFoundError:
-        raise SynthError(f"{path.parent}: not a liaviz synthetic dataset (no {MANIFEST})") from None
+        raise SynthError(f"{path.parent}: not a liaviz synthetic dataset (no {SYNTH_MANIFEST})") from None
     except (OSError, ValueError) as e:
         raise SynthError(f"{path}: unreadable ({e})") from e
     if not manifest.get("complete"):
