@@ -72,7 +72,9 @@ def speeds(video: Path, seconds: float, every: int, workers: int, tmp: Path) -> 
     for k in range(workers):
         (raw / f"copy{k}.mp4").symlink_to(video)
     options = Options(rules=rules, detect_every=every)
-    t_all, _ = timed(lambda: prepare_dataset(raw, tmp / "out", options, workers=workers, progress=False))
+    t_all, _ = timed(
+        lambda: prepare_dataset(raw, tmp / "out", options, workers=workers, progress=False)
+    )
     clip_frames = sum(p.n_frames for p in plans)
     return {
         "video": f"{info.width}x{info.height} {info.fps:g} fps, {seconds:g} s, {scan.n_frames} frames",

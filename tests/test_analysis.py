@@ -90,7 +90,7 @@ def test_bad_inputs_are_user_errors(model, image):
     with pytest.raises(UserError, match="uint8"):
         encode_source(model, np.zeros((8, 8), np.float32))
     with pytest.raises(UserError, match="names"):
-        edits.direction_names(6, ["a"])
+        edits.direction_labels(6, ["a"])
 
 
 def test_frame_magnitudes_match_the_motion_encoder(model, tmp_path):

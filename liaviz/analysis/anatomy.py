@@ -357,7 +357,10 @@ def analyze_directions(
 
 
 def mute_all_but(
-    model: LIA, image, keep: Literal["pose", "expression"], anatomy: Anatomy | None = None,
+    model: LIA,
+    image,
+    keep: Literal["pose", "expression"],
+    anatomy: Anatomy | None = None,
     name: str = "the anatomy",
 ) -> list[int]:
     """The directions (1-based) to mute so that only ``keep`` is transferred (``preset_mute``),

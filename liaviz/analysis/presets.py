@@ -70,7 +70,9 @@ def load_preset(path: str | os.PathLike, motion_dim: int | None = None) -> Prese
     if not isinstance(data, dict) or data.get("format") != PRESET_FORMAT:
         raise PresetError(f'{path}: not a liaviz preset (no "format": "{PRESET_FORMAT}")')
     if data.get("version") != PRESET_VERSION:
-        raise PresetError(f"{path}: preset version {data.get('version')!r}, expected {PRESET_VERSION}")
+        raise PresetError(
+            f"{path}: preset version {data.get('version')!r}, expected {PRESET_VERSION}"
+        )
     values, names, order = data.get("values"), data.get("names"), data.get("order")
     if not isinstance(values, list) or not all(
         isinstance(v, (int, float)) and math.isfinite(v) for v in values

@@ -84,7 +84,9 @@ def save_model(model: LIA, path: str | os.PathLike, metadata: dict[str, str] | N
     tensors = _float32_state(model)
     meta = {str(k): str(v) for k, v in (metadata or {}).items()}
     meta.update(
-        format=MODEL_FORMAT, format_version=MODEL_FORMAT_VERSION, config=json.dumps(model.config.to_dict())
+        format=MODEL_FORMAT,
+        format_version=MODEL_FORMAT_VERSION,
+        config=json.dumps(model.config.to_dict()),
     )
     with atomic_output(path, error=CheckpointError) as tmp:
         save_file(tensors, tmp, metadata=meta)

@@ -167,7 +167,7 @@ def run(args: argparse.Namespace) -> int:
             audio = args.driving
     # checks the output folder exists
     writer = VideoWriter(out, info.rate or info.fps, times=times, audio_from=audio)
-    device = resolve_device(args.device)
+    device = resolve_device(args.device, "--device")
     apply_threads(args)
     model = load_model(args.checkpoint, device=device, size=args.size)
     size = model.config.size

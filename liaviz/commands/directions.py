@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     # read the inputs before the model: a typo in a path should not cost a model load
     portraits = [read_image(p) for p in args.portrait]
     clips = {Path(p).stem: read_video(p, max_frames=args.frames) for p in args.driving}
-    model = load_model(args.checkpoint, device=resolve_device(args.device))
+    model = load_model(args.checkpoint, device=resolve_device(args.device, "--device"))
     size, m = model.config.size, model.config.motion_dim
     t0 = time.perf_counter()
     anatomy = analyze_directions(model, portraits or None, step=args.step)

@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     for target in (args.out, args.csv):
         if target:
             check_output_folder(target)
-    device = resolve_device(args.device)
+    device = resolve_device(args.device, "--device")
     apply_threads(args)
     lpips = LPIPS.from_files(*args.lpips).to(device) if args.lpips else None
     model = load_model(args.checkpoint, device=device, size=args.size)

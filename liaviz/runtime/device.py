@@ -148,9 +148,10 @@ def inference_on(device: torch.device | str, precision: Resolved) -> Iterator[No
 # ---- where and how the model runs: the model's own device ------------------------------------
 
 
-def resolve_device(name: str | torch.device = "auto") -> torch.device:
+def resolve_device(name: str | torch.device = "auto", what: str = "device") -> torch.device:
     """A device to run on: ``"auto"`` is CUDA, then MPS, then the CPU; a device this machine does
-    not have, an unknown name or ``meta`` (shapes without data) is a one-line ``UserError``."""
+    not have, an unknown name or ``meta`` (shapes without data) is a one-line ``UserError``
+    whose message starts with ``what`` (a command line passes its flag)."""
     if isinstance(name, torch.device):
         name = str(name)
     mps = getattr(torch.backends, "mps", None)
@@ -160,15 +161,15 @@ def resolve_device(name: str | torch.device = "auto") -> torch.device:
             return torch.device("cuda")
         return torch.device("mps" if has_mps else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise UserError(f"device {name}: CUDA is not available on this machine")
+        raise UserError(f"{what} {name}: CUDA is not available on this machine")
     if name == "mps" and not has_mps:
-        raise UserError("device mps: MPS is not available on this machine")
+        raise UserError(f"{what} mps: MPS is not available on this machine")
     try:
         device = torch.device(name)
     except RuntimeError:
-        raise UserError(f"device {name}: unknown device (use auto, cpu, cuda or mps)") from None
+        raise UserError(f"{what} {name}: unknown device (use auto, cpu, cuda or mps)") from None
     if device.type == "meta":  # shapes without data: nothing to compute on
-        raise UserError(f"device {name}: a meta device holds no data (use auto, cpu, cuda or mps)")
+        raise UserError(f"{what} {name}: a meta device holds no data (use auto, cpu, cuda or mps)")
     return device
 
 
@@ -195,7 +196,6 @@ def inference(model: torch.nn.Module, precision: Precision | None = None):
     only, never across a ``yield`` to the caller."""
     device = model_device(model)
     return inference_on(device, resolve_precision(precision, device))
-
 
 
 __all__ = [

@@ -195,4 +195,3 @@ def clip_magnitudes(
     if keep_frames:
         return alpha, np.concatenate(kept)
     return alpha
-

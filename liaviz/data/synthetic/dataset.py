@@ -300,7 +300,9 @@ def read_manifest(root: str | os.PathLike) -> dict:
     try:
         manifest = json.loads(path.read_text())
     except FileNotFoundError:
-        raise SynthError(f"{path.parent}: not a liaviz synthetic dataset (no {SYNTH_MANIFEST})") from None
+        raise SynthError(
+            f"{path.parent}: not a liaviz synthetic dataset (no {SYNTH_MANIFEST})"
+        ) from None
     except (OSError, ValueError) as e:
         raise SynthError(f"{path}: unreadable ({e})") from e
     if not manifest.get("complete"):
