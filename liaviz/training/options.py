@@ -1,63 +1,84 @@
-"""The settings of a training run, typed: one frozen dataclass per config section.
+"""Every setting of a training run, declared once: its type, default, range and meaning.
 
-Their defaults are the paper's VoxCeleb recipe (``../shared/reference/README.md``); config files
-only say what differs. The ``model`` section is ``LIAConfig`` itself (its defaults are the
-official LIA at 256x256), except ``motion_dictionary``, which is ``motion.dictionary``.
-``run_config`` reads and checks the plain-data config; ``sections`` turns it into these objects.
+Each section is a frozen dataclass; each field is ``option(default, check)`` with a comment.
+That one line is the typed option ``training_loop`` reads, the YAML key a config file sets and
+``--section.key`` overrides, and the check ``run_config.validate`` applies (its error message
+says ``config: train.lr must be a number > 0, got ...``).
+
+The defaults are the paper's VoxCeleb recipe (``../shared/reference/README.md``); config files
+only say what differs. The ``model`` section is ``LIAConfig`` (its defaults are the official
+LIA at 256x256), except ``motion_dictionary``, which is ``motion.dictionary``. A new loss term
+adds its weight (and settings) to ``LossOptions`` and its class to ``terms.py``.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from liaviz import LIAConfig
+from ..nn.config import LIAConfig
+from .checks import BOOL, SCALES, TEXT, integer, number, one_of, option, optional
 
-# LIAConfig fields that live in another section of the config, by their name there.
-MODEL_FIELDS_ELSEWHERE = {"motion_dictionary": "motion.dictionary"}
+LIMIT = LIAConfig.LIMITS  # the model's sizes are bounded where every LIAConfig is checked
+DEFAULT_MODEL = LIAConfig()
+
+
+@dataclass(frozen=True)
+class ModelOptions:
+    """The generator's architecture: ``LIAConfig``'s fields and defaults (see ``model_config``)."""
+
+    size: int = option(DEFAULT_MODEL.size, integer(16, 1024))  # images are size x size
+    latent_dim: int = option(DEFAULT_MODEL.latent_dim, integer(1, LIMIT["latent_dim"]))
+    motion_dim: int = option(DEFAULT_MODEL.motion_dim, integer(1, LIMIT["motion_dim"]))  # M
+    channel_multiplier: float = option(  # channel widths, as a share of the official ones
+        DEFAULT_MODEL.channel_multiplier, number(0, LIMIT["channel_multiplier"], lo_open=True)
+    )
+    channel_max: int = option(DEFAULT_MODEL.channel_max, integer(1, LIMIT["channel_max"]))
+    motion_layers: int = option(DEFAULT_MODEL.motion_layers, integer(0, LIMIT["motion_layers"]))
 
 
 @dataclass(frozen=True)
 class MotionOptions:
     # false: the paper's Table 4 ablation (the MLP outputs w directly)
-    dictionary: bool = LIAConfig.motion_dictionary
-    sparsity_l1: float = 0.0  # weight of mean |A| on the driving magnitudes (LIA-X style)
+    dictionary: bool = option(DEFAULT_MODEL.motion_dictionary, BOOL)
+    sparsity_l1: float = option(0.0, number(0))  # weight of mean |A| on the driving magnitudes
 
 
 @dataclass(frozen=True)
 class DiscriminatorOptions:
-    channel_multiplier: float | None = None  # None: the generator's
-    stddev_group: int = 4  # minibatch-stddev group size
+    channel_multiplier: float | None = option(None, optional(number(0, lo_open=True)))  # None: G's
+    stddev_group: int = option(4, integer(1))  # minibatch-stddev group size
 
 
 @dataclass(frozen=True)
 class DataOptions:
-    root: str | None = None  # FOMM layout root (ROOT/train/...); --data sets it
-    split: str = "train"  # the folder under root that holds the clips
-    flip: bool = False  # random horizontal flips
-    jitter: float = 0.0  # colour jitter strength (TaiChi, TED: 0.1)
-    near_pairs: float = 0.0  # share of pairs at most near_gap frames apart (paper: 0, any two)
-    near_gap: int = 4  # the largest frame distance of a near pair
-    workers: int = 4  # DataLoader worker processes
+    root: str | None = option(None, optional(TEXT))  # FOMM layout root (ROOT/train/...); --data
+    split: str = option("train", TEXT)  # the folder under root that holds the clips
+    flip: bool = option(False, BOOL)  # random horizontal flips
+    jitter: float = option(0.0, number(0, 1, hi_open=True))  # colour jitter (TaiChi, TED: 0.1)
+    near_pairs: float = option(0.0, number(0, 1))  # share of pairs at most near_gap frames apart
+    near_gap: int = option(4, integer(1))  # the largest frame distance of a near pair
+    workers: int = option(4, integer(0))  # DataLoader worker processes
 
 
 @dataclass(frozen=True)
 class TrainOptions:
-    batch_size: int = 32  # samples per optimizer step, over all processes and accumulation
-    grad_accum: int = 1  # micro-batches per optimizer step and process
-    max_steps: int = 800_000  # optimizer steps of the whole run
-    lr: float = 0.002  # Adam's learning rate, before the lazy-regularization ratio
+    batch_size: int = option(32, integer(1))  # samples per step, over processes and accumulation
+    grad_accum: int = option(1, integer(1))  # micro-batches per optimizer step and process
+    max_steps: int = option(800_000, integer(1))  # optimizer steps of the whole run
+    lr: float = option(0.002, number(0, lo_open=True))  # Adam's, before the lazy-reg. ratio
     # StyleGAN2 lazy-regularization ratios: lr * k/(k+1) and beta2 = 0.99^(k/(k+1))
-    g_reg_every: int = 4
-    d_reg_every: int = 16  # also how often R1 runs (when loss.r1 > 0)
-    seed: int = 0  # initial weights and the data stream
-    mixed_precision: str | None = None  # None: as `accelerate launch` says; or "no", "bf16", "fp16"
-    max_nonfinite: int = 5  # this many non-finite losses in a row stop the run
+    g_reg_every: int = option(4, integer(1))
+    d_reg_every: int = option(16, integer(1))  # also how often R1 runs (when loss.r1 > 0)
+    seed: int = option(0, integer(0, 2**32 - 1))  # weights and data stream (numpy: 32-bit)
+    # None: as `accelerate launch` says; or "no", "bf16", "fp16"
+    mixed_precision: str | None = option(None, one_of(None, "no", "bf16", "fp16"))
+    max_nonfinite: int = option(5, integer(1))  # this many non-finite losses in a row stop it
     # None: a constant lr, as in the paper; a step: cosine decay from there to 0 at max_steps
-    lr_decay_from: int | None = None
+    lr_decay_from: int | None = option(None, optional(integer(0)))
     # zero the flow and RGB heads at the start (see LIA.zero_init_heads); paper: random
-    zero_init_heads: bool = False
+    zero_init_heads: bool = option(False, BOOL)
 
     def ratio(self, reg_every: int) -> float:
         """The lazy-regularization ratio k/(k+1) of a network regularized every k steps."""
@@ -66,48 +87,53 @@ class TrainOptions:
 
 @dataclass(frozen=True)
 class LossOptions:
-    l1: float = 1.0  # weight of the pixel L1
+    """The weights and settings of the generator's loss terms (``terms.py``) and of R1."""
+
+    l1: float = option(1.0, number(0))  # weight of the pixel L1
     # L1 summed over a Gaussian pyramid; [1.0] is the paper's plain pixel L1. Coarser scales
     # give the flow fields a gradient from farther away when no VGG19 weights are at hand.
-    l1_scales: list[float] = field(default_factory=lambda: [1.0])
+    l1_scales: list[float] = option([1.0], SCALES)
     # weight of an L1 on the bands of a Laplacian pyramid (edges and small parts count in
     # full, not only their share of the pixels); 0: off, as in the paper
-    laplacian_l1: float = 0.0
-    laplacian_levels: int = 4  # bands of that pyramid, the coarsest being the low-pass rest
+    laplacian_l1: float = option(0.0, number(0))
+    laplacian_levels: int = option(4, integer(1))  # bands, the coarsest the low-pass rest
     # weight of an L1 weighted by where the driving frame differs from its source (a blink, the
     # lips: small moving parts own the term whatever their share of the pixels); 0: off, as in
     # the paper
-    change_l1: float = 0.0
-    change_spread: int = 2  # pixels that change map is widened by on each side (max filter)
-    perceptual: str = "vgg19"  # or "none"
-    vgg_weights: str | None = None  # torchvision's vgg19-*.pth (ImageNet); required for vgg19
-    perceptual_weight: float = 10.0  # per layer, relu1_1 .. relu5_1
-    perceptual_scales: list[float] = field(default_factory=lambda: [1.0, 0.5, 0.25, 0.125])
-    gan: float = 1.0  # weight of the non-saturating GAN loss (0: no discriminator step)
-    r1: float = 0.0  # the official loop has no R1; StyleGAN2 used 10
+    change_l1: float = option(0.0, number(0))
+    change_spread: int = option(2, integer(0))  # pixels the change map widens by on each side
+    l2: float = option(0.0, number(0))  # weight of the mean squared pixel error; paper: 0
+    perceptual: str = option("vgg19", one_of("vgg19", "none"))  # the paper's VGG19 pyramid
+    # torchvision's vgg19-*.pth (ImageNet); required for vgg19
+    vgg_weights: str | None = option(None, optional(TEXT))
+    perceptual_weight: float = option(10.0, number(0))  # per layer, relu1_1 .. relu5_1
+    perceptual_scales: list[float] = option([1.0, 0.5, 0.25, 0.125], SCALES)
+    gan: float = option(1.0, number(0))  # weight of the non-saturating GAN loss (0: no D step)
+    r1: float = option(0.0, number(0))  # the official loop has no R1; StyleGAN2 used 10
 
 
 @dataclass(frozen=True)
 class EMAOptions:
-    enabled: bool = False  # keep an exponential moving average of the generator (exported)
-    decay: float = 0.999  # its weight on the average so far, per step
+    enabled: bool = option(False, BOOL)  # keep a moving average of the generator (exported)
+    decay: float = option(0.999, number(0, 1, hi_open=True))  # its weight on the average so far
 
 
 @dataclass(frozen=True)
 class CheckpointOptions:
-    every: int = 1000  # steps between checkpoints (and one at the end)
-    keep: int = 3  # the newest this many stay
+    every: int = option(1000, integer(1))  # steps between checkpoints (and one at the end)
+    keep: int = option(3, integer(1))  # the newest this many stay
 
 
 @dataclass(frozen=True)
 class LogOptions:
-    every: int = 50  # steps between scalar rows (0: never)
-    images_every: int = 1000  # steps between sample grids (0: never)
-    export_every: int = 0  # 0: export the generator only at the end (and on request)
+    every: int = option(50, integer(0))  # steps between scalar rows (0: never)
+    images_every: int = option(1000, integer(0))  # steps between sample grids (0: never)
+    export_every: int = option(0, integer(0))  # 0: export the generator only at the end
 
 
-# The config's sections after ``model``, in the order config files and config.yaml list them.
+# The config's sections, in the order config files and config.yaml list them.
 SECTIONS: dict[str, type] = {
+    "model": ModelOptions,
     "motion": MotionOptions,
     "discriminator": DiscriminatorOptions,
     "data": DataOptions,
@@ -118,12 +144,8 @@ SECTIONS: dict[str, type] = {
     "log": LogOptions,
 }
 
-MODEL_DEFAULTS: dict[str, Any] = {
-    f.name: f.default for f in dataclasses.fields(LIAConfig) if f.name not in MODEL_FIELDS_ELSEWHERE
-}
 DEFAULTS: dict[str, dict[str, Any]] = {
-    "model": MODEL_DEFAULTS,
-    **{name: dataclasses.asdict(cls()) for name, cls in SECTIONS.items()},
+    name: dataclasses.asdict(cls()) for name, cls in SECTIONS.items()
 }
 
 
@@ -132,7 +154,7 @@ def sections(config: dict[str, dict[str, Any]]) -> dict[str, Any]:
     above (``training_loop`` takes them as its keyword arguments)."""
     return {
         "model": model_config(config),
-        **{name: cls(**config[name]) for name, cls in SECTIONS.items()},
+        **{name: cls(**config[name]) for name, cls in SECTIONS.items() if name != "model"},
     }
 
 
@@ -143,5 +165,8 @@ def model_config(config: dict[str, dict[str, Any]]) -> LIAConfig:
 
 def to_config(typed: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """The plain-data config of typed sections (what config.yaml and checkpoints hold)."""
-    model = {k: v for k, v in typed["model"].to_dict().items() if k not in MODEL_FIELDS_ELSEWHERE}
-    return {"model": model, **{name: dataclasses.asdict(typed[name]) for name in SECTIONS}}
+    model = {k: v for k, v in typed["model"].to_dict().items() if k in DEFAULTS["model"]}
+    return {
+        "model": model,
+        **{name: dataclasses.asdict(typed[name]) for name in SECTIONS if name != "model"},
+    }

@@ -13,8 +13,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from liaviz.atomic import write_bytes
-from liaviz.io import to_uint8
+from ..atomic import write_bytes
+from ..io import to_uint8
 
 
 def tensorboard_available() -> bool:

@@ -19,11 +19,12 @@ import numpy as np
 import torch
 from accelerate.utils import gather_object
 
-from liaviz import LIA, LIAConfig, save_model
-from liaviz import training_checkpoint as checkpoints
-from liaviz.errors import UserError
-from liaviz.nn.discriminator import Discriminator
-from liaviz.training_checkpoint import CorruptCheckpoint
+from .. import training_checkpoint
+from ..checkpoint import save_model
+from ..errors import UserError
+from ..nn import LIA, LIAConfig
+from ..nn.discriminator import Discriminator
+from ..training_checkpoint import CorruptCheckpoint
 
 # What a run writes into its folder: --overwrite deletes these (and nothing else). config.yaml,
 # written first, is the run's manifest: a folder without one holds no run to overwrite.
@@ -121,7 +122,7 @@ def save(
     is only written when the processes really hold the same model."""
     weights = {"gen": state.G.state_dict(), "dis": state.D.state_dict()}
     ranks = gather_object(
-        [{"rng": rng_state(), "step": state.step, "weights": checkpoints.digest(weights)}]
+        [{"rng": rng_state(), "step": state.step, "weights": training_checkpoint.digest(weights)}]
     )
     path = None
     if accelerator.is_main_process:
@@ -132,7 +133,7 @@ def save(
             )
         rng = [r["rng"] for r in ranks]
         payload = state.payload(accelerator.scaler, config, state.G.config, rng)
-        path = checkpoints.save_checkpoint(folder, state.step, payload, keep)
+        path = training_checkpoint.save_checkpoint(folder, state.step, payload, keep)
         if log is not None:
             log.event(
                 state.step,
@@ -189,11 +190,11 @@ def find_resume(
         return None
     if resume != "auto":
         path = Path(resume)
-        return path, resumable(path, checkpoints.load_checkpoint(path))
-    found = checkpoints.list_checkpoints(folder)
+        return path, resumable(path, training_checkpoint.load_checkpoint(path))
+    found = training_checkpoint.list_checkpoints(folder)
     for _, path in found:
         try:
-            return path, resumable(path, checkpoints.load_checkpoint(path))
+            return path, resumable(path, training_checkpoint.load_checkpoint(path))
         except CorruptCheckpoint as e:
             warnings.warn(f"{e}; trying the previous checkpoint", stacklevel=2)
             if passed_over is not None:
