@@ -340,6 +340,20 @@ print(json.dumps(sorted(sys.modules)))
 """
 
 
+def run_probe(probe: str, modules: list[str]) -> list[str]:
+    """What ``probe`` (Python code given ``modules`` as JSON) prints last, in a fresh
+    interpreter: the names it found in sys.modules."""
+    out = subprocess.run(
+        [sys.executable, "-c", probe, json.dumps(modules)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def test_the_command_line_and_the_library_load_no_jupyter_or_accelerate():
     """``import liaviz``, every subcommand's ``--help`` and every liaviz module outside
     liaviz/explore and liaviz/training, imported in a fresh interpreter, leave no Jupyter or
@@ -349,15 +363,7 @@ def test_the_command_line_and_the_library_load_no_jupyter_or_accelerate():
         for n in find_modules(REPO, "liaviz")
         if not within(n, WIDGETS_PACKAGE) and not within(n, TRAINING_PACKAGE)
     ]
-    out = subprocess.run(
-        [sys.executable, "-c", _PROBE, json.dumps(modules)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=REPO,
-    )
-    assert out.returncode == 0, out.stderr[-3000:]
-    loaded = set(json.loads(out.stdout.strip().splitlines()[-1]))
+    loaded = set(run_probe(_PROBE, modules))
     assert "liaviz.data.synthetic.rendering" in modules and set(modules) <= loaded
     assert sorted({top(m) for m in loaded} & (JUPYTER | TRAINING_ONLY)) == []
     assert sorted(m for m in loaded if within(m, TRAINING_PACKAGE)) == []
@@ -379,13 +385,5 @@ def test_only_the_training_loop_loads_accelerate():
     light = [n for n in training if n not in NEEDS_ACCELERATE]
     assert NEEDS_ACCELERATE < set(training) and "liaviz.training.terms" in light
     for names, wanted in ((light, []), (sorted(NEEDS_ACCELERATE), ["accelerate"])):
-        out = subprocess.run(
-            [sys.executable, "-c", _ACCELERATE_PROBE, json.dumps(names)],
-            capture_output=True,
-            text=True,
-            timeout=300,
-            cwd=REPO,
-        )
-        assert out.returncode == 0, out.stderr[-3000:]
-        loaded = set(json.loads(out.stdout.strip().splitlines()[-1]))
+        loaded = set(run_probe(_ACCELERATE_PROBE, names))
         assert sorted(loaded & {"accelerate"}) == wanted, names
