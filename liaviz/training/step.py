@@ -1,8 +1,8 @@
 """One optimizer step of LIA training, in two halves (the official recipe; see
 ../shared/reference/README.md):
   1. G step: reconstruct the driving frame from the source (absolute transfer, eq. 11: the
-     model's training forward) and minimize perceptual + L1 + softplus(-D(fake)) (+ the optional
-     motion sparsity penalty).
+     model's training forward) and minimize the weighted loss terms of ``terms.py`` (the paper:
+     perceptual + L1 + softplus(-D(fake))).
   2. D step: minimize softplus(-D(driving)) + softplus(D(fake)) on the same reconstructions,
      plus R1 when asked (lazy regularization).
 

@@ -89,16 +89,10 @@ def training_loop(
     with contextlib.ExitStack() as cleanup:  # closes the progress bar before an error is shown
         # ---- 1. processes and the run folder ----
         use_tensorboard = tensorboard_available()
-        accelerator = Accelerator(
-            mixed_precision=train.mixed_precision,
-            log_with="tensorboard" if use_tensorboard else None,
-            project_dir=str(run_dir),
-        )
+        accelerator = start_processes(run_dir, train.mixed_precision, use_tensorboard, overwrite)
         is_main, world = accelerator.is_main_process, accelerator.num_processes
-        device = accelerator.device
+        device, ckpt_dir = accelerator.device, run_dir / "checkpoints"
         micro = run_config.micro_batch(train.batch_size, train.grad_accum, world)
-        ckpt_dir = run_dir / "checkpoints"
-        prepare_run_folder(accelerator, run_dir, overwrite)
 
         # ---- 2. inputs first: a missing dataset or weights file stops the run before any work
         dataset = open_dataset(data, model.size, train.seed, quiet=not is_main)
@@ -192,15 +186,24 @@ def training_loop(
 # ---- the phases' details, in their order -------------------------------------------------------
 
 
-def prepare_run_folder(accelerator: Accelerator, run_dir: Path, overwrite: bool) -> None:
-    """Phase 1: the main process empties the folder (``overwrite``: a fresh run over an old
-    one), creates it, and removes the temporaries a killed save left; the others wait."""
+def start_processes(
+    run_dir: Path, mixed_precision: str | None, use_tensorboard: bool, overwrite: bool
+) -> Accelerator:
+    """Phase 1: Accelerate's view of the processes; then the main process empties the run
+    folder (``overwrite``: a fresh run over an old one), creates it, and removes the
+    temporaries a killed save left, while the others wait."""
+    accelerator = Accelerator(
+        mixed_precision=mixed_precision,
+        log_with="tensorboard" if use_tensorboard else None,
+        project_dir=str(run_dir),
+    )
     if accelerator.is_main_process:
         if overwrite:
             run_state.clear_run(run_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
         training_checkpoint.remove_stale_temporaries(run_dir / "checkpoints")
     accelerator.wait_for_everyone()
+    return accelerator
 
 
 def open_dataset(data: DataOptions, size: int, seed: int, quiet: bool) -> FOMMDataset:
