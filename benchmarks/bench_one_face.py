@@ -29,7 +29,6 @@ head factors are not in the code, so their ratios are 1.0 by construction.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
@@ -38,29 +37,27 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "train"))
-
-from options import sections  # noqa: E402  train/options.py
-from run_config import apply_overrides, load_config  # noqa: E402  train/run_config.py
-from step import GeneratorLoss, lr_scale  # noqa: E402  train/step.py
-
-import liaviz  # noqa: E402
+import liaviz
 from liaviz.analysis.transfer import (
     factor_frames,
     image_change_errors,
     ratios_by_factor,
     unseen_identities,
 )
-from liaviz.data.synthetic import (  # noqa: E402
+from liaviz.data.synthetic import (
     FACTORS,
     neutral_factors,
     render_face,
     sample_trajectory,
 )
-from liaviz.errors import UserError  # noqa: E402
-from liaviz.io import to_tensor  # noqa: E402
-from liaviz.io.atomic import write_json  # noqa: E402
-from liaviz.nn import LIA  # noqa: E402
+from liaviz.errors import UserError
+from liaviz.io import to_tensor
+from liaviz.io.atomic import write_json
+from liaviz.nn import LIA
+from liaviz.training.options import MotionOptions, sections
+from liaviz.training.run_config import apply_overrides, load_config
+from liaviz.training.step import lr_scale
+from liaviz.training.terms import GeneratorLoss, LossSetup
 
 HEAD = ("yaw", "pitch", "roll", "tx", "ty", "scale")  # held at neutral in the training frames
 EXPRESSIONS = [f for f in FACTORS if f.name not in HEAD]
@@ -152,7 +149,7 @@ def main() -> None:
     probe = to_tensor(probe).float()
     probe_codes = torch.from_numpy(probe_values()).float()
 
-    loss_fn = GeneratorLoss(loss, 0.0, perceptual=None, critic=None)
+    loss_fn = GeneratorLoss(LossSetup(loss, MotionOptions(sparsity_l1=0.0)))  # no magnitudes here
     params = list(model.parameters()) + (list(oracle.parameters()) if oracle else [])
     ratio = train.ratio(train.g_reg_every)  # as the training loop sets G's Adam
     base_lr = train.lr * ratio

@@ -3,7 +3,7 @@
     python benchmarks/bench_train.py [--sizes 64 128 256] [--batch 4] [--repeats 2]
                                      [--vgg-weights vgg19-dcbb9e9d.pth] [--threads N]
 
-The steps are train/step.py's own `generator_step` and `discriminator_step` plus the Adam
+The steps are liaviz.training.step's own `generator_step` and `discriminator_step` plus the Adam
 updates, on the official architecture (random weights, float32 on CPU). FLOPs are counted with
 torch.utils.flop_counter and compared with this machine's float32 matmul rate measured in the
 same run, so the ratios hold whatever the machine. The VGG19 perceptual pyramid is timed as its
@@ -15,24 +15,20 @@ With a GPU it also times bf16 autocast steps at 256, batch 32, there.
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 
 import torch
+from _machine import best_time, matmul_rate
+from accelerate import Accelerator
+from accelerate.state import AcceleratorState, GradientState, PartialState
 from torch.utils.flop_counter import FlopCounterMode
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "train"))
-
-import step as loop  # noqa: E402  train/step.py
-from _machine import best_time, matmul_rate  # noqa: E402
-from accelerate import Accelerator  # noqa: E402
-from accelerate.state import AcceleratorState, GradientState, PartialState  # noqa: E402
-from options import LossOptions  # noqa: E402  train/options.py
-
-from liaviz import LIA, LIAConfig  # noqa: E402
-from liaviz.losses import PerceptualPyramidLoss, load_vgg19  # noqa: E402
-from liaviz.nn.discriminator import Discriminator  # noqa: E402
-from liaviz.nn.vgg import VGG19Features  # noqa: E402
+from liaviz import LIA, LIAConfig
+from liaviz.nn.discriminator import Discriminator
+from liaviz.nn.vgg import VGG19Features
+from liaviz.training import step
+from liaviz.training.losses import PerceptualPyramidLoss, load_vgg19
+from liaviz.training.options import LossOptions, MotionOptions
+from liaviz.training.terms import GeneratorLoss, LossSetup
 
 LOSS = LossOptions(perceptual="none")  # L1 + GAN; the perceptual pyramid is timed on its own
 
@@ -55,25 +51,25 @@ def bench_size(size, batch, repeats, accelerator, vgg_state) -> dict[str, float]
     device = accelerator.device
     torch.manual_seed(0)
     G = LIA(LIAConfig(size=size))
-    loop.freeze_unused(G, size)
+    step.freeze_unused(G, size)
     D = Discriminator(size)
     g_opt = torch.optim.Adam([p for p in G.parameters() if p.requires_grad], lr=1e-4)
     d_opt = torch.optim.Adam(D.parameters(), lr=1e-4)
     G, D, g_opt, d_opt = accelerator.prepare(G, D, g_opt, d_opt)
-    g_loss = loop.GeneratorLoss(LOSS, 0.0, None, accelerator.unwrap_model(D))
+    g_loss = GeneratorLoss(LossSetup(LOSS, MotionOptions(), None, accelerator.unwrap_model(D)))
     images = torch.rand(2, batch, 3, size, size, device=device) * 2 - 1
     batches = [{"source": images[0], "driving": images[1]}]
     fakes = []
 
     def g_step():
         g_opt.zero_grad(set_to_none=True)
-        _, out = loop.generator_step(G, g_loss.critic, batches, g_loss, accelerator)
+        _, out = step.generator_step(G, g_loss.critic, batches, g_loss, accelerator)
         g_opt.step()
         fakes[:] = out
 
     def d_step():
         d_opt.zero_grad(set_to_none=True)
-        loop.discriminator_step(D, batches, fakes, 0.0, accelerator)
+        step.discriminator_step(D, batches, fakes, 0.0, accelerator)
         d_opt.step()
 
     # the machine's matmul rate right before this size: on a shared machine the load drifts

@@ -3,10 +3,13 @@ moving over a gradient, written as PNG frame folders (FOMM layout) or video file
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import runpy
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -16,9 +19,6 @@ REPO = Path(__file__).resolve().parents[1]
 TRAIN_DIR = REPO / "train"
 TRAIN_SCRIPT = TRAIN_DIR / "train.py"
 TINY_CONFIG = TRAIN_DIR / "configs" / "tiny.yaml"
-
-if str(TRAIN_DIR) not in sys.path:
-    sys.path.insert(0, str(TRAIN_DIR))
 
 
 def clip_frames(n_frames: int, size: int = 32, seed: int = 0) -> np.ndarray:
@@ -96,12 +96,16 @@ def train_in_process(args: list[str], **hooks) -> int:
     ``hooks`` go to ``training_loop`` (see ``nan_loss_at``)."""
     from accelerate.state import AcceleratorState, GradientState, PartialState
 
-    import train as train_script  # train/train.py
-
     AcceleratorState._reset_state(True)
     GradientState._reset_state()
     PartialState._reset_state()
-    return train_script.main(args, **hooks)
+    return train_main()(args, **hooks)
+
+
+@functools.cache
+def train_main() -> Callable[..., int]:
+    """train/train.py's ``main``: the entry script is a file, not a module of the package."""
+    return runpy.run_path(str(TRAIN_SCRIPT), run_name="train_script")["main"]
 
 
 def nan_loss_at(*steps: int):

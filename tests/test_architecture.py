@@ -1,8 +1,8 @@
 """The layering rules of the developers' guide, checked on the source (``ast``) and in a fresh
 interpreter: no import cycles among liaviz modules, ``liaviz/nn`` imports nothing else of
-liaviz, Jupyter packages only under ``liaviz/explore`` (and nothing else imports it), no
-Accelerate in the library, no source file over 450 lines, and the command line runs without
-Jupyter or Accelerate loaded."""
+liaviz, Jupyter packages only under ``liaviz/explore`` (and nothing else imports it),
+Accelerate only under ``liaviz/training`` (and nothing else of liaviz imports it), no source
+file over 450 lines, and the command line runs without Jupyter or Accelerate loaded."""
 
 from __future__ import annotations
 
@@ -19,8 +19,11 @@ from .conftest import REPO
 
 MAX_LINES = 450  # the guide's "no file over ~450 lines"
 JUPYTER = {"ipywidgets", "anywidget", "jupyterlab", "IPython", "notebook", "ipykernel"}
-TRAINING_ONLY = {"accelerate", "tensorboard"}  # train/'s dependencies, the [train] extra
+TRAINING_ONLY = {"accelerate", "tensorboard"}  # training's dependencies, the [train] extra
 WIDGETS_PACKAGE = "liaviz.explore"
+TRAINING_PACKAGE = "liaviz.training"  # and train/train.py, its command line
+# the modules of the training package that need Accelerate; the others load without it
+NEEDS_ACCELERATE = {"liaviz.training.training_loop", "liaviz.training.run_state"}
 
 
 @dataclass(frozen=True)
@@ -159,18 +162,21 @@ def nn_violations(graph: dict[str, list[Import]]) -> list[str]:
 
 def jupyter_violations(root: Path) -> list[str]:
     """Imports of Jupyter packages (or uses of plotly's FigureWidget) outside liaviz/explore,
-    imports of liaviz.explore from the rest of liaviz, Accelerate or TensorBoard in liaviz, and
-    Jupyter in train/; deferred imports included."""
+    imports of liaviz.explore or liaviz.training from the rest of liaviz, Accelerate or
+    TensorBoard in liaviz outside liaviz/training, and Jupyter in train/; deferred imports
+    included."""
     bad = set()
     files = find_modules(root, "liaviz")
     for n, path in files.items():
-        in_explore = within(n, WIDGETS_PACKAGE)
+        in_explore, in_training = within(n, WIDGETS_PACKAGE), within(n, TRAINING_PACKAGE)
         for i in imports_of(n, path, set(files)):
             if top(i.target) in JUPYTER and not in_explore:
                 bad.add(f"{n}:{i.line} imports {i.target}")
             if within(i.target, WIDGETS_PACKAGE) and not in_explore:
                 bad.add(f"{n}:{i.line} imports {i.target} (the widgets package)")
-            if top(i.target) in TRAINING_ONLY:
+            if within(i.target, TRAINING_PACKAGE) and not in_training:
+                bad.add(f"{n}:{i.line} imports {i.target} (the training package)")
+            if top(i.target) in TRAINING_ONLY and not in_training:
                 bad.add(f"{n}:{i.line} imports {i.target} (training only)")
         if not in_explore:
             for node in ast.walk(ast.parse(path.read_text())):
@@ -255,7 +261,9 @@ def test_the_checkers_find_planted_layering_violations(tmp_path):
         "liaviz/explore/__init__.py": "import ipywidgets\n",
         "liaviz/explore/view.py": "from IPython.display import display\n",
         "liaviz/core.py": "import plotly.graph_objects as go\nfig = go.Figure()\n",
-        "train/train.py": "import accelerate\nfrom liaviz import core\n",
+        "liaviz/training/__init__.py": "",
+        "liaviz/training/loop.py": "import accelerate\nfrom ..core import fig\n",
+        "train/train.py": "import accelerate\nfrom liaviz import core\nfrom liaviz.training import loop\n",
     }
     root = _package(tmp_path, ok)
     assert nn_violations(import_graph(root, "liaviz")) == []
@@ -265,6 +273,7 @@ def test_the_checkers_find_planted_layering_violations(tmp_path):
         "liaviz/nn/model.py": "def save(m):\n    from ..checkpoint import save_model\n",
         "liaviz/core.py": "def show():\n    import ipywidgets.widgets\n    go.FigureWidget()\n",
         "liaviz/cli.py": "from .explore import view\nimport accelerate\n",
+        "liaviz/data.py": "def later():\n    from .training.loop import fig\n",
         "train/loop.py": "from IPython import get_ipython\n" + "x = 1\n" * MAX_LINES,
     }
     _package(tmp_path, bad)
@@ -276,6 +285,7 @@ def test_the_checkers_find_planted_layering_violations(tmp_path):
         "liaviz.cli:2 imports accelerate (training only)",
         "liaviz.core:2 imports ipywidgets.widgets",
         "liaviz.core:3 uses plotly's FigureWidget",
+        "liaviz.data:2 imports liaviz.training.loop (the training package)",
         "train.loop:1 imports IPython",
     ]
     assert long_files(root) == {"train/loop.py": MAX_LINES + 1}
@@ -298,11 +308,12 @@ def test_nn_imports_nothing_else_of_liaviz(graph):
     assert not bad, "\n".join(bad)
 
 
-def test_jupyter_only_in_explore_and_accelerate_only_in_train():
+def test_jupyter_only_in_explore_and_accelerate_only_in_training():
     """Jupyter packages (and plotly's widget figure) are imported only under liaviz/explore, and
     nothing else of liaviz imports liaviz.explore, deferred or not: the core and the command
     line run without Jupyter. train/ imports no Jupyter either. Accelerate and TensorBoard
-    belong to train/, never to the library."""
+    belong to liaviz/training (and train/), and the rest of liaviz never imports
+    liaviz.training: the library is the same with or without the [train] extra."""
     bad = jupyter_violations(REPO)
     assert not bad, "\n".join(bad)
 
@@ -329,19 +340,50 @@ print(json.dumps(sorted(sys.modules)))
 """
 
 
-def test_the_command_line_and_the_library_load_no_jupyter_or_accelerate():
-    """``import liaviz``, every subcommand's ``--help`` and every liaviz module outside
-    liaviz/explore, imported in a fresh interpreter, leave no Jupyter or Accelerate package in
-    sys.modules: ``pip install liaviz`` (no extras) is enough for them."""
-    modules = [n for n in find_modules(REPO, "liaviz") if not within(n, WIDGETS_PACKAGE)]
+def run_probe(probe: str, modules: list[str]) -> list[str]:
+    """What ``probe`` (Python code given ``modules`` as JSON) prints last, in a fresh
+    interpreter: the names it found in sys.modules."""
     out = subprocess.run(
-        [sys.executable, "-c", _PROBE, json.dumps(modules)],
+        [sys.executable, "-c", probe, json.dumps(modules)],
         capture_output=True,
         text=True,
         timeout=300,
         cwd=REPO,
     )
     assert out.returncode == 0, out.stderr[-3000:]
-    loaded = set(json.loads(out.stdout.strip().splitlines()[-1]))
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_the_command_line_and_the_library_load_no_jupyter_or_accelerate():
+    """``import liaviz``, every subcommand's ``--help`` and every liaviz module outside
+    liaviz/explore and liaviz/training, imported in a fresh interpreter, leave no Jupyter or
+    Accelerate package in sys.modules: ``pip install liaviz`` (no extras) is enough for them."""
+    modules = [
+        n
+        for n in find_modules(REPO, "liaviz")
+        if not within(n, WIDGETS_PACKAGE) and not within(n, TRAINING_PACKAGE)
+    ]
+    loaded = set(run_probe(_PROBE, modules))
     assert "liaviz.data.synthetic.rendering" in modules and set(modules) <= loaded
     assert sorted({top(m) for m in loaded} & (JUPYTER | TRAINING_ONLY)) == []
+    assert sorted(m for m in loaded if within(m, TRAINING_PACKAGE)) == []
+
+
+_ACCELERATE_PROBE = """
+import importlib, json, sys
+for name in json.loads(sys.argv[1]):
+    importlib.import_module(name)
+print(json.dumps(sorted({m.split(".")[0] for m in sys.modules})))
+"""
+
+
+def test_only_the_training_loop_loads_accelerate():
+    """The options, the config reader, the loss terms and one step of liaviz/training import
+    without Accelerate (benchmarks and tests use them alone); the loop and the run state need
+    it, and really import it (else NEEDS_ACCELERATE is stale)."""
+    training = [n for n in find_modules(REPO, "liaviz") if within(n, TRAINING_PACKAGE)]
+    light = [n for n in training if n not in NEEDS_ACCELERATE]
+    assert NEEDS_ACCELERATE < set(training) and "liaviz.training.terms" in light
+    for names, wanted in ((light, []), (sorted(NEEDS_ACCELERATE), ["accelerate"])):
+        loaded = set(run_probe(_ACCELERATE_PROBE, names))
+        assert sorted(loaded & {"accelerate"}) == wanted, names

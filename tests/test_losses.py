@@ -12,7 +12,8 @@ import torch
 import torch.nn.functional as F
 
 from liaviz.errors import UserError
-from liaviz.losses import (
+from liaviz.nn.vgg import FEATURE_LAYERS, VGG19Features
+from liaviz.training.losses import (
     PerceptualPyramidLoss,
     PerceptualWeightsError,
     change_weighted_l1,
@@ -25,7 +26,6 @@ from liaviz.losses import (
     load_vgg19,
     r1_penalty,
 )
-from liaviz.nn.vgg import FEATURE_LAYERS, VGG19Features
 
 # one thread per test: tiny models on 2 threads spin-wait on each other on a busy 2-core machine
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -99,26 +99,26 @@ def _third_party_imports(folder: str) -> dict[str, set[str]]:
 
 
 @pytest.mark.parametrize(
-    "folder, extras",
+    "folder, extras, sure",  # sure: an import the scan must find there
     [
-        ("liaviz", ()),  # explore is checked on its own below
-        ("liaviz/explore", ("explore",)),
-        ("train", ("train",)),
+        ("liaviz", (), "torch"),  # explore and training are checked on their own below
+        ("liaviz/explore", ("explore",), "torch"),
+        ("liaviz/training", ("train",), "accelerate"),
+        ("train", ("train",), "accelerate"),
     ],
 )
-def test_every_import_comes_from_the_install_that_needs_it(folder, extras):
+def test_every_import_comes_from_the_install_that_needs_it(folder, extras, sure):
     """Each third-party package the code imports belongs to the base requirements, or to the
     extra of the part that imports it: the library and the commands to the base install, the
-    Jupyter explorer to [explore], train/ to [train]."""
+    Jupyter explorer to [explore], liaviz/training and train/ to [train]."""
     provided = requirements().union(*(requirements(e) for e in extras))
     by_import = importlib.metadata.packages_distributions()
     imports = _third_party_imports(folder)
-    if folder == "liaviz":  # the explorer's imports are its extra's business
-        imports = {
-            k: {f for f in v if not f.startswith("liaviz/explore/")} for k, v in imports.items()
-        }
+    if folder == "liaviz":  # the explorer's and the trainer's imports are their extras' business
+        extras_own = ("liaviz/explore/", "liaviz/training/")
+        imports = {k: {f for f in v if not f.startswith(extras_own)} for k, v in imports.items()}
         imports = {k: v for k, v in imports.items() if v}
-    assert "torch" in imports  # the scan found the code's imports
+    assert sure in imports  # the scan found the code's imports
     missing = {}
     for name, files in sorted(imports.items()):
         dists = {canonical(d) for d in by_import.get(name, [])}

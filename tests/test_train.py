@@ -275,8 +275,9 @@ def test_paper_config_needs_vgg_weights(data: Path, tmp_path: Path, capsys) -> N
 
 
 def test_config_overrides_and_resolved_config(tmp_path: Path) -> None:
-    import run_config
     import yaml
+
+    from liaviz.training import run_config
 
     configs = sorted((REPO / "train" / "configs").glob("*.yaml"))
     assert len(configs) >= 7  # the paper's three, tiny, and the embedded models' recipes
@@ -307,7 +308,7 @@ def test_config_overrides_and_resolved_config(tmp_path: Path) -> None:
     assert yaml.safe_load((tmp_path / "config.yaml").read_text()) == cfg
     assert run_config.load_config(tmp_path / "config.yaml") == cfg
     # the typed options hold exactly the config (what config.yaml and checkpoints get back)
-    import options
+    from liaviz.training import options
 
     typed = options.sections(cfg)
     assert typed["train"].batch_size == 8 and typed["loss"].perceptual == "none"

@@ -20,7 +20,6 @@ from liaviz.checkpoints import training as checkpoints
 from ._train_helpers import (
     REPO,
     TINY_CONFIG,
-    TRAIN_DIR,
     TRAIN_SCRIPT,
     make_dataset,
     tiny,
@@ -180,10 +179,9 @@ def test_retention_keeps_the_checkpoint_just_written(tmp_path: Path) -> None:
 
 _KILL_DURING_SAVE = textwrap.dedent(
     """
-    import os, signal, sys
+    import os, runpy, signal, sys
     import torch
-    sys.path.insert(0, sys.argv[1])
-    import train
+    main = runpy.run_path(sys.argv[1], run_name="train_script")["main"]
 
     real_save, calls = torch.save, []
 
@@ -196,7 +194,7 @@ _KILL_DURING_SAVE = textwrap.dedent(
         os.kill(os.getpid(), signal.SIGKILL)
 
     torch.save = save_then_die
-    sys.exit(train.main(sys.argv[2:]))
+    sys.exit(main(sys.argv[2:]))
     """
 )
 
@@ -205,7 +203,7 @@ def test_temporaries_of_a_save_killed_midway_are_removed(data: Path, tmp_path: P
     out = tmp_path / "run"
     args = tiny(data, out, "--max-steps", "6", "--checkpoint.every", "2")
     r = subprocess.run(
-        [sys.executable, "-c", _KILL_DURING_SAVE, str(TRAIN_DIR), *args],
+        [sys.executable, "-c", _KILL_DURING_SAVE, str(TRAIN_SCRIPT), *args],
         capture_output=True, text=True, timeout=180, env={**os.environ, **ONE_THREAD}, cwd=REPO,
     )  # fmt: skip
     assert r.returncode == -signal.SIGKILL, r.stderr[-2000:]
@@ -282,7 +280,7 @@ def test_a_config_file_that_is_not_utf8_is_one_line(data, tmp_path, capsys) -> N
 
 
 def test_every_setting_has_a_type_and_a_range() -> None:
-    import run_config
+    from liaviz.training import run_config
 
     names = {f"{s}.{k}" for s, values in run_config.DEFAULTS.items() for k in values}
     assert set(run_config.SCHEMA) == names

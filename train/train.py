@@ -10,10 +10,9 @@
     # --overwrite). -q: on an error, train.py's one line without the launcher's traceback
     accelerate launch -q train/train.py --out runs/vox256 --resume auto
 
-This file turns the command line into a config (``run_config``: defaults, the YAML file,
-``--section.key value`` overrides, checked once) and calls ``training_loop`` with it as typed
-options (``options.py``). One optimizer step is ``step.py``; a run's state, checkpoints and
-folder are ``run_state.py``; its log ``run_log.py``.
+This file turns the command line into a config (``liaviz.training.run_config``: defaults, the
+YAML file, ``--section.key value`` overrides, checked once) and calls ``training_loop`` with it
+as typed options (``liaviz.training.options``). The rest is the package ``liaviz.training``.
 """
 
 from __future__ import annotations
@@ -32,14 +31,12 @@ except ModuleNotFoundError as e:
     )
     raise SystemExit(2) from None
 
-import run_config
-import step
-from run_state import MANIFEST, is_run_folder
-from training_loop import Diverged, training_loop
-
 from liaviz.checkpoints.training import list_checkpoints
 from liaviz.errors import UserError, interrupt_exit_code, interrupt_word, sigterm_as_interrupt
 from liaviz.io.atomic import is_no_space
+from liaviz.training import run_config, step
+from liaviz.training.run_state import MANIFEST, is_run_folder
+from liaviz.training.training_loop import Diverged, training_loop
 
 # ---- setup ------------------------------------------------------------------------------------
 

@@ -2,7 +2,7 @@
 
 liaviz defines the network itself (no torchvision) with torchvision's layer indices, so the
 standard ImageNet file (``vgg19-dcbb9e9d.pth``, a plain state_dict) loads key for key. The caller
-reads the file (see ``liaviz.losses.load_vgg19``) and passes the state_dict to
+reads the file (see ``liaviz.training.losses.load_vgg19``) and passes the state_dict to
 ``VGG19Features.from_state_dict``: ``nn`` does no I/O. A freshly constructed ``VGG19Features``
 is marked as not loaded, and the perceptual loss refuses to run on it, so random weights can
 never pass for a perceptual loss.

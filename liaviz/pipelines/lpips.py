@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..checkpoints.model import CheckpointError, read_torch
 from ..errors import UserError, first_line
 
 # AlexNet conv layers as (index in torchvision's ``features``, in, out, kernel, stride, padding).
@@ -121,15 +122,31 @@ def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
             from safetensors.torch import load_file
 
             obj = load_file(path)
-        else:
-            obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # pickle refusals, truncated zips, bad headers: all one message
+        else:  # liaviz's one reader of torch files: tensors and plain data, never other objects
+            obj = read_torch(path, allowed=())
+    except CheckpointError as e:
+        raise LPIPSError(f"{path}: cannot read LPIPS weights: {_reason(e, path)}") from None
+    except Exception as e:  # safetensors: bad headers, truncated files
         raise LPIPSError(f"{path}: cannot read LPIPS weights ({first_line(e)})") from None
     if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
         obj = obj["state_dict"]
     if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
         raise LPIPSError(f"{path}: not a state_dict of tensors")
     return obj
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")  # torch's bold advice in its unpickling errors
+
+
+def _reason(e: CheckpointError, path: Path) -> str:
+    """What is wrong with a torch file, in a phrase: its first sentence, without the path, the
+    terminal codes, or torch's advice on how to load it anyway (never taken here)."""
+    text = _ANSI.sub("", str(e)).removeprefix(f"{path}: ").replace("checkpoint", "file")
+    unsafe = re.search(r"GLOBAL ([\w.]+)", text)
+    if unsafe:
+        return f"it holds objects other than tensors ({unsafe.group(1)}), never unpickled here"
+    sentence = text.split(". ")[0]
+    return sentence + ")" * (sentence.count("(") - sentence.count(")"))
 
 
 _TORCHVISION = re.compile(r"(?:module\.)?features\.(\d+)\.(weight|bias)")

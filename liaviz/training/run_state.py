@@ -19,11 +19,17 @@ import numpy as np
 import torch
 from accelerate.utils import gather_object
 
-from liaviz import LIA, LIAConfig, save_model
-from liaviz.checkpoints import training as checkpoints
-from liaviz.checkpoints.training import CorruptCheckpoint
-from liaviz.errors import UserError
-from liaviz.nn.discriminator import Discriminator
+from ..checkpoints.model import save_model
+from ..checkpoints.training import (
+    CorruptCheckpoint,
+    digest,
+    list_checkpoints,
+    load_training_checkpoint,
+    save_checkpoint,
+)
+from ..errors import UserError
+from ..nn import LIA, LIAConfig
+from ..nn.discriminator import Discriminator
 
 # What a run writes into its folder: --overwrite deletes these (and nothing else). config.yaml,
 # written first, is the run's manifest: a folder without one holds no run to overwrite.
@@ -96,7 +102,7 @@ class TrainingState:
             say(f"saved with {len(ranks)} process(es), now {world}: RNG not restored")
 
     def payload(self, scaler: Any, config: dict, model_config: LIAConfig, rng: list) -> dict:
-        """The checkpoint's contents (``training_checkpoint`` adds format, step and digest)."""
+        """The checkpoint's contents (``liaviz.checkpoints.training`` adds format, step and digest)."""
         payload: dict[str, Any] = {
             "gen": self.G.state_dict(),
             "dis": self.D.state_dict(),
@@ -120,9 +126,7 @@ def save(
     collective: all ranks call it. Each rank also sends a digest of its weights, so a checkpoint
     is only written when the processes really hold the same model."""
     weights = {"gen": state.G.state_dict(), "dis": state.D.state_dict()}
-    ranks = gather_object(
-        [{"rng": rng_state(), "step": state.step, "weights": checkpoints.digest(weights)}]
-    )
+    ranks = gather_object([{"rng": rng_state(), "step": state.step, "weights": digest(weights)}])
     path = None
     if accelerator.is_main_process:
         digests = {r["weights"] for r in ranks}
@@ -132,7 +136,7 @@ def save(
             )
         rng = [r["rng"] for r in ranks]
         payload = state.payload(accelerator.scaler, config, state.G.config, rng)
-        path = checkpoints.save_checkpoint(folder, state.step, payload, keep)
+        path = save_checkpoint(folder, state.step, payload, keep)
         if log is not None:
             log.event(
                 state.step,
@@ -189,11 +193,11 @@ def find_resume(
         return None
     if resume != "auto":
         path = Path(resume)
-        return path, resumable(path, checkpoints.load_training_checkpoint(path))
-    found = checkpoints.list_checkpoints(folder)
+        return path, resumable(path, load_training_checkpoint(path))
+    found = list_checkpoints(folder)
     for _, path in found:
         try:
-            return path, resumable(path, checkpoints.load_training_checkpoint(path))
+            return path, resumable(path, load_training_checkpoint(path))
         except CorruptCheckpoint as e:
             warnings.warn(f"{e}; trying the previous checkpoint", stacklevel=2)
             if passed_over is not None:

@@ -15,9 +15,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .checkpoints.model import CheckpointError, read_torch
-from .errors import UserError
-from .nn.vgg import VGG19Features, VGGWeightsError
+from ..checkpoints.model import CheckpointError, read_torch
+from ..errors import UserError
+from ..nn.vgg import VGG19Features, VGGWeightsError
 
 PAPER_SCALES = (1.0, 0.5, 0.25, 0.125)
 PAPER_LAYER_WEIGHTS = (10.0, 10.0, 10.0, 10.0, 10.0)

@@ -13,8 +13,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from liaviz.io import to_uint8
-from liaviz.io.atomic import write_bytes
+from ..io import to_uint8
+from ..io.atomic import write_bytes
 
 
 def tensorboard_available() -> bool:

@@ -10,19 +10,53 @@ differs. ``resolve`` checks a config once and returns those typed sections.
 from __future__ import annotations
 
 import copy
-import math
+import dataclasses
 import os
-from collections.abc import Callable
+import re
 from pathlib import Path
 from typing import Any
 
 import yaml
-from options import DEFAULTS, model_config, sections
 
-from liaviz import LIAConfig
-from liaviz.errors import UserError, first_line
-from liaviz.io.atomic import write_text
-from liaviz.losses import MIN_VGG_SIZE
+from ..errors import UserError, first_line
+from ..io.atomic import write_text
+from ..nn.config import LIAConfig
+from .checks import Check, check_of
+from .losses import MIN_VGG_SIZE
+from .options import DEFAULTS, SECTIONS, model_config, sections
+
+
+class ConfigLoader(yaml.SafeLoader):
+    """YAML as config files mean it (YAML 1.2's core schema for these two): ``1e-4``, ``3E5``
+    and ``.5`` are numbers (YAML 1.1 reads the first two as strings), and only true and false
+    are booleans (``no``, ``off``, ``y`` stay strings that the checks refuse, not false)."""
+
+    yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if not tag.endswith((":bool", ":float"))]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+
+
+ConfigLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+ConfigLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"""^(?:[-+]?(?:[0-9][0-9_]*\.[0-9_]*|\.[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)?
+        |[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+
+        |[-+]?\.(?:inf|Inf|INF)
+        |\.(?:nan|NaN|NAN))$""",
+        re.X,
+    ),
+    list("-+0123456789."),
+)
+
+
+def read_yaml(text: str) -> Any:
+    """Plain data from YAML text, read as ``ConfigLoader`` says."""
+    return yaml.load(text, Loader=ConfigLoader)  # noqa: S506 (a SafeLoader)
+
 
 # Settings of earlier versions that a run folder's config.yaml may still hold: ignored there.
 RETIRED = ("debug.nonfinite_steps",)  # now a test hook of training_loop (loss_hook)
@@ -37,7 +71,7 @@ def load_config(path: str | os.PathLike | None) -> dict[str, dict[str, Any]]:
     if not path.is_file():
         raise UserError(f"{path}: config file not found")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = read_yaml(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as e:
         raise UserError(f"{path}: invalid YAML ({first_line(e)})") from None
     except UnicodeDecodeError as e:
@@ -55,7 +89,7 @@ def load_config(path: str | os.PathLike | None) -> dict[str, dict[str, Any]]:
 
 def apply_overrides(config: dict, args: list[str]) -> dict:
     """Apply ``--section.key value`` / ``--section.key=value`` pairs; values are parsed as YAML
-    (``8`` is an int, ``none`` a string, ``null`` None, ``[1, 0.5]`` a list)."""
+    (``8`` is an int, ``1e-4`` a float, ``none`` a string, ``null`` None, ``[1, 0.5]`` a list)."""
     config = copy.deepcopy(config)
     i = 0
     while i < len(args):
@@ -69,7 +103,7 @@ def apply_overrides(config: dict, args: list[str]) -> dict:
             value = args[i + 1]
             i += 1
         try:
-            parsed = yaml.safe_load(value) if value != "" else ""
+            parsed = read_yaml(value) if value != "" else ""
         except yaml.YAMLError:
             parsed = value
         _set(config, name, parsed, where="command line")
@@ -87,98 +121,11 @@ def _set(config: dict, name: str, value: Any, where: str) -> None:
     config[section][key] = value
 
 
-def _integer(lo: int, hi: int | None = None) -> tuple[Callable[[Any], bool], str]:
-    def ok(v: Any) -> bool:
-        return (
-            isinstance(v, int) and not isinstance(v, bool) and lo <= v <= (v if hi is None else hi)
-        )
-
-    return ok, f"an integer >= {lo}" if hi is None else f"an integer from {lo} to {hi}"
-
-
-def _number(lo: float, hi: float = math.inf, lo_open: bool = False, hi_open: bool = False):
-    def ok(v: Any) -> bool:
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-            return False
-        return (v > lo if lo_open else v >= lo) and (v < hi if hi_open else v <= hi)
-
-    left, right = "(" if lo_open else "[", ")" if hi_open else "]"
-    what = f"a number > {lo:g}" if lo_open else f"a number >= {lo:g}"
-    return ok, (what if hi == math.inf else f"a number in {left}{lo:g}, {hi:g}{right}")
-
-
-def _optional(check: tuple[Callable[[Any], bool], str]):
-    return (lambda v: v is None or check[0](v)), f"null or {check[1]}"
-
-
-def _one_of(*choices: Any):
-    return (lambda v: any(v is c or (v == c and type(v) is type(c)) for c in choices)), (
-        "one of " + ", ".join("null" if c is None else str(c) for c in choices)
-    )
-
-
-def _list_of(check: tuple[Callable[[Any], bool], str], items: str, non_empty: bool = True):
-    what = f"a{' non-empty' if non_empty else ''} list of {items}"
-    return (
-        lambda v: isinstance(v, list) and (bool(v) or not non_empty) and all(map(check[0], v))
-    ), what
-
-
-_BOOL = (lambda v: isinstance(v, bool)), "true or false"
-_TEXT = (lambda v: isinstance(v, str) and v != ""), "a non-empty string"
-_SCALE = _number(0, 1, lo_open=True)
-
-_LIMIT = LIAConfig.LIMITS  # the model's sizes are bounded where every LIAConfig is checked
-
-# The type and range of every setting: validate() checks each key of a config against it.
-SCHEMA: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "model.size": _integer(16, 1024),
-    "model.latent_dim": _integer(1, _LIMIT["latent_dim"]),
-    "model.motion_dim": _integer(1, _LIMIT["motion_dim"]),
-    "model.channel_multiplier": _number(0, _LIMIT["channel_multiplier"], lo_open=True),
-    "model.channel_max": _integer(1, _LIMIT["channel_max"]),
-    "model.motion_layers": _integer(0, _LIMIT["motion_layers"]),
-    "motion.dictionary": _BOOL,
-    "motion.sparsity_l1": _number(0),
-    "discriminator.channel_multiplier": _optional(_number(0, lo_open=True)),
-    "discriminator.stddev_group": _integer(1),
-    "data.root": _optional(_TEXT),
-    "data.split": _TEXT,
-    "data.flip": _BOOL,
-    "data.jitter": _number(0, 1, hi_open=True),
-    "data.near_pairs": _number(0, 1),
-    "data.near_gap": _integer(1),
-    "data.workers": _integer(0),
-    "train.batch_size": _integer(1),
-    "train.grad_accum": _integer(1),
-    "train.max_steps": _integer(1),
-    "train.lr": _number(0, lo_open=True),
-    "train.g_reg_every": _integer(1),
-    "train.d_reg_every": _integer(1),
-    "train.seed": _integer(0, 2**32 - 1),  # numpy's seeds are 32-bit
-    "train.mixed_precision": _one_of(None, "no", "bf16", "fp16"),
-    "train.max_nonfinite": _integer(1),
-    "train.lr_decay_from": _optional(_integer(0)),
-    "train.zero_init_heads": _BOOL,
-    "loss.l1": _number(0),
-    "loss.l1_scales": _list_of(_SCALE, "scales in (0, 1]"),
-    "loss.perceptual": _one_of("vgg19", "none"),
-    "loss.vgg_weights": _optional(_TEXT),
-    "loss.perceptual_weight": _number(0),
-    "loss.perceptual_scales": _list_of(_SCALE, "scales in (0, 1]"),
-    "loss.laplacian_l1": _number(0),
-    "loss.laplacian_levels": _integer(1),
-    "loss.change_l1": _number(0),
-    "loss.change_spread": _integer(0),
-    "loss.gan": _number(0),
-    "loss.r1": _number(0),
-    "ema.enabled": _BOOL,
-    "ema.decay": _number(0, 1, hi_open=True),
-    "checkpoint.every": _integer(1),
-    "checkpoint.keep": _integer(1),
-    "log.every": _integer(0),
-    "log.images_every": _integer(0),
-    "log.export_every": _integer(0),
+# The type and range of every setting, from its one declaration in options.py.
+SCHEMA: dict[str, Check] = {
+    f"{section}.{field.name}": check_of(field)
+    for section, cls in SECTIONS.items()
+    for field in dataclasses.fields(cls)
 }
 
 

@@ -1,8 +1,8 @@
 """One optimizer step of LIA training, in two halves (the official recipe; see
 ../shared/reference/README.md):
   1. G step: reconstruct the driving frame from the source (absolute transfer, eq. 11: the
-     model's training forward) and minimize perceptual + L1 + softplus(-D(fake)) (+ the optional
-     motion sparsity penalty).
+     model's training forward) and minimize the weighted loss terms of ``terms.py`` (the paper:
+     perceptual + L1 + softplus(-D(fake))).
   2. D step: minimize softplus(-D(driving)) + softplus(D(fake)) on the same reconstructions,
      plus R1 when asked (lazy regularization).
 
@@ -17,18 +17,10 @@ import math
 from collections.abc import Callable
 
 import torch
-from options import LossOptions
 from torch import nn
 
-from liaviz.losses import (
-    change_weighted_l1,
-    d_logistic_loss,
-    g_nonsaturating_loss,
-    gaussian_downsample,
-    l1_loss,
-    laplacian_l1,
-    r1_penalty,
-)
+from .losses import d_logistic_loss, r1_penalty
+from .options import TrainOptions
 
 Batch = dict[str, torch.Tensor]  # "source" and "driving" images (B, 3, S, S) in [-1, 1]
 # (reconstructions, driving frames, source frames, driving magnitudes) -> unweighted terms and
@@ -37,52 +29,6 @@ LossFn = Callable[
     [torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor],
     tuple[dict[str, torch.Tensor], torch.Tensor],
 ]
-
-
-class GeneratorLoss:
-    """The generator's objective for one micro-batch: the unweighted terms, and their weighted
-    sum (what is minimized)."""
-
-    def __init__(
-        self,
-        loss: LossOptions,
-        sparsity_l1: float,
-        perceptual: nn.Module | None,
-        critic: nn.Module,
-    ) -> None:
-        self.loss, self.perceptual, self.critic = loss, perceptual, critic
-        self.weights = {
-            "l1": loss.l1,
-            "laplacian": loss.laplacian_l1,
-            "change": loss.change_l1,
-            "perceptual": 1.0,  # the per-layer weights (10) are inside the term
-            "gan_g": loss.gan,
-            "sparsity": sparsity_l1,
-        }
-
-    def __call__(
-        self, recon: torch.Tensor, target: torch.Tensor, source: torch.Tensor, alpha: torch.Tensor
-    ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-        loss = self.loss
-        parts = {"l1": pyramid_l1(recon.float(), target, loss.l1_scales)}
-        if loss.laplacian_l1:
-            parts["laplacian"] = laplacian_l1(recon.float(), target, loss.laplacian_levels)
-        if loss.change_l1:
-            parts["change"] = change_weighted_l1(recon.float(), target, source, loss.change_spread)
-        if self.perceptual is not None:
-            parts["perceptual"] = self.perceptual(recon, target).float()
-        if loss.gan:
-            parts["gan_g"] = g_nonsaturating_loss(self.critic(recon).float())
-        if self.weights["sparsity"]:
-            parts["sparsity"] = alpha.float().abs().mean()
-        return parts, sum(self.weights[k] * v for k, v in parts.items())
-
-
-def pyramid_l1(recon: torch.Tensor, target: torch.Tensor, scales) -> torch.Tensor:
-    """Pixel L1 summed over the scales of a Gaussian pyramid (just L1 for ``[1.0]``)."""
-    return sum(
-        l1_loss(gaussian_downsample(recon, s), gaussian_downsample(target, s)) for s in scales
-    )
 
 
 def generator_step(G, critic: nn.Module, batches: list[Batch], loss_fn: LossFn, accelerator):
@@ -127,6 +73,20 @@ def discriminator_step(D, batches: list[Batch], fakes, r1_weight: float, acceler
             accelerator.backward(total / n)
         terms["d"] = terms.get("d", 0.0) + d_loss.detach() / n
     return terms
+
+
+def learning_rates(step: int, train: TrainOptions) -> tuple[float, float]:
+    """The generator's and the discriminator's learning rates at ``step``: the configured lr
+    times each one's lazy-regularization ratio, times the decay ``lr_scale`` gives."""
+    scale = lr_scale(step, train.lr_decay_from, train.max_steps)
+    g_lr = train.lr * train.ratio(train.g_reg_every)
+    d_lr = train.lr * train.ratio(train.d_reg_every)
+    return g_lr * scale, d_lr * scale
+
+
+def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    for group in optimizer.param_groups:
+        group["lr"] = lr
 
 
 def lr_scale(step: int, decay_from: int | None, max_steps: int) -> float:
