@@ -32,7 +32,7 @@ def check_of(field: dataclasses.Field) -> Check:
     return field.metadata["check"]
 
 
-def integer(lo: int, hi: int | None = None) -> Check:
+def integers(lo: int, hi: int | None = None) -> Check:
     def ok(v: Any) -> bool:
         return (
             isinstance(v, int) and not isinstance(v, bool) and lo <= v <= (v if hi is None else hi)
@@ -41,7 +41,7 @@ def integer(lo: int, hi: int | None = None) -> Check:
     return Check(ok, f"an integer >= {lo}" if hi is None else f"an integer from {lo} to {hi}")
 
 
-def number(lo: float, hi: float = math.inf, lo_open: bool = False, hi_open: bool = False) -> Check:
+def numbers(lo: float, hi: float = math.inf, lo_open: bool = False, hi_open: bool = False) -> Check:
     def ok(v: Any) -> bool:
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
             return False
@@ -72,5 +72,5 @@ def list_of(check: Check, items: str, non_empty: bool = True) -> Check:
 
 BOOL = Check(lambda v: isinstance(v, bool), "true or false")
 TEXT = Check(lambda v: isinstance(v, str) and v != "", "a non-empty string")
-SCALE = number(0, 1, lo_open=True)  # a pyramid level: 1 the full image, 0.5 half of it, ...
+SCALE = numbers(0, 1, lo_open=True)  # a pyramid level: 1 the full image, 0.5 half of it, ...
 SCALES = list_of(SCALE, "scales in (0, 1]")
