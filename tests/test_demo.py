@@ -242,7 +242,7 @@ def test_build_from_python(tmp_path):
     result = demo.build(model, tmp_path / "demo", image=face, driving=videos, frames=5, top=2)
 
     assert result.index == tmp_path / "demo" / "index.html"
-    assert set(demo.OUTPUT_FILES) - {"model_card.md", "pca.png"} <= set(result.files)
+    assert set(demo.DEMO_FILES) - {"model_card.md", "pca.png"} <= set(result.files)
     page = result.index.read_text()
     assert _local_links(page) == set()
     frames = np.stack([io.prepare(f, 32) for v in videos.values() for f in v])

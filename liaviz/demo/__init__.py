@@ -7,7 +7,7 @@ renders the explorer's views headless into a folder with one self-contained ``in
     print(result.index, [result.names[d] for d in result.order[:4]])
 """
 
-from .builder import OUTPUT_FILES, DemoResult, build
+from .builder import DEMO_FILES, DemoResult, build
 from .media import (
     EMBEDDED_MODEL,
     SAMPLE_PHOTO,
@@ -22,7 +22,7 @@ from .media import (
 
 __all__ = [
     "EMBEDDED_MODEL",
-    "OUTPUT_FILES",
+    "DEMO_FILES",
     "SAMPLE_PHOTO",
     "SAMPLE_PORTRAIT",
     "DemoResult",

@@ -1,7 +1,7 @@
 """``build``: the explorer's results rendered headless into a folder, and ``index.html``, one
 self-contained page that shows them (``liaviz demo`` is this function behind argparse).
 
-Every figure is also written as its own file beside the page (``OUTPUT_FILES``, and
+Every figure is also written as its own file beside the page (``DEMO_FILES``, and
 ``sweep_top<k>.gif`` for the top directions); the page itself carries its own copies, small and
 inline (``liaviz.demo.inline``), so it can be mailed or uploaded alone."""
 
@@ -49,7 +49,7 @@ from .media import (
 )
 
 # what build writes into ``out`` besides sweep_top<k>.gif for the top directions
-OUTPUT_FILES = (
+DEMO_FILES = (
     "model_card.md", "source.png", "reference.png", "directions.json", "directions.png",
     "pca.html", "pca_3d.html", "plotly.min.js", "pca_matplotlib.png", "pca.png", "sweep.png",
     "animation.mp4", "animation.gif", "photo.mp4", "photo.gif", "index.html",
@@ -133,7 +133,7 @@ def build(
     inputs = [p for p in (model, image, photo, *(videos or {}).values()) if _is_path(p)]
     with guarding_inputs(*inputs):
         sweeps = [f"sweep_top{rank}.gif" for rank in range(1, top + 1)]
-        for name in (*OUTPUT_FILES, *sweeps):  # refused before the first file is written
+        for name in (*DEMO_FILES, *sweeps):  # refused before the first file is written
             check_not_a_guarded_input(out / name)
         out.mkdir(parents=True, exist_ok=True)
         return _Build(out, _Steps(progress)).run(
@@ -200,7 +200,7 @@ class _Build:
         mags = video_magnitudes(model, videos, keep_frames=True, progress=step.enabled)
         spread, kind = importance(model, mags)
         order = [int(i) for i in np.argsort(-spread, kind="stable")]
-        basis = importance_basis(kind, mags)
+        basis = _importance_basis(kind, mags)
         self._pca(mags)
         step.done(", ".join(f for f in self.page.pca_files))
 
@@ -340,7 +340,7 @@ class _Build:
         self.page.photo, self.page.photo_note = shown, placed.describe()
 
 
-def importance_basis(kind: str, mags: MagnitudeSet) -> str:
+def _importance_basis(kind: str, mags: MagnitudeSet) -> str:
     """What ``liaviz.analysis.magnitudes.importance`` measured, in words for the page."""
     if kind == "σ":
         clips = ", ".join(mags.names)
