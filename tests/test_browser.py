@@ -2,7 +2,8 @@
 
 Opens the notebook, runs all cells from the Run menu, checks that the PCA view drew one scatter
 trace per clip with its points, drags a direction slider with the mouse and checks that the
-explorer's image changes, then moves one with the keyboard. Saves screenshots (to
+explorer's image changes, then moves one with the keyboard. Also opens the demo page
+(``liaviz.demo.build``) copied alone into another folder. Saves screenshots (to
 $LIAVIZ_TEST_ARTIFACTS when set, else the test's tmp folder). Skips when Chromium or Playwright
 is not installed:
     apt-get install -y chromium && .venv/bin/pip install playwright
@@ -187,6 +188,10 @@ def check_demo_page_alone(index: Path, tmp_path: Path) -> dict:
                 "text under 12 px": page.evaluate(SMALL_TEXT),
             }
             page.screenshot(path=str(_artifacts(tmp_path) / "demo_page_alone.png"), full_page=True)
+            # where scripts cannot run (a mail viewer, a strict policy): the fallback shows
+            no_js = browser.new_context(java_script_enabled=False).new_page()
+            no_js.goto(url, wait_until="load")
+            found["fallback without scripts"] = no_js.locator(".fallback").is_visible()
         finally:
             browser.close()
     return found
@@ -204,5 +209,6 @@ def test_demo_page_opens_alone(tmp_path):
     found = check_demo_page_alone(result.index, tmp_path)
     assert found["images"] > 20 and found["broken images"] == []
     assert found["PCA points"] >= 2 and not found["fallback shown"]
+    assert found["fallback without scripts"]
     assert found["requests beyond the page"] == []
     assert found["text under 12 px"] == []
