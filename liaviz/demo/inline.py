@@ -12,9 +12,6 @@ import matplotlib
 import numpy as np
 from PIL import Image
 
-from ..analysis.flows import flow_to_color
-from ..nn.synthesis import identity_grid
-
 THUMB = 128  # the longest side an inline picture keeps: the page shows them at most this large
 QUALITY = 88  # lossy WebP: no visible loss on a model's output at the sizes shown
 
@@ -83,12 +80,3 @@ def heat_on_portrait(
         out[y0, x0 : x1 + 1] = out[y1, x0 : x1 + 1] = box
         out[y0 : y1 + 1, x0] = out[y0 : y1 + 1, x1] = box
     return out
-
-
-def flow_changes_colored(flows: Sequence[np.ndarray]) -> list[np.ndarray]:
-    """Flow changes dF (r, r, 2), one per direction, as colour-wheel images on one shared scale
-    (hue = direction of the shift, paler = smaller), so strengths compare across rows."""
-    size = flows[0].shape[0]
-    grid = identity_grid(size)[0].numpy()
-    scale = max(float(np.hypot(f[..., 0], f[..., 1]).max()) for f in flows) or 1.0
-    return [flow_to_color(grid + f, max_norm=scale) for f in flows]

@@ -16,7 +16,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..analysis.edits import DEFAULT_VALUES
-from ..analysis.flows import ReferenceArrays, color_wheel
+from ..analysis.flows import ReferenceArrays, color_wheel, flow_changes_to_color
 from ..anatomy import SHORT_NAMES, Anatomy
 from . import inline
 
@@ -88,7 +88,7 @@ def _direction_rows(p: PageData) -> str:
     """One row per direction, most important first: its name and importance, where its local
     motion is on the portrait, its flow change, and its sweep (paper Fig. 6)."""
     by_index = {d.index - 1: d for d in p.anatomy.directions}
-    flows = inline.flow_changes_colored([by_index[d].flow for d in p.order])
+    flows = flow_changes_to_color([by_index[d].flow for d in p.order])
     head = "".join(f"<th>{v:+g}</th>" if v else '<th class="zero">0</th>' for v in DEFAULT_VALUES)
     rows = [
         "<tr><th>#</th><th>direction</th><th>local motion<br>on this portrait</th>"
