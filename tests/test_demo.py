@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from plotly.offline import get_plotlyjs
 
 import liaviz
 from liaviz import demo, io, save_model
@@ -66,6 +67,8 @@ def test_demo_defaults(tmp_path, capsys):
         assert "pca.png skipped" in printed.out
     page = (out / "index.html").read_text()
     assert _local_links(page) == set()  # one file: everything it shows is inside it
+    # its pictures stay small (inline WebP, not the 1 MB GIFs beside it): the rest is plotly.js
+    assert len(page.encode()) - len(get_plotlyjs().encode()) < 1_000_000
     labels = [d["label"] for d in json.loads((out / "directions.json").read_text())["directions"]]
     assert len(labels) == 20 and f"d1: {escape(labels[0])}" in page  # labels name the rows
     assert Image.open(out / "sweep.png").size[1] > Image.open(out / "sweep.png").size[0]  # 20 rows
