@@ -91,9 +91,9 @@ class _Steps:
         if self.enabled:
             print(f"      {text}", flush=True)
 
-    def warn(self, text: str) -> None:
+    def warn(self, text: str, prefix: str = "WARNING: ") -> None:
         if self.enabled:
-            print(f"WARNING: {text}", file=sys.stderr, flush=True)
+            print(f"{prefix}{text}", file=sys.stderr, flush=True)
         else:
             warnings.warn(text, UserWarning, stacklevel=3)
 
@@ -166,8 +166,8 @@ class _Build:
         step("loading the model")
         model, label = self._load(model, label)
         self.precision, reason = choose_precision(precision, model_device(model))
-        if reason:
-            step.warn(reason)
+        if reason:  # worded as every command words a turned-down bfloat16
+            step.warn(reason, prefix="liaviz demo: warning: ")
         size, m = model.config.size, model.config.motion_dim
         step.done(f"{label}: {size}x{size}, {m} directions")
 
