@@ -2,7 +2,8 @@
 
 Opens the notebook, runs all cells from the Run menu, checks that the PCA view drew one scatter
 trace per clip with its points, drags a direction slider with the mouse and checks that the
-explorer's image changes, then moves one with the keyboard. Saves screenshots (to
+explorer's image changes, then moves one with the keyboard. Also opens the demo page
+(``liaviz.demo.build``) copied alone into another folder. Saves screenshots (to
 $LIAVIZ_TEST_ARTIFACTS when set, else the test's tmp folder). Skips when Chromium or Playwright
 is not installed:
     apt-get install -y chromium && .venv/bin/pip install playwright
@@ -131,3 +132,83 @@ def _motion_dim() -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         return load_demo_model()[0].config.motion_dim
+
+
+# ---- the demo page, shared alone ---------------------------------------------------------------
+
+# every rendered element whose own text is smaller than 12 px (HTML and the plots' SVG text)
+SMALL_TEXT = """() => {
+  const small = [];
+  for (const el of document.querySelectorAll('body *')) {
+    const own = Array.from(el.childNodes).some(n => n.nodeType === 3 && n.textContent.trim());
+    if (!own || !el.getClientRects().length) continue;
+    const style = getComputedStyle(el);
+    if (style.visibility === 'hidden' || style.display === 'none') continue;
+    const px = parseFloat(style.fontSize);
+    if (px < 12) small.push(`${el.tagName} ${px}px: ${el.textContent.trim().slice(0, 40)}`);
+  }
+  return small;
+}"""
+BROKEN_IMAGES = """() => Array.from(document.images)
+  .filter(i => !i.complete || i.naturalWidth === 0).map(i => (i.alt || i.src).slice(0, 60))"""
+
+
+def check_demo_page_alone(index: Path, tmp_path: Path) -> dict:
+    """Open a copy of ``index`` alone in a folder in Chromium: what failed to show, what it asked
+    for beyond itself, and its text under 12 px. Returns the findings (empty lists: all good)."""
+    alone = tmp_path / "shared-alone"
+    alone.mkdir()
+    copy = alone / "index.html"
+    copy.write_bytes(index.read_bytes())
+    url = copy.as_uri()
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            page.set_default_timeout(60_000)
+            requests: list[str] = []
+            page.on("request", lambda r: requests.append(r.url))
+            page.goto(url, wait_until="load")
+            page.wait_for_function("() => Array.from(document.images).every(i => i.complete)")
+            pca_points = page.evaluate(
+                "() => document.querySelectorAll('#pca-2d .scatterlayer .trace .points path')"
+                ".length"
+            )
+            found = {
+                "broken images": page.evaluate(BROKEN_IMAGES),
+                "images": page.evaluate("() => document.images.length"),
+                "PCA points": pca_points,
+                "fallback shown": page.evaluate(
+                    "() => Array.from(document.querySelectorAll('.fallback'))"
+                    ".some(e => e.getClientRects().length > 0)"
+                ),
+                "requests beyond the page": [
+                    u for u in requests if u != url and not u.startswith(("data:", "blob:"))
+                ],
+                "text under 12 px": page.evaluate(SMALL_TEXT),
+            }
+            page.screenshot(path=str(_artifacts(tmp_path) / "demo_page_alone.png"), full_page=True)
+            # where scripts cannot run (a mail viewer, a strict policy): the fallback shows
+            no_js = browser.new_context(java_script_enabled=False).new_page()
+            no_js.goto(url, wait_until="load")
+            found["fallback without scripts"] = no_js.locator(".fallback").is_visible()
+        finally:
+            browser.close()
+    return found
+
+
+def test_demo_page_opens_alone(tmp_path):
+    """index.html copied alone into another folder shows every image and the PCA plot, asks
+    for no other file, and has no text under 12 px."""
+    from liaviz.demo import EMBEDDED_MODEL, build
+
+    from ._explore_helpers import tiny_model
+
+    # a tiny model keeps the build to seconds; named as the bundled one, its card is shown
+    result = build(tiny_model(), tmp_path / "demo", frames=4, top=2, label=EMBEDDED_MODEL)
+    found = check_demo_page_alone(result.index, tmp_path)
+    assert found["images"] > 20 and found["broken images"] == []
+    assert found["PCA points"] >= 2 and not found["fallback shown"]
+    assert found["fallback without scripts"]
+    assert found["requests beyond the page"] == []
+    assert found["text under 12 px"] == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -9,15 +10,19 @@ import subprocess
 import sys
 import warnings
 from html import escape
+from io import BytesIO
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
+from plotly.offline import get_plotlyjs
 
+import liaviz
 from liaviz import demo, io, save_model
 from liaviz.checkpoints.model import CheckpointError, pretrained_names
 from liaviz.cli import main
+from liaviz.errors import UserError
 
 from ._explore_helpers import clip, portrait, tiny_model
 from ._media import aliases, write_mp4
@@ -41,8 +46,12 @@ EXPECTED = {
 
 
 def _local_links(page: str) -> set[str]:
+    """What the page would fetch or link beside itself (data URIs and in-page anchors are its own)."""
+    markup = re.sub(r"<script>.*?</script>", "", page, flags=re.S)  # plotly.js holds "src=" too
     return {
-        m for m in re.findall(r'(?:src|href)="([^"]+)"', page) if not m.startswith(("http", "#"))
+        m
+        for m in re.findall(r'(?:src|href)="([^"]+)"', markup)
+        if not m.startswith(("http", "#", "data:"))
     }
 
 
@@ -57,22 +66,24 @@ def test_demo_defaults(tmp_path, capsys):
     if "pca.png" not in names:
         assert "pca.png skipped" in printed.out
     page = (out / "index.html").read_text()
-    links = _local_links(page)
-    assert {"reference.png", "sweep.png", "animation.gif", "plotly.min.js"} <= links
-    assert {"directions.png", "directions.json"} <= links
+    assert _local_links(page) == set()  # one file: everything it shows is inside it
+    # its pictures stay small (inline WebP, not the 1 MB GIFs beside it): the rest is plotly.js
+    assert len(page.encode()) - len(get_plotlyjs().encode()) < 1_000_000
     labels = [d["label"] for d in json.loads((out / "directions.json").read_text())["directions"]]
     assert len(labels) == 20 and f"d1: {escape(labels[0])}" in page  # labels name the rows
-    assert all((out / link).exists() for link in links)
     assert Image.open(out / "sweep.png").size[1] > Image.open(out / "sweep.png").size[0]  # 20 rows
     anim = io.read_video(out / "animation.gif")
     assert anim.shape[0] == 6 and anim.shape[2] == 2 * anim.shape[1]  # driving | result
-    # the embedded model on the Mona Lisa: linked card, and a word on what to expect
+    # the embedded model on the Mona Lisa: its card rendered on the page, and what to expect
     if demo.EMBEDDED_MODEL in pretrained_names():
-        assert (out / "model_card.md").is_file() and 'href="model_card.md"' in page
+        assert (out / "model_card.md").is_file()
+        card = page[page.index('id="model-card"') :]
+        assert "<table>" in card and "<h2>How it was made</h2>" in card  # HTML, not Markdown
+        assert "|---|" not in card and "## How it was made" not in card
         assert "synthetic cartoon" in page
     assert io.read_video(out / "sweep_top1.gif").shape[1] >= 256  # shown large
     # the astronaut photo: its face animated in place, the photo around it untouched
-    assert {"photo.gif", "photo.mp4"} <= links
+    assert {"photo.gif", "photo.mp4"} <= names
     assert "face crop [" in printed.out
     photo = io.read_video(out / "photo.mp4")
     assert photo.shape[1:3] == demo.sample_photo().shape[:2]
@@ -187,7 +198,7 @@ def test_sample_media():
     face = demo.sample_portrait()
     assert face.shape == (256, 256, 3) and face.dtype == np.uint8
     # the Mona Lisa ships inside the package, with its provenance
-    assets = Path(demo.__file__).parent / "assets"
+    assets = Path(liaviz.__file__).parent / "assets"
     assert demo.SAMPLE_PORTRAIT.parent == assets
     assert "public domain" in (assets / "README.md").read_text()
     frames = demo.sample_driving(32, n_frames=3)
@@ -208,3 +219,68 @@ def test_demo_imports_no_jupyter_package(tmp_path):
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", check], check=True)
+
+
+def _inline_images(page: str, alt: str) -> list[np.ndarray]:
+    """The pictures the page carries inline with this ``alt``, decoded."""
+    found = re.findall(rf'src="data:image/\w+;base64,([^"]+)"[^>]*alt="{re.escape(alt)}"', page)
+    return [np.asarray(Image.open(BytesIO(base64.b64decode(b))).convert("RGB")) for b in found]
+
+
+def _grey(image: np.ndarray) -> np.ndarray:
+    return image.astype(float).mean(-1).ravel()
+
+
+def test_build_from_python(tmp_path):
+    """``liaviz.demo.build`` from Python, with arrays: a self-contained page whose rows follow
+    the spread of the given clips' magnitudes (computed here from the encoder's motion head),
+    each named by the anatomy of the portrait shown, its heat map drawn on that portrait."""
+    import torch
+
+    from liaviz.analysis.anatomy import analyze_directions, default_images, direction_names
+
+    model = tiny_model(motion_dim=6)
+    face = portrait(40, seed=3)
+    videos = {"left": clip(5, seed=0), "right": clip(5, seed=1)}
+    result = demo.build(model, tmp_path / "demo", image=face, driving=videos, frames=5, top=2)
+
+    assert result.index == tmp_path / "demo" / "index.html"
+    assert set(demo.DEMO_FILES) - {"model_card.md", "pca.png"} <= set(result.files)
+    page = result.index.read_text()
+    assert _local_links(page) == set()
+    frames = np.stack([io.prepare(f, 32) for v in videos.values() for f in v])
+    x = torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 127.5 - 1
+    with torch.inference_mode():
+        alpha = model.enc.fc(model.enc.net_app(x)[0]).numpy()
+    assert result.order == [int(i) for i in np.argsort(-alpha.std(0), kind="stable")]
+    np.testing.assert_allclose(result.importance, alpha.std(0), rtol=1e-3, atol=1e-5)
+    assert "over the 10 frames of 2 driving clips (left, right)" in result.importance_basis
+    assert escape(result.importance_basis) in page
+    # named on the portrait shown (not on synthetic faces), rows in importance order
+    shown = io.read_image(tmp_path / "demo" / "source.png")
+    np.testing.assert_array_equal(shown, io.prepare(face, 32))
+    assert result.names == direction_names(analyze_directions(model, [shown]), 6)
+    rows = [page.index(f"class=name><b>{escape(result.names[d])}</b>") for d in result.order]
+    assert rows == sorted(rows)
+    assert page.index("<b>#1 ") < page.index("<b>#2 ") and "<b>#3 " not in page
+    # heat maps over the portrait: they follow its greys, not a synthetic face's
+    heat = _inline_images(page, "heat map")
+    assert len(heat) == 6 and heat[0].shape == shown.shape
+    synthetic = default_images(32, n=1)[0]
+    follows_portrait = np.corrcoef(_grey(heat[0]), _grey(shown))[0, 1]
+    assert follows_portrait > 0.6
+    assert follows_portrait > np.corrcoef(_grey(heat[0]), _grey(synthetic))[0, 1] + 0.2
+    assert "No model card for this checkpoint" in page
+
+
+def test_build_never_writes_over_an_input(tmp_path):
+    """Called from Python too, ``build`` refuses an output that is one of its inputs, before it
+    writes anything."""
+    out = tmp_path / "demo"
+    out.mkdir()
+    given = out / "source.png"
+    io.write_image(given, portrait())
+    before = given.read_bytes()
+    with pytest.raises(UserError, match="would destroy it"):
+        demo.build(tiny_model(), out, image=given, frames=4)
+    assert [p.name for p in out.iterdir()] == ["source.png"] and given.read_bytes() == before

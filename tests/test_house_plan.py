@@ -19,7 +19,11 @@ MAX_FUNCTION_LINES = 120
 # Bottom to top. A package imports only packages of lower layers (its own modules freely).
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("errors",),  # the errors a user can fix
-    ("numeric", "plain_data", "progress"),  # numbers, plain data and progress bars people give or see
+    (
+        "numeric",
+        "plain_data",
+        "progress",
+    ),  # numbers, plain data and progress bars people give or see
     ("nn",),  # the model, pure torch
     ("io",),  # images, videos, atomic writes
     ("checkpoints", "faces", "data"),  # model files; face detection and framing; datasets

@@ -1,4 +1,4 @@
-"""Direction diagnostics and figures beside the anatomy (``liaviz.analysis.anatomy``), headless.
+"""Direction diagnostics and figures beside the anatomy (``liaviz.anatomy``), headless.
 
 - ``orthonormality_error``: max |Q^T Q - I| of the motion dictionary's directions (Sec. 3.3 keeps
   them orthonormal by a QR every forward, so this is float32 round-off, ~1e-6, for a sound model).
@@ -13,15 +13,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import matplotlib
-import numpy as np
 import torch
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from ..nn import LIA
-from ..nn.synthesis import identity_grid
 from .anatomy import COMPONENTS, SHORT_NAMES, Anatomy, direction_names
-from .flows import color_wheel, flow_to_color
+from .flows import color_wheel, flow_changes_to_color
 from .magnitudes import MagnitudeSet, order_by_variance
 
 
@@ -75,13 +73,12 @@ def anatomy_figure(anatomy: Anatomy, usage: Sequence[float] | None = None) -> Fi
     if any(d.flow is None or d.heat is None for d in rows):
         raise ValueError("the figure needs flows and heat maps: use analyze_directions' result")
     r = rows[0].flow.shape[0]
-    grid = identity_grid(r)[0].numpy()
-    scale = max(float(np.hypot(d.flow[..., 0], d.flow[..., 1]).max()) for d in rows) or 1.0
+    colored = flow_changes_to_color([d.flow for d in rows])
     fig = Figure(figsize=(7.2, 0.95 * len(rows) + 0.9))
     axes = fig.subplots(len(rows), 3, squeeze=False, gridspec_kw={"width_ratios": [1, 1, 4.2]})
-    for row, d, name in zip(axes, rows, direction_names(anatomy), strict=True):
+    for row, d, name, flow in zip(axes, rows, direction_names(anatomy), colored, strict=True):
         flow_ax, heat_ax, text_ax = row
-        flow_ax.imshow(flow_to_color(grid + d.flow, max_norm=scale), interpolation="nearest")
+        flow_ax.imshow(flow, interpolation="nearest")
         heat_ax.imshow(d.heat, cmap="magma", interpolation="nearest")
         x0, y0, x1, y1 = (v * r - 0.5 for v in d.region)
         heat_ax.add_patch(

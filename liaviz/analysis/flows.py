@@ -49,6 +49,14 @@ def flow_to_color(flow, max_norm: float | None = None) -> np.ndarray:
     return (hsv_to_rgb(hsv) * 255).round().astype(np.uint8)
 
 
+def flow_changes_to_color(changes) -> list[np.ndarray]:
+    """Flow changes dF (r, r, 2) in sampling units, e.g. one per direction (``liaviz.anatomy``),
+    as colour-wheel images on one shared scale (paler = smaller), so strengths compare."""
+    grid = identity_grid(changes[0].shape[0])[0].numpy()
+    scale = max(float(np.hypot(d[..., 0], d[..., 1]).max()) for d in changes) or 1.0
+    return [flow_to_color(grid + d, max_norm=scale) for d in changes]
+
+
 def color_wheel(size: int = 64) -> np.ndarray:
     """The legend of ``flow_to_color``: a disc where each point is coloured as that displacement."""
     axis = np.linspace(-1.0, 1.0, size)

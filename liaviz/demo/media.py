@@ -11,14 +11,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .checkpoints.model import EMBEDDED_DEFAULT, load_model, pretrained_names
-from .io import read_image
-from .nn import LIA, LIAConfig
+from ..checkpoints.model import EMBEDDED_DEFAULT, load_model, pretrained_names
+from ..io import read_image
+from ..nn import LIA, LIAConfig
 
 EMBEDDED_MODEL = EMBEDDED_DEFAULT  # the versioned name: labels say which model it is
 
-SAMPLE_PORTRAIT = Path(__file__).parent / "assets" / "mona_lisa.png"
-SAMPLE_PHOTO = Path(__file__).parent / "assets" / "astronaut.png"
+SAMPLE_PORTRAIT = Path(__file__).parents[1] / "assets" / "mona_lisa.png"
+SAMPLE_PHOTO = Path(__file__).parents[1] / "assets" / "astronaut.png"
 
 
 def sample_portrait() -> np.ndarray:
@@ -38,7 +38,7 @@ def sample_driving(size: int = 64, n_frames: int = 48, index: int = 0) -> np.nda
     """A synthetic talking-head clip (``liaviz.data.synthetic``: head turns, nods, blinks, speech),
     uint8 (T, s, s, 3) with s = min(size, 128) (callers resize to the model). To try things
     without downloads; pass a real driving video for real motion."""
-    from .data.synthetic import video_frames
+    from ..data.synthetic import video_frames
 
     frames, _, _ = video_frames(0, "test", index, n_frames, min(size, 128))
     return frames
