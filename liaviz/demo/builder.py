@@ -54,7 +54,7 @@ DEMO_FILES = (
     "pca.html", "pca_3d.html", "plotly.min.js", "pca_matplotlib.png", "pca.png", "sweep.png",
     "animation.mp4", "animation.gif", "photo.mp4", "photo.gif", "index.html",
 )  # fmt: skip
-STEPS = 9
+DEMO_STEPS = 9
 FPS = 12
 
 
@@ -81,7 +81,7 @@ class _Steps:
     def __call__(self, text: str) -> None:
         self.n += 1
         if self.enabled:
-            print(f"[{self.n}/{STEPS}] {text}", flush=True)
+            print(f"[{self.n}/{DEMO_STEPS}] {text}", flush=True)
 
     def done(self, text: str) -> None:
         if self.enabled:
