@@ -169,12 +169,13 @@ def load_model(
     """
     ckpt = load_checkpoint(name_or_path)
     cfg = ckpt.config
-    if (size is not None and size != cfg.size) or (
-        motion_dim is not None and motion_dim != cfg.motion_dim
-    ):
+    # name only what was asked and differs (0 is asked too, not "nothing asked")
+    asked = (("size", size, cfg.size), ("M", motion_dim, cfg.motion_dim))
+    wrong = [f"{name}={value!r}" for name, value, have in asked if value not in (None, have)]
+    if wrong:
         raise CheckpointError(
             f"{ckpt.path}: this is a size-{cfg.size}, M={cfg.motion_dim} model, but "
-            f"size={size or cfg.size}, M={motion_dim or cfg.motion_dim} was asked for"
+            f"{', '.join(wrong)} was asked for"
         )
     return model_from(ckpt).to(device or "cpu").eval()
 

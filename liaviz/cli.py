@@ -31,8 +31,30 @@ SIGPIPE_EXIT = 141
 OUTPUT_ARGS = ("out", "output")
 
 
+class OptionRefused(UserError):
+    """A value one of liaviz's own option checks refused (the command's name in ``prog``)."""
+
+    def __init__(self, prog: str, message: str) -> None:
+        super().__init__(message)
+        self.prog = prog
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a value refused by one of liaviz's own checks (a ``type=`` that raises
+    ``ArgumentTypeError``, as ``numeric.flag`` does) is one line and exit code 2, like every
+    other liaviz error; argparse's own complaints (an unknown or missing option) keep the
+    usage above."""
+
+    def error(self, message: str):  # type: ignore[override]
+        # argparse raises its ArgumentError while handling the type's ArgumentTypeError
+        refused = sys.exc_info()[1]
+        if isinstance(getattr(refused, "__context__", None), argparse.ArgumentTypeError):
+            raise OptionRefused(self.prog, message)
+        super().error(message)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="liaviz",
         description="Latent Image Animator: animate, train and explore motion directions.",
     )
@@ -45,7 +67,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except OptionRefused as e:
+        print(f"{e.prog}: error: {e}", file=sys.stderr)
+        return 2
     try:
         with sigterm_as_interrupt(), guarding_inputs(*input_paths(args)):
             code = int(args.func(args) or 0)

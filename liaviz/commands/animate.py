@@ -115,7 +115,12 @@ def add_face_options(p: argparse.ArgumentParser) -> None:
 
 def add_model_options(p: argparse.ArgumentParser) -> None:
     """Options shared by `animate` and `evaluate` (each adds its own --crop)."""
-    p.add_argument("--size", type=int, default=None, help="model size the checkpoint must have")
+    p.add_argument(
+        "--size",
+        type=flag(integer, 16, 1024),
+        default=None,
+        help="model size the checkpoint must have",
+    )
     p.add_argument(
         "--batch-size", type=flag(integer, 1, MAX_BATCH), default=None, help="frames per model call"
     )

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserError
+from ..numeric import MAX_FRAMES, flag, integer
 from .animate import add_precision_option, apply_precision
 
 # what the demo writes into --out (and sweep_top<k>.gif for the --top directions)
@@ -53,9 +54,17 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="append",
         help="driving video (repeat for several; default: two synthetic talking-head clips)",
     )
-    p.add_argument("--frames", type=int, default=48, help="frames per driving clip (default 48)")
     p.add_argument(
-        "--top", type=int, default=4, help="directions shown large and animated (default 4)"
+        "--frames",
+        type=flag(integer, 2, MAX_FRAMES),
+        default=48,
+        help="frames per driving clip (default 48)",
+    )
+    p.add_argument(
+        "--top",
+        type=flag(integer, 1, 1024),  # the most directions a model has (LIAConfig.LIMITS)
+        default=4,
+        help="directions shown large and animated (default 4)",
     )
     add_precision_option(p)
     p.set_defaults(func=run)
@@ -90,10 +99,6 @@ def run(args: argparse.Namespace) -> int:
     from ..io import VideoWriter, read_video, to_uint8, write_image
     from ..runtime import encode_source, model_device, source_tensor
 
-    if args.frames < 2:
-        raise UserError(f"--frames must be at least 2, got {args.frames}")
-    if args.top < 1:
-        raise UserError(f"--top must be at least 1, got {args.top}")
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UserError(f"{out}: exists and is not a folder")
