@@ -287,6 +287,12 @@ def _config_from_state_dict(path: Path, state: dict[str, torch.Tensor]) -> LIACo
     size = 2 ** (levels + 2)
     if "dec.direction.weight" in state:
         motion_dim, dictionary = state["dec.direction.weight"].shape[1], True
+    elif fc_out != latent_dim:  # without a dictionary the motion MLP ends in latent_dim codes
+        raise CheckpointError(
+            f"{path}: not a LIA generator of this layout: missing keys dec.direction.weight "
+            f"(its motion encoder gives {fc_out} codes: a motion dictionary turns them into "
+            f"{latent_dim}-d latents)"
+        )
     else:
         motion_dim, dictionary = fc_out, False
     finest = state["enc.net_app.convs.0.0.weight"].shape[0]
@@ -343,6 +349,13 @@ def check_fits(ckpt: Checkpoint, model: LIA) -> None:
             f"{ckpt.path}: this looks like a size-{cfg.size}, M={cfg.motion_dim} model but "
             f"{len(bad)} tensor(s) have other shapes, e.g. {k}: {tuple(state[k].shape)} in the "
             f"file, {tuple(expected[k].shape)} expected"
+        )
+    bad = [k for k in expected if state[k].is_floating_point() != expected[k].is_floating_point()]
+    if bad:  # load_state_dict would round them silently into weights no training made
+        kinds = sorted({str(state[k].dtype).removeprefix("torch.") for k in bad})
+        raise CheckpointError(
+            f"{ckpt.path}: {len(bad)} tensor(s) hold {'/'.join(kinds)} values where weights are "
+            f"floating point, e.g. {_first(bad)}"
         )
     bad = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
     if bad:
