@@ -73,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{e.prog}: error: {e}", file=sys.stderr)
         return 2
     try:
+        check_outputs_named(parser, args)
         with sigterm_as_interrupt(), guarding_inputs(*input_paths(args)):
             code = int(args.func(args) or 0)
             if sys.stdout is not None:  # None when started with stdout closed (`>&-`)
@@ -100,6 +101,17 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)  # fmt: skip
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the exit flush too
         return 2
+
+
+def check_outputs_named(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """An empty output argument (``--out ""``, an unset shell variable) is refused: as a path
+    it means the working directory, which a command would fill or refuse as "not empty"."""
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for action in commands.choices[args.command]._actions:
+        if action.dest in getattr(args, "outputs", OUTPUT_ARGS):
+            if getattr(args, action.dest, None) == "":
+                name = (action.option_strings or [action.metavar or action.dest])[0]
+                raise UserError(f"{name}: an empty name is no file or folder to write")
 
 
 def input_paths(args: argparse.Namespace) -> list[str]:

@@ -74,3 +74,54 @@ def test_argparse_own_errors_keep_the_usage(capsys):
         main(["animate", "--no-such-option"])
     assert e.value.code == 2
     assert capsys.readouterr().err.startswith("usage: liaviz animate")
+
+
+# the least each command needs to parse, with OUT where its output goes
+_ARGV = {
+    "info": ["embedded"],
+    "animate": ["--checkpoint", "embedded", "--source", "s.png", "--driving", "s.png"],
+    "crop": ["s.png"],
+    "directions": ["embedded"],
+    "evaluate": ["--checkpoint", "embedded", "--data", "."],
+    "synth": [],
+    "prepare": ["s.png"],
+    "export": ["embedded"],
+    "demo": [],
+}
+
+
+def _output_options() -> list[tuple[str, str]]:
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    found = []
+    for name, sub in commands.choices.items():
+        outputs = sub.get_default("outputs") or ("out", "output")
+        for action in sub._actions:
+            if action.dest in outputs:
+                found.append((name, (action.option_strings or [""])[0]))
+    return found
+
+
+OUTPUTS = _output_options()
+
+
+def test_every_command_is_known_here():
+    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    assert set(commands.choices) == set(_ARGV)
+    assert len(OUTPUTS) >= 10  # --out of seven commands, evaluate's --csv/--dump-videos, export's
+
+
+@pytest.mark.parametrize("command, option", OUTPUTS)
+def test_an_empty_output_name_is_refused(tmp_path, monkeypatch, capsys, command, option):
+    """`--out ""` (an unset shell variable) names the working directory as a path: it was
+    filled with the demo's files, or refused as "folder exists and is not empty"."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "s.png").write_bytes(b"")
+    argv = [command, *_ARGV[command]]
+    argv += [option, ""] if option else [""]
+    if command == "evaluate" and option != "--out":
+        argv += ["--out", "r.json"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "an empty name is no file or folder" in err[0], err
+    assert [p.name for p in tmp_path.iterdir()] == ["s.png"]
