@@ -64,13 +64,15 @@ def pretrained_names() -> list[str]:
 
 def resolve_path(name_or_path: str | os.PathLike) -> Path:
     """A file path, or the bundled file for a pretrained name such as ``synthetic-faces-64-v4``, or
-    ``"embedded"`` for the embedded default (a file of that name, if one exists, wins)."""
+    ``"embedded"`` for the embedded default. A file of that name, if one exists, wins; a folder
+    does not (no folder is a checkpoint: an ``embedded/`` in the working directory hid the
+    bundled model)."""
     path = Path(name_or_path).expanduser()
-    if path.exists():
-        return path
     name = EMBEDDED_DEFAULT if str(name_or_path) == EMBEDDED else name_or_path
     bundled = PRETRAINED_DIR / f"{name}.safetensors"
-    if bundled.exists():
+    if path.exists() and not (path.is_dir() and bundled.is_file()):
+        return path
+    if bundled.is_file():
         return bundled
     known = ", ".join(pretrained_names()) or "none in this install"
     if (PRETRAINED_DIR / f"{EMBEDDED_DEFAULT}.safetensors").exists():
