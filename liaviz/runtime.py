@@ -152,11 +152,13 @@ def source_tensor(model: LIA, source, crop: Crop = "center") -> torch.Tensor:
         raise InputError("need the source image itself here, not only its SourceState")
     if isinstance(source, torch.Tensor):
         x = source if source.dim() == 4 else source.unsqueeze(0)
-        if tuple(x.shape) != (1, 3, size, size):
+        if tuple(x.shape) != (1, 3, size, size) or not x.is_floating_point():
             raise InputError(
-                f"source tensor must be (1, 3, {size}, {size}), got {tuple(source.shape)}"
+                f"source tensor must be floats in [-1, 1] of shape (1, 3, {size}, {size}), got "
+                f"{str(source.dtype).removeprefix('torch.')} {tuple(source.shape)} (a uint8 "
+                "image goes as a numpy array)"
             )
-        return x.to(model_device(model))
+        return x.to(model_device(model), next(model.parameters()).dtype)  # float64, half: its own
     return to_tensor(source_crop(source_image(source), size, crop).crop).to(model_device(model))
 
 
@@ -278,9 +280,12 @@ class DrivingVideo:
             self.name = str(driving)
             self.reiterable = True
         elif isinstance(driving, torch.Tensor):
-            if driving.dim() != 4 or tuple(driving.shape[1:]) != (3, size, size):
+            shape = tuple(driving.shape)
+            if len(shape) != 4 or shape[1:] != (3, size, size) or not driving.is_floating_point():
                 raise InputError(
-                    f"driving tensor must be (T, 3, {size}, {size}), got {tuple(driving.shape)}"
+                    f"driving tensor must be floats in [-1, 1] of shape (T, 3, {size}, {size}), "
+                    f"got {str(driving.dtype).removeprefix('torch.')} {shape} (uint8 frames go "
+                    "as a numpy array)"
                 )
             self.n_frames, self.name, self.reiterable = driving.shape[0], "driving tensor", True
         elif isinstance(driving, np.ndarray):
