@@ -243,3 +243,15 @@ def test_disk_full_during_writing(files):
     assert _leftovers(files["dir"], {"tiny.safetensors", "source.png", "driving.mp4"}) == [
         "out.mp4"
     ]
+
+
+def test_stdout_closed_after_the_file_is_written(files):
+    """`liaviz animate ... >&-` (stdout closed): the file is written and the run ends cleanly
+    (it was an AttributeError and exit 1). (info's closed and full stdout: test_checkpoint.)"""
+    out = files["dir"] / "out.mp4"
+    argv = ["animate", "--checkpoint", files["ckpt"], "--source", files["source"], "--driving"]
+    argv += [files["driving"], "--out", out, "--crop", "center", "--no-progress"]
+    line = f"{sys.executable} -m liaviz.cli {' '.join(str(a) for a in argv)} >&-"
+    r = subprocess.run(["sh", "-c", line], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    assert io.video_info(out).n_frames == 10

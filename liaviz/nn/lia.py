@@ -82,7 +82,7 @@ class LIA(nn.Module):
 
     def motion_path(self, alpha: torch.Tensor) -> torch.Tensor:
         """w = sum_i alpha_i d_i (eq. 6): magnitudes (..., M) -> latent path (..., D)."""
-        self._check_tensor(alpha, "magnitudes", (self.config.motion_dim,))
+        self._check_tensor(alpha, "magnitudes", (self._n_magnitudes,))
         return self.dec.direction(alpha)
 
     # ---- latent codes (paper, Sec. 3.4) -----------------------------------------------------
@@ -107,7 +107,7 @@ class LIA(nn.Module):
         """
         if gains is None:
             return state.latent + self.motion_path(alpha_driving)
-        self._check_tensor(alpha_driving, "driving magnitudes", (self.config.motion_dim,))
+        self._check_tensor(alpha_driving, "driving magnitudes", (self._n_magnitudes,))
         own = state.alpha.reshape(1, -1)
         return state.latent + self.motion_path(own + self._gains(gains) * (alpha_driving - own))
 
@@ -126,7 +126,7 @@ class LIA(nn.Module):
         (a muted direction), all ones is eq. 12. Returns (T, D).
         """
         for alpha, what in ((alpha_driving, "driving magnitudes"), (alpha_start, "alpha_start")):
-            self._check_tensor(alpha, what, (self.config.motion_dim,))
+            self._check_tensor(alpha, what, (self._n_magnitudes,))
         start = alpha_start.reshape(1, -1)
         if gains is None:
             delta = self.motion_path(alpha_driving) - self.motion_path(start)
@@ -223,6 +223,12 @@ class LIA(nn.Module):
                 head.bias.zero_()
             for head in self.dec.to_rgbs:
                 head.conv[0].weight.zero_()
+
+    @property
+    def _n_magnitudes(self) -> int:
+        """Values per magnitude vector: M, or D for a model without a motion dictionary."""
+        cfg = self.config
+        return cfg.motion_dim if cfg.motion_dictionary else cfg.latent_dim
 
     def _check_images(self, x: torch.Tensor) -> None:
         s = self.config.size
