@@ -31,8 +31,30 @@ SIGPIPE_EXIT = 141
 OUTPUT_ARGS = ("out", "output")
 
 
+class OptionRefused(UserError):
+    """A value one of liaviz's own option checks refused (the command's name in ``prog``)."""
+
+    def __init__(self, prog: str, message: str) -> None:
+        super().__init__(message)
+        self.prog = prog
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a value refused by one of liaviz's own checks (a ``type=`` that raises
+    ``ArgumentTypeError``, as ``numeric.flag`` does) is one line and exit code 2, like every
+    other liaviz error; argparse's own complaints (an unknown or missing option) keep the
+    usage above."""
+
+    def error(self, message: str):  # type: ignore[override]
+        # argparse raises its ArgumentError while handling the type's ArgumentTypeError
+        refused = sys.exc_info()[1]
+        if isinstance(getattr(refused, "__context__", None), argparse.ArgumentTypeError):
+            raise OptionRefused(self.prog, message)
+        super().error(message)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="liaviz",
         description="Latent Image Animator: animate, train and explore motion directions.",
     )
@@ -45,8 +67,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
     try:
+        args = parser.parse_args(argv)
+    except OptionRefused as e:
+        print(f"{e.prog}: error: {e}", file=sys.stderr)
+        return 2
+    try:
+        check_outputs_named(parser, args)
         with sigterm_as_interrupt(), guarding_inputs(*input_paths(args)):
             code = int(args.func(args) or 0)
             if sys.stdout is not None:  # None when started with stdout closed (`>&-`)
@@ -74,6 +101,17 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)  # fmt: skip
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the exit flush too
         return 2
+
+
+def check_outputs_named(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """An empty output argument (``--out ""``, an unset shell variable) is refused: as a path
+    it means the working directory, which a command would fill or refuse as "not empty"."""
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for action in commands.choices[args.command]._actions:
+        if action.dest in getattr(args, "outputs", OUTPUT_ARGS):
+            if getattr(args, action.dest, None) == "":
+                name = (action.option_strings or [action.metavar or action.dest])[0]
+                raise UserError(f"{name}: an empty name is no file or folder to write")
 
 
 def input_paths(args: argparse.Namespace) -> list[str]:

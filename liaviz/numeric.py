@@ -15,6 +15,11 @@ from .errors import UserError
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)  # about 3.4e38
 MAX_BATCH = 65536  # frames per model call: far above what any device holds at 64 px
+MAX_FRAMES = 100_000  # frames per clip a command makes or reads: over an hour at 24 fps
+MAX_FACES = 1000  # --face N: no photo holds more faces than this
+MAX_VIDEOS = 10_000_000  # videos a dataset command makes
+MAX_SEED = 2**32 - 1  # numpy's seeds
+MAX_WORKERS = 1024  # worker processes
 
 
 def float32(value: object, what: str, error: type[UserError] = UserError) -> float:

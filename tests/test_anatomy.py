@@ -151,6 +151,195 @@ def test_presets_split_pose_from_expression(tmp_path):
         load_anatomy(tmp_path / "bad.json")
 
 
+def _set(path: list, value):
+    def change(data: dict) -> None:
+        target = data
+        for key in path[:-1]:
+            target = target[key]
+        target[path[-1]] = value
+
+    return change
+
+
+@pytest.mark.parametrize(
+    "change, named",
+    [
+        (lambda d: d["directions"].append(dict(d["directions"][0])), "listed more than once"),
+        (_set(["directions", 1, "global", "rotate"], math.nan), "global rotate"),
+        (_set(["directions", 1, "global", "scale"], 1.5), "global scale"),
+        (_set(["directions", 1, "local"], math.inf), "local"),
+        (_set(["directions", 1, "index"], 2.5), "index"),
+        (_set(["directions", 1, "index"], 0), "index"),
+        (_set(["directions", 1, "index"], True), "index"),
+        (_set(["directions", 1, "label"], {"a": 1}), "label"),
+        (_set(["directions", 1, "region"], [0, 0, 1]), "region"),
+        (_set(["directions", 1, "region", 2], -0.5), "region"),
+        (_set(["directions", 1, "motion", "scale"], "big"), "motion scale"),
+        (_set(["directions", 1, "rms_px"], -1), "rms_px"),
+        (_set(["directions", 1, "strength"], math.nan), "strength"),
+        (_set(["size"], 0), "size"),
+        (_set(["step"], math.nan), "step"),
+        (_set(["n_images"], -1), "n_images"),
+        (_set(["diagnostics"], [1]), "diagnostics"),
+        (
+            _set(
+                ["diagnostics"],
+                {
+                    "x": [
+                        [
+                            [
+                                [
+                                    [
+                                        [
+                                            [
+                                                [
+                                                    [
+                                                        [
+                                                            [
+                                                                [
+                                                                    [
+                                                                        [
+                                                                            [
+                                                                                [
+                                                                                    [
+                                                                                        [
+                                                                                            [
+                                                                                                [
+                                                                                                    [
+                                                                                                        [
+                                                                                                            [
+                                                                                                                [
+                                                                                                                    [
+                                                                                                                        [
+                                                                                                                            [
+                                                                                                                                [
+                                                                                                                                    [
+                                                                                                                                        [
+                                                                                                                                            [
+                                                                                                                                                [
+                                                                                                                                                    [
+                                                                                                                                                        [
+                                                                                                                                                            [
+                                                                                                                                                                [
+                                                                                                                                                                    [
+                                                                                                                                                                        [
+                                                                                                                                                                            [
+                                                                                                                                                                                [
+                                                                                                                                                                                    [
+                                                                                                                                                                                        [
+                                                                                                                                                                                            [
+                                                                                                                                                                                                [
+                                                                                                                                                                                                    [
+                                                                                                                                                                                                        [
+                                                                                                                                                                                                            [
+                                                                                                                                                                                                                [
+                                                                                                                                                                                                                    [
+                                                                                                                                                                                                                        [
+                                                                                                                                                                                                                            [
+                                                                                                                                                                                                                                [
+                                                                                                                                                                                                                                    [
+                                                                                                                                                                                                                                        [
+                                                                                                                                                                                                                                            [
+                                                                                                                                                                                                                                                [
+                                                                                                                                                                                                                                                    [
+                                                                                                                                                                                                                                                        [
+                                                                                                                                                                                                                                                            [
+                                                                                                                                                                                                                                                                [
+                                                                                                                                                                                                                                                                    [
+                                                                                                                                                                                                                                                                        [
+                                                                                                                                                                                                                                                                            [
+                                                                                                                                                                                                                                                                                [
+                                                                                                                                                                                                                                                                                    [
+                                                                                                                                                                                                                                                                                        [
+                                                                                                                                                                                                                                                                                            [
+                                                                                                                                                                                                                                                                                                1
+                                                                                                                                                                                                                                                                                            ]
+                                                                                                                                                                                                                                                                                        ]
+                                                                                                                                                                                                                                                                                    ]
+                                                                                                                                                                                                                                                                                ]
+                                                                                                                                                                                                                                                                            ]
+                                                                                                                                                                                                                                                                        ]
+                                                                                                                                                                                                                                                                    ]
+                                                                                                                                                                                                                                                                ]
+                                                                                                                                                                                                                                                            ]
+                                                                                                                                                                                                                                                        ]
+                                                                                                                                                                                                                                                    ]
+                                                                                                                                                                                                                                                ]
+                                                                                                                                                                                                                                            ]
+                                                                                                                                                                                                                                        ]
+                                                                                                                                                                                                                                    ]
+                                                                                                                                                                                                                                ]
+                                                                                                                                                                                                                            ]
+                                                                                                                                                                                                                        ]
+                                                                                                                                                                                                                    ]
+                                                                                                                                                                                                                ]
+                                                                                                                                                                                                            ]
+                                                                                                                                                                                                        ]
+                                                                                                                                                                                                    ]
+                                                                                                                                                                                                ]
+                                                                                                                                                                                            ]
+                                                                                                                                                                                        ]
+                                                                                                                                                                                    ]
+                                                                                                                                                                                ]
+                                                                                                                                                                            ]
+                                                                                                                                                                        ]
+                                                                                                                                                                    ]
+                                                                                                                                                                ]
+                                                                                                                                                            ]
+                                                                                                                                                        ]
+                                                                                                                                                    ]
+                                                                                                                                                ]
+                                                                                                                                            ]
+                                                                                                                                        ]
+                                                                                                                                    ]
+                                                                                                                                ]
+                                                                                                                            ]
+                                                                                                                        ]
+                                                                                                                    ]
+                                                                                                                ]
+                                                                                                            ]
+                                                                                                        ]
+                                                                                                    ]
+                                                                                                ]
+                                                                                            ]
+                                                                                        ]
+                                                                                    ]
+                                                                                ]
+                                                                            ]
+                                                                        ]
+                                                                    ]
+                                                                ]
+                                                            ]
+                                                        ]
+                                                    ]
+                                                ]
+                                            ]
+                                        ]
+                                    ]
+                                ]
+                            ]
+                        ]
+                    ]
+                },
+            ),
+            "deep",
+        ),
+        (lambda d: d["directions"][1].pop("global"), "global"),
+    ],
+)
+def test_every_field_of_an_anatomy_file_is_checked(tmp_path, change, named):
+    anatomy = Anatomy(
+        [_entry(1, {"translate_x": 0.8}, 0.2), _entry(2, {"rotate": 0.6}, 0.4)], 64, 1.0, 1
+    )
+    path = write_anatomy(anatomy, tmp_path / "directions.json")
+    data = json.loads(path.read_text())
+    change(data)
+    path.write_text(json.dumps(data))
+    with pytest.raises(AnatomyError, match="directions.json") as err:
+        load_anatomy(path)
+    assert named in str(err.value) and "\n" not in str(err.value)
+
+
 @pytest.fixture(scope="module")
 def embedded():
     return liaviz.load_model(EMBEDDED_MODEL)

@@ -104,3 +104,33 @@ def test_nothing_is_written_inside_a_guarded_input_folder(tmp_path):
                 atomic.write_bytes(out, b"x")
         atomic.write_bytes(tmp_path / "report.json", b"{}")  # beside it is fine
     assert sorted(p.name for p in data.iterdir()) == ["c1"] and not any((data / "c1").iterdir())
+
+
+def test_a_folder_where_a_file_goes_is_one_line_and_left_alone(tmp_path, tiny_model):
+    """Every file writer: a folder at the target was an IsADirectoryError once the whole file
+    had been written (save_model's rename); now it is refused before anything is written."""
+    import liaviz
+    from liaviz.io import write_image
+
+    folder = tmp_path / "taken.png"
+    folder.mkdir()
+    (folder / "mine.txt").write_text("mine")
+    image = np.zeros((4, 4, 3), np.uint8)
+    writers = {
+        "write_bytes": lambda: atomic.write_bytes(folder, b"x"),
+        "write_text": lambda: write_text(folder, "x"),
+        "write_json": lambda: write_json(folder, {}),
+        "atomic_output": lambda: atomic.atomic_output(folder).__enter__(),
+        "write_image": lambda: write_image(folder, image),
+        "save_model": lambda: liaviz.save_model(tiny_model, folder),
+        "mp4": lambda: VideoWriter(folder.with_suffix(".mp4"), fps=5).write(image),
+        "gif": lambda: VideoWriter(folder.with_suffix(".gif"), fps=5).write(image),
+    }
+    folder.with_suffix(".mp4").mkdir()
+    folder.with_suffix(".gif").mkdir()
+    for name, write in writers.items():
+        with pytest.raises(UserError, match="is a folder") as err:
+            write()
+        assert "\n" not in str(err.value), name
+    assert [p.name for p in folder.iterdir()] == ["mine.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["taken.gif", "taken.mp4", "taken.png"]

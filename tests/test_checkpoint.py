@@ -146,6 +146,50 @@ def test_missing_and_unexpected_keys_are_listed(tmp_path, tiny_model):
         load_model(fomm)
 
 
+def test_a_missing_motion_dictionary_is_a_missing_key(tmp_path, tiny_model, capsys):
+    """Not "a shape mismatch in enc.fc": with no dictionary the motion MLP would end in
+    latent_dim codes, so a file whose MLP ends in M codes lacks its dictionary."""
+    state = tiny_model.state_dict()
+    del state["dec.direction.weight"]
+    path = tmp_path / "nodir.pt"
+    torch.save({"gen": state}, path)
+    with pytest.raises(CheckpointError, match="missing keys dec.direction.weight") as err:
+        load_model(path)
+    assert "shape" not in str(err.value)
+    assert cli_main(["info", str(path)]) == 2
+    assert "missing keys dec.direction.weight" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "dtype, fmt, which",
+    [
+        (torch.int64, "pt", "all"),
+        (torch.int64, "safetensors", "one"),
+        (torch.int32, "pt", "one"),
+        (torch.uint8, "safetensors", "all"),
+        (torch.bool, "pt", "one"),
+    ],
+)
+def test_weights_that_are_not_floating_point_are_refused(tmp_path, tiny_model, dtype, fmt, which):
+    from safetensors.torch import save_file
+
+    state = tiny_model.state_dict()
+    keys = list(state) if which == "all" else ["dec.convs.3.conv.weight"]
+    for k in keys:
+        state[k] = state[k].to(dtype)
+    path = tmp_path / f"w.{fmt}"
+    if fmt == "pt":
+        torch.save({"gen": state}, path)
+    else:
+        save_file(state, path, metadata={"config": json.dumps(tiny_model.config.to_dict())})
+    name = str(dtype).removeprefix("torch.")
+    with pytest.raises(CheckpointError, match=f"hold {name} values") as err:
+        load_model(path)
+    assert "dec.convs.3.conv.weight" in str(err.value) or which == "all"
+    with pytest.raises(CheckpointError, match=f"hold {name} values"):
+        liaviz.checkpoints.model.describe(liaviz.load_checkpoint(path))  # what `liaviz info` shows
+
+
 def test_another_size_or_motion_dim_is_named(tmp_path):
     config = LIAConfig(
         size=128, motion_dim=40, latent_dim=64, channel_multiplier=0.0625, channel_max=16
@@ -157,6 +201,9 @@ def test_another_size_or_motion_dim_is_named(tmp_path):
     with pytest.raises(CheckpointError, match="size-128, M=40 model"):
         load_model(path, motion_dim=20)
     assert load_model(path, size=128, motion_dim=40).config.motion_dim == 40
+    for asked, named in (({"size": 0}, "but size=0 was"), ({"motion_dim": 0}, "but M=0 was")):
+        with pytest.raises(CheckpointError, match=named):  # 0 is asked, not "nothing asked"
+            load_model(path, **asked)
 
 
 def test_inconsistent_shapes_are_reported(tmp_path, tiny_model):

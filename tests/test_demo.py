@@ -169,7 +169,7 @@ def test_demo_with_user_files(tmp_path):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--frames", "1"], "--frames must be at least 2"),
+        (["--frames", "1"], "argument --frames: the value must be from 2"),
         (["--image", "no-such.png"], "no-such.png: no such file"),
         (["--checkpoint", "no-such.pt"], "no-such.pt: no such file"),
     ],

@@ -62,7 +62,7 @@ def test_readme_directions_command(tmp_path, monkeypatch, capsys):
     "extra, message",
     [
         (["--portrait", "missing.png"], "missing.png"),
-        (["--frames", "1"], "--frames must be at least 2"),
+        (["--frames", "1"], "argument --frames: the value must be from 2"),
         (["--step", "0"], "--step must be positive"),
     ],
 )

@@ -76,6 +76,35 @@ def test_split_errors(tmp_path, tiny_model):
         evaluate(tiny_model, tmp_path / "bad")
 
 
+@pytest.mark.parametrize("kind", ["frame folder", "video"])
+def test_an_unreadable_clip_says_why(tmp_path, tiny_model, capsys, kind):
+    """A clip that fails while it is read (a corrupt frame in a folder, a video cut short)
+    gets its reason, in its "skipped" line or, when no clip is left, in the one error line."""
+    root = tmp_path / "test"
+    root.mkdir()
+    if kind == "frame folder":
+        write_png_folder(root / "c1", moving_frames(4, 64))
+        (root / "c1" / "0002.png").write_bytes(b"garbage")
+        reason = "0002.png: not an image"
+    else:
+        write_mp4(root / "c1.mp4", moving_frames(30, 64), fps=25)
+        data = (root / "c1.mp4").read_bytes()
+        (root / "c1.mp4").write_bytes(data[: len(data) * 3 // 4])
+        reason = "c1.mp4"
+    ckpt = tmp_path / "tiny.safetensors"
+    save_model(tiny_model, ckpt)
+    argv = ["evaluate", "--checkpoint", str(ckpt), "--data", str(root), "--no-progress"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    # a video cut short is refused while the split is scanned, a bad frame while it is read
+    assert len(err) == 1 and ("skipped c1" in err[0] or "could be read; c1" in err[0]), err
+    assert reason in err[0].split("frame(s))")[-1].split("could be read")[-1]
+    write_png_folder(root / "good", moving_frames(3, 64))
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert any(line.startswith("skipped c1") and reason in line for line in err.splitlines())
+
+
 def test_the_split_is_scanned_as_training_scans_it(split):
     """One scan of the FOMM layout (``data.fomm.scan_split``): evaluation keeps one-frame
     clips, which training skips, and lists what it could not read."""

@@ -260,6 +260,43 @@ def test_writer_round_trip(tmp_path, name):
     assert oct(target.stat().st_mode & 0o077) != "0o0"  # usual permissions, not mkstemp's 0600
 
 
+def test_gif_is_streamed_at_about_one_byte_per_pixel(tmp_path):
+    """Each GIF frame goes to the file as it is written (nothing piles up in memory until
+    close), at about 1 byte per pixel; a still frame is still a frame, and a still backdrop
+    is kept exactly as first drawn."""
+    frames = moving_frames(40, 64)
+    frames[:, :16] = frames[0, :16]  # a still band at the top
+    frames[20] = frames[19]  # one repeated frame
+    target = tmp_path / "o.gif"
+    on_disk = []
+    with io.VideoWriter(target, fps=25) as w:
+        for f in frames:
+            w.write(f)
+            on_disk.append(sum(p.stat().st_size for p in tmp_path.iterdir()))
+    assert on_disk[-1] > 20 * 64 * 64 // 2  # written as it came, not at close
+    assert target.stat().st_size / len(frames) < 64 * 64 + 1024  # palette + headers
+    got = np.stack(list(io.iter_video(target)))
+    assert got.shape == frames.shape  # the repeated frame is not merged away
+    assert np.abs(got.astype(int) - frames).mean() < 3
+    np.testing.assert_array_equal(got[:, :16], np.repeat(got[:1, :16], len(frames), axis=0))
+
+
+@pytest.mark.parametrize("fps", [30, Fraction(30000, 1001), 7])
+def test_gif_delays_do_not_drift(tmp_path, fps):
+    """GIF delays are whole 10 ms steps; each frame's is rounded from its own end time, so
+    after 90 frames the clip is as long as asked (within 5 ms), not 10% short at 30 fps."""
+    target = tmp_path / "o.gif"
+    with io.VideoWriter(target, fps=fps) as w:
+        w.write_many(moving_frames(90, 16))
+    with Image.open(target) as im:
+        ms = []
+        for i in range(im.n_frames):
+            im.seek(i)
+            ms.append(im.info["duration"])
+    assert len(ms) == 90 and all(m % 10 == 0 for m in ms)
+    assert abs(sum(ms) - 90_000 / float(fps)) <= 5
+
+
 def test_mp4_odd_sizes_are_padded_even(tmp_path):
     with io.VideoWriter(tmp_path / "o.mp4", fps=10) as w:
         w.write_many(moving_frames(3, 33, 47)[:, :33, :47])

@@ -231,6 +231,66 @@ def test_bad_image_shapes_are_refused(tiny_model):
         tiny_model.encode_motion(torch.zeros(3, 3, 32, 32))
 
 
+def _calls(model: LIA, bad_images=None, bad_alpha=None, bad_z=None):
+    """Every public method that takes a tensor, with one argument replaced."""
+    x = torch.rand(2, 3, 64, 64) * 2 - 1
+    state = model.encode_source(x)
+    alpha = model.encode_motion(x)
+    z = model.self_latent(state)
+    a = alpha if bad_alpha is None else bad_alpha
+    return {
+        "encode_source": lambda: model.encode_source(x if bad_images is None else bad_images),
+        "encode_motion": lambda: model.encode_motion(x if bad_images is None else bad_images),
+        "forward": lambda: model(x, x if bad_images is None else bad_images),
+        "motion_path": lambda: model.motion_path(a),
+        "absolute_latent": lambda: model.absolute_latent(state, a),
+        "absolute_latent gains": lambda: model.absolute_latent(state, a, torch.ones(6)),
+        "relative_latent": lambda: model.relative_latent(state, a, alpha[0]),
+        "relative_latent start": lambda: model.relative_latent(state, alpha, a[0]),
+        "edit_latent": lambda: model.edit_latent(state, a),
+        "decode": lambda: model.decode(state, z if bad_z is None else bad_z),
+    }
+
+
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.float64, torch.float16])
+def test_inputs_of_another_dtype_are_one_clear_error(tiny_model, dtype):
+    """Checked on the way in (as diffusers' check_inputs): not a dtype error from a layer."""
+    images = (torch.rand(2, 3, 64, 64) * 255).to(dtype)
+    alpha, z = (
+        torch.zeros(2, TINY.motion_dim, dtype=dtype),
+        torch.zeros(2, TINY.latent_dim, dtype=dtype),
+    )
+    with torch.inference_mode():
+        for name, call in _calls(tiny_model, images, alpha, z).items():
+            if name in ("absolute_latent gains",):
+                continue
+            with pytest.raises(
+                TypeError, match=f"must be float32 \\(the model's dtype\\).*got {str(dtype)[6:]}"
+            ):
+                call()
+        with pytest.raises(TypeError, match="gains must be float32"):
+            tiny_model.absolute_latent(
+                tiny_model.encode_source(images.float()), alpha.float(), torch.ones(6, dtype=dtype)
+            )
+        with pytest.raises(TypeError, match="must be a torch.Tensor, got ndarray"):
+            tiny_model.encode_source(images.float().numpy())
+
+
+def test_a_wrong_number_of_directions_is_one_clear_error(tiny_model):
+    m, d = TINY.motion_dim, TINY.latent_dim
+    with torch.inference_mode():
+        for name, call in _calls(tiny_model, bad_alpha=torch.zeros(2, m + 1)).items():
+            if name.split()[0] in ("encode_source", "encode_motion", "forward", "decode"):
+                continue
+            with pytest.raises(
+                ValueError,
+                match=f"must be \\(\\.\\.\\., {m}\\), got \\(2, {m + 1}\\)|got \\({m + 1},\\)",
+            ):
+                call()
+        with pytest.raises(ValueError, match=f"z must be \\(T, {d}\\), got \\(2, 3, {d}\\)"):
+            _calls(tiny_model, bad_z=torch.zeros(2, 3, d))["decode"]()
+
+
 def test_bfloat16_autocast_runs_and_stays_close(tiny_model):
     x = torch.rand(2, 3, 64, 64) * 2 - 1
     with torch.inference_mode():

@@ -62,6 +62,23 @@ def test_the_alias_embedded_loads_the_default(capsys, shipped):
     assert f"{EMBEDDED_DEFAULT}.safetensors" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("name", [EMBEDDED, EMBEDDED_DEFAULT])
+def test_a_folder_of_the_name_does_not_hide_the_bundled_model(tmp_path, monkeypatch, name):
+    """A file of the name wins (the user's own checkpoint); a folder is no checkpoint."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / name).mkdir()
+    assert resolve_path(name) == PRETRAINED_DIR / f"{EMBEDDED_DEFAULT}.safetensors"
+    assert cli_main(["info", name]) == 0
+    (tmp_path / name).rmdir()
+    (tmp_path / name).write_bytes(b"mine")
+    assert resolve_path(name).resolve() == tmp_path / name
+    with pytest.raises(liaviz.CheckpointError, match="not a checkpoint"):
+        liaviz.load_model(name)
+    (tmp_path / "other").mkdir()  # a folder that is no bundled name is still named as one
+    with pytest.raises(liaviz.CheckpointError, match="is a folder"):
+        liaviz.load_model("other")
+
+
 def test_the_alias_follows_the_default_whatever_its_size(tmp_path, monkeypatch, tiny_model):
     liaviz.save_model(tiny_model, tmp_path / "faces-v9.safetensors")
     monkeypatch.setattr(liaviz.checkpoints.model, "PRETRAINED_DIR", tmp_path)

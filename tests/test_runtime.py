@@ -109,6 +109,14 @@ def test_source_tensor_refuses_what_is_not_one_image(tiny_model):
     state = tiny_model.encode_source(_by_hand(image))
     with pytest.raises(InputError, match="SourceState"):
         source_tensor(tiny_model, state)
+    # a uint8 tensor is an image in the wrong layout and range: refused, naming its dtype
+    with pytest.raises(InputError, match=r"floats in \[-1, 1\].*uint8 \(1, 3, 64, 64\)"):
+        source_tensor(tiny_model, torch.zeros(1, 3, 64, 64, dtype=torch.uint8))
+    # float64 and half tensors are floats in [-1, 1]: taken, as the model's float32
+    x = _by_hand(image)
+    for dtype in (torch.float64, torch.float16):
+        got = source_tensor(tiny_model, x.to(dtype))
+        assert got.dtype == torch.float32 and torch.allclose(got, x, atol=1e-3)
     with pytest.raises(MediaError, match="no such file"):
         source_tensor(tiny_model, "missing.png")
 
@@ -228,6 +236,8 @@ def test_driving_video_refuses_bad_frames(tmp_path):
         DrivingVideo(np.zeros((3, 64, 64, 3), np.float32), 64)
     with pytest.raises(InputError, match="int"):
         DrivingVideo(42, 64)
+    with pytest.raises(InputError, match=r"floats in \[-1, 1\].*uint8"):
+        DrivingVideo(torch.zeros(3, 3, 64, 64, dtype=torch.uint8), 64)
     with pytest.raises(MediaError, match="no frames"):
         DrivingVideo(np.zeros((0, 64, 64, 3), np.uint8), 64)
     with pytest.raises(InputError, match="uint8"):

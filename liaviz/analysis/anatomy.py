@@ -54,6 +54,8 @@ from ..errors import UserError
 from ..io import to_uint8
 from ..io.atomic import write_text
 from ..nn import LIA
+from ..numeric import float32, integer
+from ..plain_data import NotPlainData, check_plain
 from ..progress import progress_bar
 from ..runtime.source import encode_source, source_tensor
 from . import ENCODE_PRECISION
@@ -208,30 +210,61 @@ def write_anatomy(anatomy: Anatomy, path: str | os.PathLike) -> Path:
 
 def load_anatomy(path: str | os.PathLike) -> Anatomy:
     """Read a ``directions.json`` written by ``write_anatomy`` (heat maps and flows are not kept):
-    the one reader of that file (the explorer's slider names come from it too)."""
+    the one reader of that file (the explorer's slider names come from it too). Every field is
+    checked: a duplicate index, a NaN or out-of-range share is an ``AnatomyError``."""
     try:
         data = json.loads(Path(path).read_text())
-        dirs = [
-            DirectionAnatomy(
-                index=int(d["index"]),
-                label=str(d["label"]),
-                shares={k: float(d["global"][k]) for k in COMPONENTS},
-                local=float(d["local"]),
-                region=[float(v) for v in d["region"]],
-                motion={k: float(v) for k, v in d.get("motion", {}).items()},
-                rms_px=float(d.get("rms_px", math.nan)),
-                strength=float(d.get("strength", math.nan)),
-            )
-            for d in data["directions"]
-        ]
+        check_plain(data, "the file")
+        dirs = [_read_direction(d) for d in data["directions"]]
+        indices = [d.index for d in dirs]
+        repeated = sorted({i for i in indices if indices.count(i) > 1})
+        if repeated:
+            raise AnatomyError(f"direction {repeated[0]} is listed more than once")
+        diagnostics = data.get("diagnostics", {})
+        if not isinstance(diagnostics, dict):
+            raise AnatomyError(f"diagnostics must be an object, got {diagnostics!r}")
         return Anatomy(
-            dirs, int(data["size"]), float(data["step"]), int(data["n_images"]),
-            dict(data.get("diagnostics", {})),
+            dirs, integer(data["size"], "size", 16, 4096, AnatomyError),
+            _share(data["step"], "step", 1e6), integer(data["n_images"], "n_images", 0, 2**31),
+            diagnostics,
         )  # fmt: skip
     except OSError as e:
         raise AnatomyError(f"{path}: cannot read ({e.strerror or e})") from None
-    except (ValueError, KeyError, TypeError) as e:
+    except UserError as e:
+        raise AnatomyError(f"{path}: not a valid directions.json ({e})") from None
+    except (ValueError, KeyError, TypeError, RecursionError, NotPlainData) as e:
         raise AnatomyError(f"{path}: not a directions.json ({type(e).__name__}: {e})") from None
+
+
+def _read_direction(d: dict) -> DirectionAnatomy:
+    index = integer(d["index"], "a direction's index", 1, 1024, AnatomyError)
+    if not isinstance(d["label"], str):
+        raise AnatomyError(f"direction {index}: label must be text, got {d['label']!r}")
+    where = f"direction {index}"
+    return DirectionAnatomy(
+        index=index,
+        label=d["label"],
+        shares={k: _share(d["global"][k], f"{where}: global {k}") for k in COMPONENTS},
+        local=_share(d["local"], f"{where}: local"),
+        region=[_share(v, f"{where}: region") for v in _four(d["region"], where)],
+        motion={str(k): float32(v, f"{where}: motion {k}") for k, v in d.get("motion", {}).items()},
+        rms_px=_share(d["rms_px"], f"{where}: rms_px", math.inf) if "rms_px" in d else math.nan,
+        strength=_share(d["strength"], f"{where}: strength") if "strength" in d else math.nan,
+    )
+
+
+def _share(value: object, what: str, high: float = 1.0) -> float:
+    """A finite number from 0 to ``high`` (shares, region corners, strengths, steps)."""
+    number = float32(value, what, AnatomyError)
+    if not 0.0 <= number <= high:
+        raise AnatomyError(f"{what} must be from 0 to {high:g}, got {value!r}")
+    return number
+
+
+def _four(region: object, where: str) -> list:
+    if not isinstance(region, list) or len(region) != 4:
+        raise AnatomyError(f"{where}: region must be [x0, y0, x1, y1], got {region!r}")
+    return region
 
 
 # ---- measuring a model -------------------------------------------------------------------------

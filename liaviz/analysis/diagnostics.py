@@ -1,4 +1,4 @@
-"""Direction diagnostics and figures beside the anatomy (``liaviz.anatomy``), headless.
+"""Direction diagnostics and figures beside the anatomy (``liaviz.analysis.anatomy``), headless.
 
 - ``orthonormality_error``: max |Q^T Q - I| of the motion dictionary's directions (Sec. 3.3 keeps
   them orthonormal by a QR every forward, so this is float32 round-off, ~1e-6, for a sound model).

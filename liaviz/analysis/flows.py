@@ -50,7 +50,7 @@ def flow_to_color(flow, max_norm: float | None = None) -> np.ndarray:
 
 
 def flow_changes_to_color(changes) -> list[np.ndarray]:
-    """Flow changes dF (r, r, 2) in sampling units, e.g. one per direction (``liaviz.anatomy``),
+    """Flow changes dF (r, r, 2) in sampling units, e.g. one per direction (``liaviz.analysis.anatomy``),
     as colour-wheel images on one shared scale (paler = smaller), so strengths compare."""
     grid = identity_grid(changes[0].shape[0])[0].numpy()
     scale = max(float(np.hypot(d[..., 0], d[..., 1]).max()) for d in changes) or 1.0

@@ -64,13 +64,15 @@ def pretrained_names() -> list[str]:
 
 def resolve_path(name_or_path: str | os.PathLike) -> Path:
     """A file path, or the bundled file for a pretrained name such as ``synthetic-faces-64-v4``, or
-    ``"embedded"`` for the embedded default (a file of that name, if one exists, wins)."""
+    ``"embedded"`` for the embedded default. A file of that name, if one exists, wins; a folder
+    does not (no folder is a checkpoint: an ``embedded/`` in the working directory hid the
+    bundled model)."""
     path = Path(name_or_path).expanduser()
-    if path.exists():
-        return path
     name = EMBEDDED_DEFAULT if str(name_or_path) == EMBEDDED else name_or_path
     bundled = PRETRAINED_DIR / f"{name}.safetensors"
-    if bundled.exists():
+    if path.exists() and not (path.is_dir() and bundled.is_file()):
+        return path
+    if bundled.is_file():
         return bundled
     known = ", ".join(pretrained_names()) or "none in this install"
     if (PRETRAINED_DIR / f"{EMBEDDED_DEFAULT}.safetensors").exists():
@@ -171,12 +173,13 @@ def load_model(
     """
     ckpt = load_checkpoint(name_or_path)
     cfg = ckpt.config
-    if (size is not None and size != cfg.size) or (
-        motion_dim is not None and motion_dim != cfg.motion_dim
-    ):
+    # name only what was asked and differs (0 is asked too, not "nothing asked")
+    asked = (("size", size, cfg.size), ("M", motion_dim, cfg.motion_dim))
+    wrong = [f"{name}={value!r}" for name, value, have in asked if value not in (None, have)]
+    if wrong:
         raise CheckpointError(
             f"{ckpt.path}: this is a size-{cfg.size}, M={cfg.motion_dim} model, but "
-            f"size={size or cfg.size}, M={motion_dim or cfg.motion_dim} was asked for"
+            f"{', '.join(wrong)} was asked for"
         )
     return model_from(ckpt).to(device or "cpu").eval()
 
@@ -288,6 +291,12 @@ def _config_from_state_dict(path: Path, state: dict[str, torch.Tensor]) -> LIACo
     size = 2 ** (levels + 2)
     if "dec.direction.weight" in state:
         motion_dim, dictionary = state["dec.direction.weight"].shape[1], True
+    elif fc_out != latent_dim:  # without a dictionary the motion MLP ends in latent_dim codes
+        raise CheckpointError(
+            f"{path}: not a LIA generator of this layout: missing keys dec.direction.weight "
+            f"(its motion encoder gives {fc_out} codes: a motion dictionary turns them into "
+            f"{latent_dim}-d latents)"
+        )
     else:
         motion_dim, dictionary = fc_out, False
     finest = state["enc.net_app.convs.0.0.weight"].shape[0]
@@ -344,6 +353,13 @@ def check_fits(ckpt: Checkpoint, model: LIA) -> None:
             f"{ckpt.path}: this looks like a size-{cfg.size}, M={cfg.motion_dim} model but "
             f"{len(bad)} tensor(s) have other shapes, e.g. {k}: {tuple(state[k].shape)} in the "
             f"file, {tuple(expected[k].shape)} expected"
+        )
+    bad = [k for k in expected if state[k].is_floating_point() != expected[k].is_floating_point()]
+    if bad:  # load_state_dict would round them silently into weights no training made
+        kinds = sorted({str(state[k].dtype).removeprefix("torch.") for k in bad})
+        raise CheckpointError(
+            f"{ckpt.path}: {len(bad)} tensor(s) hold {'/'.join(kinds)} values where weights are "
+            f"floating point, e.g. {_first(bad)}"
         )
     bad = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
     if bad:

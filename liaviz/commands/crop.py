@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..numeric import flag, integer
 from .options import add_framing_options, framing_from
 
 EPILOG = """\
@@ -31,7 +32,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("input", help="an image, or a video (mp4, gif, frame folder)")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (made if missing)")
-    p.add_argument("--size", type=int, default=256, help="crop size in pixels (default 256)")
+    p.add_argument(
+        "--size",
+        type=flag(integer, 16, 4096),
+        default=256,
+        help="crop size in pixels (default 256)",
+    )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     add_framing_options(p)
     p.set_defaults(func=run)
@@ -42,8 +48,6 @@ def run(args: argparse.Namespace) -> int:
     from ..io import IMAGE_SUFFIXES, check_not_an_input
 
     framing = framing_from(args)
-    if not 16 <= args.size <= 4096:
-        raise UserError(f"--size must be within 16..4096, got {args.size}")
     source = Path(args.input)
     if not source.exists():
         raise UserError(f"{source}: no such file or folder")

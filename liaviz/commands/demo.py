@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..numeric import MAX_FRAMES, flag, integer
 from .options import add_precision_option
 
 
@@ -37,9 +38,17 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="append",
         help="driving video (repeat for several; default: two synthetic talking-head clips)",
     )
-    p.add_argument("--frames", type=int, default=48, help="frames per driving clip (default 48)")
     p.add_argument(
-        "--top", type=int, default=4, help="directions shown large and animated (default 4)"
+        "--frames",
+        type=flag(integer, 2, MAX_FRAMES),
+        default=48,
+        help="frames per driving clip (default 48)",
+    )
+    p.add_argument(
+        "--top",
+        type=flag(integer, 1, 1024),  # the most directions a model has (LIAConfig.LIMITS)
+        default=4,
+        help="directions shown large and animated (default 4)",
     )
     add_precision_option(p)
     p.set_defaults(func=run)

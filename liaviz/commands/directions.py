@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from ..errors import UserError
-from ..numeric import flag, float32
+from ..numeric import MAX_FRAMES, flag, float32, integer
 
 EPILOG = """\
 examples:
@@ -43,7 +43,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--driving", action="append", default=[], help="clip for the usage statistics (repeatable)"
     )
-    p.add_argument("--frames", type=int, default=48, help="frames per clip (default 48)")
+    p.add_argument(
+        "--frames",
+        type=flag(integer, 2, MAX_FRAMES),
+        default=48,
+        help="frames per clip (default 48)",
+    )
     p.add_argument(
         "--step", type=flag(float32), default=1.0, help="step h along each direction (default 1)"
     )
@@ -62,8 +67,6 @@ def run(args: argparse.Namespace) -> int:
     from ..io.atomic import check_not_a_guarded_input
     from ..runtime.device import resolve_device
 
-    if args.frames < 2:
-        raise UserError(f"--frames must be at least 2, got {args.frames}")
     if not args.step > 0:
         raise UserError(f"--step must be positive, got {args.step}")
     out = Path(args.out)

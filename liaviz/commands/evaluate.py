@@ -6,6 +6,7 @@ import argparse
 import sys
 import warnings
 
+from ..numeric import MAX_FRAMES, flag, integer
 from .options import add_model_options, apply_threads
 
 EPILOG = """\
@@ -38,8 +39,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--csv", help="also write per-clip scores as CSV")
     p.add_argument("--lpips", nargs="+", metavar="WEIGHTS", help="local LPIPS weight file(s)")
     p.add_argument("--dump-videos", metavar="DIR", help="write ground truth | result per clip")
-    p.add_argument("--max-clips", type=int, default=None, help="evaluate only the first N clips")
-    p.add_argument("--max-frames", type=int, default=None, help="use the first N frames of each")
+    p.add_argument(
+        "--max-clips",
+        type=flag(integer, 1, 10**9),
+        default=None,
+        help="evaluate only the first N clips",
+    )
+    p.add_argument(
+        "--max-frames",
+        type=flag(integer, 1, MAX_FRAMES),
+        default=None,
+        help="use the first N frames of each",
+    )
     add_model_options(p)
     p.add_argument(
         "--crop",

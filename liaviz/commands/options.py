@@ -9,33 +9,20 @@ import argparse
 import sys
 
 from ..errors import UserError
-from ..numeric import MAX_BATCH, flag, float32, integer, max_threads
+from ..numeric import MAX_BATCH, MAX_FACES, flag, float32, integer, max_threads
 from ..runtime.device import PRECISIONS, choose_precision
-
-# ---- integers -----------------------------------------------------------------------------------
-
-
-def int_at_least(low: int, what: str):
-    """An argparse ``type=``: an integer of at least ``low``; ``what`` names the flag."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{what} must be an integer, got {text!r}") from None
-        if value < low:
-            raise argparse.ArgumentTypeError(f"{what} must be >= {low}, got {value}")
-        return value
-
-    return parse
-
 
 # ---- model, device, precision, threads ----------------------------------------------------------
 
 
 def add_model_options(p: argparse.ArgumentParser) -> None:
     """Options shared by `animate` and `evaluate` (each adds its own --crop)."""
-    p.add_argument("--size", type=int, default=None, help="model size the checkpoint must have")
+    p.add_argument(
+        "--size",
+        type=flag(integer, 16, 1024),
+        default=None,
+        help="model size the checkpoint must have",
+    )
     p.add_argument(
         "--batch-size", type=flag(integer, 1, MAX_BATCH), default=None, help="frames per model call"
     )
@@ -91,13 +78,23 @@ def add_framing_options(p: argparse.ArgumentParser) -> argparse._ArgumentGroup:
     """--face and the framing overrides; returns the group, for commands that add more."""
     g = p.add_argument_group("faces")
     g.add_argument(
-        "--face", type=int, default=1, help="which face of the source photo: 1 = the largest"
+        "--face",
+        type=flag(integer, 1, MAX_FACES),
+        default=1,
+        help="which face of the source photo: 1 = the largest",
     )
     g.add_argument(
-        "--crop-scale", type=float, default=None, help="crop side x this (default 1: the rule's)"
+        "--crop-scale",
+        type=flag(float32),
+        default=None,
+        help="crop side x this (default 1: the rule's)",
     )
-    g.add_argument("--crop-vx", type=float, default=None, help="shift the crop right, in sides")
-    g.add_argument("--crop-vy", type=float, default=None, help="shift the crop down, in sides")
+    g.add_argument(
+        "--crop-vx", type=flag(float32), default=None, help="shift the crop right, in sides"
+    )
+    g.add_argument(
+        "--crop-vy", type=flag(float32), default=None, help="shift the crop down, in sides"
+    )
     return g
 
 
@@ -105,8 +102,6 @@ def framing_from(args: argparse.Namespace):
     """The ``Framing`` the options ask for; bad values are one-line errors."""
     from ..faces import Framing
 
-    if args.face < 1:
-        raise UserError(f"--face counts from 1 (the largest face), got {args.face}")
     try:
         return Framing().with_overrides(scale=args.crop_scale, vx=args.crop_vx, vy=args.crop_vy)
     except ValueError as e:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .options import int_at_least
+from ..numeric import MAX_FRAMES, MAX_SEED, MAX_WORKERS, flag, integer
 
 EPILOG = """\
 how the clips are made (as the VoxCeleb crops were): faces are detected on frames shrunk to
@@ -54,7 +54,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--size",
-        type=int_at_least(16, "--size"),
+        type=flag(integer, 16, 4096),
         default=256,
         metavar="S",
         help="clip side in pixels (default 256)",
@@ -68,14 +68,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--min-frames",
-        type=int_at_least(2, "--min-frames"),
+        type=flag(integer, 2, MAX_FRAMES),
         default=64,
         metavar="T",
         help="drop shorter tracks (default 64)",
     )
     p.add_argument(
         "--min-side",
-        type=int_at_least(1, "--min-side"),
+        type=flag(integer, 1, 65536),
         default=None,
         metavar="PX",
         help="drop crops smaller than PX source pixels (default: --size)",
@@ -103,11 +103,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="keep each video (default) or each folder of RAW in one split",
     )
     p.add_argument(
-        "--seed", type=int_at_least(0, "--seed"), default=0, help="seed of the split (default 0)"
+        "--seed", type=flag(integer, 0, MAX_SEED), default=0, help="seed of the split (default 0)"
     )
     p.add_argument(
         "--detect-every",
-        type=int_at_least(1, "--detect-every"),
+        type=flag(integer, 1, MAX_FRAMES),
         default=None,
         metavar="K",
         help="run the detector on every K-th frame of a shot and interpolate (default 5; 1: every frame)",
@@ -120,7 +120,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--workers",
-        type=int_at_least(1, "--workers"),
+        type=flag(integer, 1, MAX_WORKERS),
         default=1,
         metavar="W",
         help="videos in parallel, one process each (default 1)",

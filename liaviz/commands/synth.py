@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .options import int_at_least
+from ..numeric import MAX_FRAMES, MAX_SEED, MAX_VIDEOS, MAX_WORKERS, flag, integer
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -20,42 +20,42 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (new or empty)")
     p.add_argument(
         "--videos",
-        type=int_at_least(1, "--videos"),
+        type=flag(integer, 1, MAX_VIDEOS),
         default=400,
         metavar="N",
         help="number of videos, train and test together (default 400)",
     )
     p.add_argument(
         "--frames",
-        type=int_at_least(2, "--frames"),
+        type=flag(integer, 2, MAX_FRAMES),
         default=64,
         metavar="T",
         help="frames per video (default 64)",
     )
     p.add_argument(
         "--size",
-        type=int_at_least(16, "--size"),
+        type=flag(integer, 16, 4096),
         default=64,
         metavar="S",
         help="frame size in pixels (default 64)",
     )
     p.add_argument(
         "--seed",
-        type=int_at_least(0, "--seed"),
+        type=flag(integer, 0, MAX_SEED),
         default=0,
         metavar="K",
         help="random seed (default 0)",
     )
     p.add_argument(
         "--test-videos",
-        type=int_at_least(0, "--test-videos"),
+        type=flag(integer, 0, MAX_VIDEOS),
         default=None,
         metavar="M",
         help="how many of the N videos form the test split (default: 10%%, at least 1)",
     )
     p.add_argument(
         "--workers",
-        type=int_at_least(1, "--workers"),
+        type=flag(integer, 1, MAX_WORKERS),
         default=None,
         metavar="W",
         help="worker processes (default: one per CPU, at most 8); the output does not depend on it",

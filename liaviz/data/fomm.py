@@ -66,7 +66,13 @@ def scan_split(
     folder = Path(folder)
     if not folder.is_dir():
         raise error(f"{folder}: no such folder (expected a FOMM layout ROOT/train, ROOT/test)")
-    skip = on_skip or (lambda path, why: warnings.warn(f"skipping {path}: {why}", stacklevel=3))
+    warn = on_skip or (lambda path, why: warnings.warn(f"skipping {path}: {why}", stacklevel=3))
+    skipped: list[str] = []  # the reasons, for the error when no clip is left
+
+    def skip(path: Path, why: str) -> None:
+        skipped.append(f"{path.name}: {why}")
+        warn(path, why)
+
     clips = []
     for entry in sorted(folder.iterdir()):
         if entry.name.startswith("."):
@@ -87,9 +93,11 @@ def scan_split(
             continue
         clips.append(clip)
     if not clips:
+        why = f"; skipped {skipped[0]}" if skipped else ""
+        more = f" (and {len(skipped) - 1} more)" if len(skipped) > 1 else ""
         raise error(
             f"{folder}: no usable clips (expected sub-folders of png/jpg frames or video files "
-            f"{', '.join(VIDEO_SUFFIXES)}, each with at least {min_frames} frame(s))"
+            f"{', '.join(VIDEO_SUFFIXES)}, each with at least {min_frames} frame(s)){why}{more}"
         )
     return clips
 

@@ -109,8 +109,11 @@ def atomic_output(
     synced to disk, given the permissions of the file it replaces (or the usual umask ones) and
     renamed onto ``path``; on an error it is removed. ``suffix`` ends the temporary name (for
     writers that go by the extension). A full disk is an ``error`` (a ``UserError`` subclass of
-    the caller's choice) saying so in one line."""
+    the caller's choice) saying so in one line. A folder at ``path`` is refused before
+    anything is written (renaming a file onto it would fail only at the end)."""
     path = Path(path)
+    if path.is_dir():
+        raise error(f"{path}: is a folder; name a file to write")
     with _staged(path, error, suffix) as tmp:
         yield tmp
         with open(tmp, "rb+") as f:

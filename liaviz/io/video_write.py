@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import os
+import struct
 import subprocess
 from collections.abc import Iterable
 from contextlib import ExitStack
@@ -48,9 +49,10 @@ class VideoWriter:
     to the target name only when the ``with`` block ends without an error. A failed or
     interrupted run leaves nothing under the requested name. libx264 with yuv420p needs even
     sizes, so an odd width or height is padded by one replicated pixel row/column. A GIF is
-    written when it is closed (Pillow needs every frame then): its frames wait in memory as
-    palette images, 1 byte per pixel, and GIF delays come in 10 ms steps (so 30 fps plays at
-    33.3). Use mp4 or PNG frames for long videos.
+    streamed: each frame gets its own 256-colour palette and goes to the file as it comes, so
+    memory does not grow with its length (the file holds about 1 byte per pixel per frame,
+    less after LZW). GIF delays come in 10 ms steps: each frame's delay is rounded so that
+    the frame times stay within 5 ms of the asked ones (30 fps plays as 30, 40, 30, ... ms).
 
         with VideoWriter("out.mp4", fps=info.fps) as w:
             for frame in frames:
@@ -88,7 +90,6 @@ class VideoWriter:
         self._tmp: Path | None = None  # what is being written; renamed onto ``path`` at close
         self._output: ExitStack | None = None  # the ``liaviz.io.atomic`` context owning ``_tmp``
         self._writer = None
-        self._gif_frames: list[Image.Image] = []
         self._shape: tuple[int, ...] | None = None
 
     # context manager ----------------------------------------------------------------------------
@@ -109,9 +110,13 @@ class VideoWriter:
         else:
             output = atomic_output(self.path, self.path.suffix, MediaError)
         self._tmp = self._output.enter_context(output)
-        if self.kind == "mp4":
+        if self.kind in ("mp4", "gif"):
             try:
-                self._writer = _H264Writer(self._tmp, self.fps, self.crf, self.times is not None)
+                if self.kind == "gif":
+                    self._writer = _GifWriter(self._tmp)
+                else:
+                    timed = self.times is not None
+                    self._writer = _H264Writer(self._tmp, self.fps, self.crf, timed)
             except Exception as e:  # av raises its own error types for codec/container trouble
                 self.abort()
                 if isinstance(e, OSError):
@@ -135,9 +140,7 @@ class VideoWriter:
             if self.kind == "mp4":
                 self._writer.write(_even(frame), self._time(self.frames_written))
             elif self.kind == "gif":
-                # Quantize now so a long GIF holds 1 byte per pixel, not 3 (GIF is written
-                # at close, Pillow needs every frame then).
-                self._gif_frames.append(Image.fromarray(frame).quantize(256))
+                self._writer.write(frame, self._centiseconds(self.frames_written))
             else:
                 name = self._tmp / f"{self.frames_written:06d}.png"
                 Image.fromarray(frame).save(name, compress_level=1)
@@ -156,19 +159,11 @@ class VideoWriter:
         try:
             if self.frames_written == 0:
                 raise MediaError(f"{self.path}: no frames were written")
-            if self.kind == "mp4":
+            if self.kind in ("mp4", "gif"):
                 writer, self._writer = self._writer, None
                 writer.close()
-                if self.audio_from is not None:
+                if self.audio_from is not None and self.kind == "mp4":
                     self._add_audio()
-            elif self.kind == "gif":
-                ms = int(round(1000.0 / float(self.fps)))
-                if self.times is not None:  # per-frame durations, each frame's own
-                    n = self.frames_written
-                    ms = [int(round(1000 * float(self.duration(i)))) for i in range(n)]
-                first, *rest = self._gif_frames
-                first.save(self._tmp, save_all=True, append_images=rest, duration=ms, loop=0)
-                self._gif_frames = []
             output, self._output, self._tmp = self._output, None, None
             output.close()  # synced and renamed onto the target (an empty folder is replaced)
         except OSError as e:
@@ -187,6 +182,13 @@ class VideoWriter:
         if i <= last:
             return self.times[i]
         return self.times[last] + (i - last) * self.duration(last)
+
+    def _centiseconds(self, i: int) -> int:
+        """Frame ``i``'s GIF delay: its end and start each rounded to 10 ms, so rounding
+        errors do not add up over a long GIF."""
+        start = self._time(i) if self.times is not None else i * self.duration(i)
+        end = start + self.duration(i)
+        return round(end * 100) - round(start * 100)
 
     def duration(self, i: int) -> Fraction:
         """How long frame ``i`` is shown: up to the next frame's time; the last frame (or a
@@ -233,7 +235,6 @@ class VideoWriter:
         writer, self._writer = self._writer, None
         if writer is not None:
             writer.abort()
-        self._gif_frames = []
         output, self._output, self._tmp = self._output, None, None
         if output is not None:  # the atomic context removes the temporary on an error
             output.__exit__(_Aborted, _Aborted(), None)
@@ -244,6 +245,85 @@ class VideoWriter:
 
 class _Aborted(Exception):
     """Passed to the atomic output context to make it drop the temporary."""
+
+
+class _GifWriter:
+    """A looping GIF written frame by frame: each frame is quantized to its own palette (a
+    local colour table) and LZW-coded by Pillow as it comes. Pillow's own ``save_all`` needs
+    every frame at once, which made memory grow with the GIF's length.
+
+    As Pillow does, only the box of pixels that changed since the last frame is written, and
+    inside it a pixel that would be drawn in the colour already on screen is transparent
+    (long runs of one index cost LZW almost nothing). Palettes hold 255 colours so that index
+    255 is always free for that."""
+
+    CLEAR = 255  # the transparent index: "leave the pixel as it is"
+
+    def __init__(self, path: Path) -> None:
+        self._file = open(path, "wb")  # closed by close() or abort()
+        self._previous: np.ndarray | None = None  # the last frame given
+        self._screen: np.ndarray | None = None  # what a viewer shows now (palette colours)
+
+    def write(self, frame: np.ndarray, centiseconds: int) -> None:
+        from PIL import GifImagePlugin
+
+        first = self._previous is None
+        if first:
+            self._file.write(_gif_header(frame.shape[1], frame.shape[0]))
+            self._screen = np.zeros_like(frame)
+            top, left, bottom, right = 0, 0, *frame.shape[:2]
+        else:
+            top, left, bottom, right = _changed_box(self._previous, frame)
+        self._previous = frame.copy()
+        quantized = Image.fromarray(frame[top:bottom, left:right]).quantize(self.CLEAR)
+        palette = np.zeros((256, 3), np.uint8)
+        colours = np.asarray(quantized.getpalette(), np.uint8).reshape(-1, 3)
+        palette[: len(colours)] = colours
+        indices = np.asarray(quantized)
+        drawn, screen = palette[indices], self._screen[top:bottom, left:right]
+        extra = {}
+        if not first:  # the first frame draws everything: nothing is on screen yet
+            indices = np.where((drawn == screen).all(axis=2), self.CLEAR, indices)
+            extra["transparency"] = self.CLEAR
+        screen[...] = drawn
+        image = Image.fromarray(indices.astype(np.uint8), "P")
+        image.putpalette(palette.tobytes())
+        # getdata writes the frame's delay (a graphic control extension), its image
+        # descriptor with the local palette, and its LZW data; it truncates ms to 10 ms steps,
+        # so it is given whole centiseconds.
+        chunks = GifImagePlugin.getdata(
+            image, (left, top), duration=centiseconds * 10, include_color_table=True, **extra
+        )
+        for chunk in chunks:
+            self._file.write(chunk)
+
+    def close(self) -> None:
+        with self._file:
+            self._file.write(b";")  # the GIF trailer
+
+    def abort(self) -> None:
+        try:
+            self._file.close()
+        except OSError:  # the buffered rest cannot be written (disk full); it is discarded
+            pass
+
+
+def _gif_header(width: int, height: int) -> bytes:
+    """GIF89a, the logical screen with no global palette (every frame brings its own), and
+    the NETSCAPE2.0 extension that loops forever."""
+    screen = b"GIF89a" + struct.pack("<HHBBB", width, height, 0, 0, 0)
+    loop = b"!\xff\x0bNETSCAPE2.0\x03\x01" + struct.pack("<H", 0) + b"\x00"
+    return screen + loop
+
+
+def _changed_box(previous: np.ndarray, frame: np.ndarray) -> tuple[int, int, int, int]:
+    """(top, left, bottom, right) of the pixels that differ; one pixel when none does (the
+    frame is still written, so a GIF read back has as many frames as were written)."""
+    changed = (previous != frame).any(axis=2)
+    rows, cols = np.flatnonzero(changed.any(axis=1)), np.flatnonzero(changed.any(axis=0))
+    if rows.size == 0:
+        return 0, 0, 1, 1
+    return int(rows[0]), int(cols[0]), int(rows[-1]) + 1, int(cols[-1]) + 1
 
 
 class _H264Writer:

@@ -82,6 +82,7 @@ class LIA(nn.Module):
 
     def motion_path(self, alpha: torch.Tensor) -> torch.Tensor:
         """w = sum_i alpha_i d_i (eq. 6): magnitudes (..., M) -> latent path (..., D)."""
+        self._check_tensor(alpha, "magnitudes", (self._n_magnitudes,))
         return self.dec.direction(alpha)
 
     # ---- latent codes (paper, Sec. 3.4) -----------------------------------------------------
@@ -106,6 +107,7 @@ class LIA(nn.Module):
         """
         if gains is None:
             return state.latent + self.motion_path(alpha_driving)
+        self._check_tensor(alpha_driving, "driving magnitudes", (self._n_magnitudes,))
         own = state.alpha.reshape(1, -1)
         return state.latent + self.motion_path(own + self._gains(gains) * (alpha_driving - own))
 
@@ -123,6 +125,8 @@ class LIA(nn.Module):
         direction, z = z_{s->s} + w(g * (A_t - A_1)): g_i = 0 keeps the source's own magnitude
         (a muted direction), all ones is eq. 12. Returns (T, D).
         """
+        for alpha, what in ((alpha_driving, "driving magnitudes"), (alpha_start, "alpha_start")):
+            self._check_tensor(alpha, what, (self._n_magnitudes,))
         start = alpha_start.reshape(1, -1)
         if gains is None:
             delta = self.motion_path(alpha_driving) - self.motion_path(start)
@@ -132,6 +136,7 @@ class LIA(nn.Module):
 
     def _gains(self, gains: torch.Tensor) -> torch.Tensor:
         m = self.config.motion_dim
+        self._check_tensor(gains, "gains")
         if gains.numel() != m:
             raise ValueError(f"gains must hold one value per direction ({m}), got {gains.numel()}")
         return gains.reshape(1, m)
@@ -159,8 +164,7 @@ class LIA(nn.Module):
         ``levels`` < the number of levels decodes only the coarser ones (a preview of size
         S / 2**(n - levels)).
         """
-        if z.dim() != 2 or z.shape[1] != self.config.latent_dim:
-            raise ValueError(f"z must be (T, {self.config.latent_dim}), got {tuple(z.shape)}")
+        self._check_tensor(z, "z", (self.config.latent_dim,), dims=2)
         features = state.features
         if state.batch_size == 1 and z.shape[0] != 1:
             features = [f.expand(z.shape[0], -1, -1, -1) for f in features]
@@ -220,7 +224,39 @@ class LIA(nn.Module):
             for head in self.dec.to_rgbs:
                 head.conv[0].weight.zero_()
 
+    @property
+    def _n_magnitudes(self) -> int:
+        """Values per magnitude vector: M, or D for a model without a motion dictionary."""
+        cfg = self.config
+        return cfg.motion_dim if cfg.motion_dictionary else cfg.latent_dim
+
     def _check_images(self, x: torch.Tensor) -> None:
         s = self.config.size
+        self._check_tensor(x, "images")
         if x.dim() != 4 or x.shape[1] != 3 or x.shape[2] != s or x.shape[3] != s:
             raise ValueError(f"expected images of shape (B, 3, {s}, {s}), got {tuple(x.shape)}")
+
+    def _check_tensor(
+        self, x: object, what: str, tail: tuple[int, ...] = (), dims: int | None = None
+    ) -> None:
+        """Checked once on the way in, so a wrong input is one sentence naming it rather than a
+        dtype or matmul error from deep inside a layer: a tensor of the model's own floating
+        dtype and device, ending in ``tail`` (``dims`` dimensions, if given)."""
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"{what} must be a torch.Tensor, got {type(x).__name__}")
+        weight = self.dec.input.input  # any parameter: they share one dtype and device
+        allowed = {weight.dtype}
+        if torch.is_autocast_enabled(x.device.type):  # its layers hand on their own dtype
+            allowed.add(torch.get_autocast_dtype(x.device.type))
+        if x.dtype not in allowed:
+            hint = ", in [-1, 1] (from uint8: x / 127.5 - 1)" if what == "images" else ""
+            want, got = (str(t).removeprefix("torch.") for t in (weight.dtype, x.dtype))
+            raise TypeError(f"{what} must be {want} (the model's dtype){hint}, got {got}")
+        if x.device != weight.device:
+            raise ValueError(f"{what} are on {x.device}, the model on {weight.device}")
+        shape = tuple(x.shape)
+        if (dims is not None and len(shape) != dims) or shape[len(shape) - len(tail) :] != tail:
+            want = ", ".join(
+                ["..."] * (dims is None) + ["T"] * ((dims or 1) - 1) + [str(n) for n in tail]
+            )
+            raise ValueError(f"{what} must be ({want}), got {shape}")

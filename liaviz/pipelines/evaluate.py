@@ -256,8 +256,10 @@ def evaluate(
             except MediaError as e:
                 warnings.warn(f"skipping {clip.path.name}: {e}", stacklevel=2)
                 skipped.append({"clip": clip.path.name, "error": str(e)})
-    if not results:
-        raise EvaluationError(f"{root}: none of the {len(clips)} clip(s) could be read")
+    if not results:  # say why, as the "skipped" lines would have (the first clip's reason)
+        why = f"; {skipped[0]['clip']}: {skipped[0]['error']}" if skipped else ""
+        more = f" (and {len(skipped) - 1} more)" if len(skipped) > 1 else ""
+        raise EvaluationError(f"{root}: none of the {len(clips)} clip(s) could be read{why}{more}")
     l1 = float(np.mean([r.l1 for r in results]))
     lp = float(np.mean([r.lpips for r in results])) if lpips is not None else None
     note = "computed (AlexNet, v0.1)" if lpips is not None else (lpips_note or LPIPS_NOT_GIVEN)

@@ -52,9 +52,12 @@ class DrivingVideo:
             self.name = str(driving)
             self.reiterable = True
         elif isinstance(driving, torch.Tensor):
-            if driving.dim() != 4 or tuple(driving.shape[1:]) != (3, size, size):
+            shape = tuple(driving.shape)
+            if len(shape) != 4 or shape[1:] != (3, size, size) or not driving.is_floating_point():
                 raise InputError(
-                    f"driving tensor must be (T, 3, {size}, {size}), got {tuple(driving.shape)}"
+                    f"driving tensor must be floats in [-1, 1] of shape (T, 3, {size}, {size}), "
+                    f"got {str(driving.dtype).removeprefix('torch.')} {shape} (uint8 frames go "
+                    "as a numpy array)"
                 )
             self.n_frames, self.name, self.reiterable = driving.shape[0], "driving tensor", True
         elif isinstance(driving, np.ndarray):

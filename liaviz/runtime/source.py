@@ -43,11 +43,13 @@ def source_tensor(model: LIA, source, crop: Crop = "center") -> torch.Tensor:
         raise InputError("need the source image itself here, not only its SourceState")
     if isinstance(source, torch.Tensor):
         x = source if source.dim() == 4 else source.unsqueeze(0)
-        if tuple(x.shape) != (1, 3, size, size):
+        if tuple(x.shape) != (1, 3, size, size) or not x.is_floating_point():
             raise InputError(
-                f"source tensor must be (1, 3, {size}, {size}), got {tuple(source.shape)}"
+                f"source tensor must be floats in [-1, 1] of shape (1, 3, {size}, {size}), got "
+                f"{str(source.dtype).removeprefix('torch.')} {tuple(source.shape)} (a uint8 "
+                "image goes as a numpy array)"
             )
-        return x.to(model_device(model))
+        return x.to(model_device(model), next(model.parameters()).dtype)  # float64, half: its own
     return to_tensor(source_crop(source_image(source), size, crop).crop).to(model_device(model))
 
 
