@@ -16,6 +16,7 @@ import pytest
 import torch
 
 from liaviz.checkpoints import training as checkpoints
+from liaviz.training import run_state
 
 from ._train_helpers import (
     REPO,
@@ -300,7 +301,7 @@ def test_interrupt_is_one_line(data: Path, tmp_path: Path, capsys, monkeypatch) 
         real(folder, step, payload, keep)
         raise KeyboardInterrupt  # what Python raises on SIGINT
 
-    monkeypatch.setattr(checkpoints, "save_checkpoint", save_then_ctrl_c)
+    monkeypatch.setattr(run_state, "save_checkpoint", save_then_ctrl_c)
     out = tmp_path / "run"
     assert train_in_process(tiny(data, out, "--max-steps", "9", "--checkpoint.every", "2")) == 130
     one_error_line(capsys.readouterr().err, "train.py: interrupted", "--resume auto")
@@ -314,7 +315,7 @@ def test_sigterm_ends_training_like_an_interrupt(data: Path, tmp_path: Path, cap
         os.kill(os.getpid(), signal.SIGTERM)  # handled in the main thread, at the next bytecode
         return path
 
-    monkeypatch.setattr(checkpoints, "save_checkpoint", save_then_terminate)
+    monkeypatch.setattr(run_state, "save_checkpoint", save_then_terminate)
     out = tmp_path / "run"
     assert train_in_process(tiny(data, out, "--max-steps", "9", "--checkpoint.every", "2")) == 143
     one_error_line(capsys.readouterr().err, "terminated", "ckpt_00000002.pt")
