@@ -24,7 +24,7 @@ from ..analysis.pca_plots import marker_colors, pca_scatter
 from ..nn import LIA
 from ..precision import Precision, resolve_precision
 from ..runtime import encode_source, model_device
-from ._common import View, image_widget, labelled
+from ._common import LogBox, View, image_widget, labelled
 from ._render import LatestValueRenderer
 
 
@@ -68,7 +68,7 @@ class MagnitudePCA(View):
         self._quiet = False
         W = widgets
         self.status = W.HTML()
-        self.output = W.Output()
+        self.log_box = LogBox()
         self.dims_toggle = W.ToggleButtons(
             options=["2D", "3D"], value=f"{dims}D", description="plot"
         )
@@ -142,7 +142,7 @@ class MagnitudePCA(View):
             self.renderer = LatestValueRenderer(self._render_pcs, self.report_error, threaded)
             self.renderer.submit(np.zeros(k))
             self.renderer.wait(60)
-        parts += [self.status, self.output]
+        parts += [self.status, self.log_box.widget]
         self.widget = W.VBox(parts)
         self.guarded(self.show_point, 0)  # something to look at before the first click
         self.widget.add_class("liaviz-magnitude-pca")

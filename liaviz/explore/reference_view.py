@@ -11,7 +11,7 @@ from ..analysis.flows import color_wheel, reference_arrays
 from ..nn import LIA
 from ..precision import Precision, resolve_precision
 from ..runtime import model_device
-from ._common import View, image_widget, labelled
+from ._common import LogBox, View, image_widget, labelled
 
 CODES = [("reference  z_s→r", "reference"), ("reconstruction  z_s→s", "reconstruction")]
 
@@ -45,7 +45,7 @@ class ReferenceView(View):
         self.code.style.button_width = "180px"
         self.code.observe(lambda _: self.guarded(self._show_flows), names="value")
         self.status = W.HTML()
-        self.output = W.Output()
+        self.log_box = LogBox()
         wheel = image_widget(color_wheel(96), 96)
         top = W.HBox(
             [
@@ -63,7 +63,7 @@ class ReferenceView(View):
                 )
             ]
         )
-        self.widget = W.VBox([top, self.code, flows, self.status, self.output])
+        self.widget = W.VBox([top, self.code, flows, self.status, self.log_box.widget])
         self.widget.add_class("liaviz-reference-view")
         self.set_image(image)
 
