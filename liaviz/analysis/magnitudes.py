@@ -238,7 +238,7 @@ class Ranking:
         if self.kind == "σ":
             return f"importance: spread σ of each a_i over {self.over}"
         if self.kind == "gain":
-            return "importance: the encoder's gain per direction (no clips given)"
+            return "importance: encoder gain per direction (no clips given)"
         return "order: d1..dM (this model has no motion dictionary)"
 
 

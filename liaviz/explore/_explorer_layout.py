@@ -79,6 +79,7 @@ class ExplorerWidgets:
         self.display_size = display_size
         self._build_rows(names, ranges)
         self.mixer = mixer
+        self.anatomy_panel = anatomy_panel  # the anatomy figure, folded (None without maps)
         self.log_box = LogBox()
         self.keys = ShiftArrows()
         parts = [

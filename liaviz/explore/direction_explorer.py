@@ -117,7 +117,7 @@ class DirectionExplorer(View):
             self.names, lo_hi, self.display_size, folder, self.driving.n_frames,
             self.placed_in_photo, self.mixer, anatomy_panel(self.anatomy), list(GALLERY),
         )  # fmt: skip
-        self.status, self.log_box = self.ui.status, self.ui.log_box
+        self.widget, self.status, self.log_box = self.ui.widget, self.ui.status, self.ui.log_box
         self.ui.set_ranges(lo_hi, step)
         self.files = ExplorerFiles(self)
         self.canvas = Canvas(self.ui, self.source_model, self.display_size)
@@ -330,7 +330,7 @@ class DirectionExplorer(View):
         self.ui.sweep_direction.options = self._direction_options()
         self._show_notes()
 
-    def order_by_variance(self, alpha=None) -> list[int]:
+    def order_by_variance(self, alpha=None) -> np.ndarray:
         """Order every view by the spread of each magnitude over ``alpha`` (N, M) or a
         ``MagnitudeSet`` (default: ``order_by``, else the driving clip), most-used first."""
         if alpha is None and self.driving.data() is None:
@@ -339,7 +339,7 @@ class DirectionExplorer(View):
             self.driving.ranking() if alpha is None else rank_directions(self.model, alpha)
         )
         self.set_order(self.ranking.order)
-        return self.order
+        return np.array(self.order)
 
     importance = property(lambda self: self.ranking.values, doc="the ranking's values (M,)")
     importance_kind = property(lambda self: self.ranking.kind, doc="its measure")
