@@ -389,13 +389,14 @@ def test_reference_view(model):
 
 
 def test_magnitude_pca(model):
-    ex = DirectionExplorer(model, portrait(), crop="center", threaded=False)
+    ex = DirectionExplorer(model, portrait(), crop="center", threaded=False, anatomy=None)
     pca = MagnitudePCA(
         model, {"a": clip(8), "b": clip(6, seed=4)}, portrait(), explorer=ex, threaded=False
     )
-    assert [t.name for t in pca.figure.data] == ["a", "b"]
+    # one trace per clip, and the ring around the shown point (frame 0 at first)
+    assert [t.name for t in pca.figure.data] == ["a", "b", "selected"]
     assert pca.figure.data[0].type == "scatter"
-    assert [len(t.x) for t in pca.figure.data] == [8, 6]
+    assert [len(t.x) for t in pca.figure.data] == [8, 6, 1]
     assert "PC1" in pca.figure.layout.xaxis.title.text
 
     # a click on point 2 of trace "b" shows frame 2 of video b
@@ -405,6 +406,8 @@ def test_magnitude_pca(model):
     )
     index = 8 + 2
     assert pca.selected == index and "frame 2" in pca.point_info.value
+    ring = pca.figure.data[-1]  # the clicked point is ringed
+    assert (ring.x[0], ring.y[0]) == tuple(pca.result.scores[index, :2].astype(float))
     assert pca.frame_image.value != pca.recon_image.value
 
     before = pca.pc_image.value
