@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 
-from ..analysis import ranges as R
+from ..analysis import ranges
 from ..analysis.display import letterbox, png
 from ..analysis.magnitudes import Ranking
 from ._edits import DIFF_GAIN
@@ -96,8 +96,8 @@ class Canvas:
                 f"<span style='color:#d35400'>{flag}</span>{v}</span>"
             )
         where = {
-            "data": f"ranges from the data: ±max(3σ, max|A_t − A_s|) ×{R.MARGIN}",
-            "default": f"ranges: default {R.DEFAULT_RANGE[0]:g}..{R.DEFAULT_RANGE[1]:g}"
+            "data": f"ranges from the data: ±max(3σ, max|A_t − A_s|) ×{ranges.MARGIN}",
+            "default": f"ranges: default {ranges.DEFAULT_RANGE[0]:g}..{ranges.DEFAULT_RANGE[1]:g}"
             " (no clips given)",
             "given": "ranges: as given",
         }[range_source]

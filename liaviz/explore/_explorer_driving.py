@@ -8,8 +8,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..analysis import AnalysisError
-from ..analysis import ranges as R
+from ..analysis import AnalysisError, ranges
 from ..analysis.display import png
 from ..analysis.magnitudes import (
     MagnitudeSet,
@@ -105,7 +104,7 @@ class DrivingControls:
 
     def slider_ranges(self, value_range) -> tuple[np.ndarray, str]:
         source = self.explorer.state.alpha[0].float().cpu().numpy()
-        lo_hi, _, kind = R.slider_ranges(self.explorer.m, self.data(), source, value_range)
+        lo_hi, _, kind = ranges.slider_ranges(self.explorer.m, self.data(), source, value_range)
         return lo_hi, kind
 
     def show_frame(self, index: int) -> None:

@@ -14,7 +14,7 @@ import ipywidgets as widgets
 import numpy as np
 import traitlets
 
-from ..analysis import ranges as R
+from ..analysis import ranges
 from ._common import LogBox, image_widget
 from ._keys import ShiftArrows
 from .mixer_panel import MixerPanel
@@ -46,7 +46,7 @@ class DirectionSlider(widgets.FloatSlider):
     def _validate_value(self, proposal):
         value = float(proposal["value"])
         if not self.min <= value <= self.max:
-            lo, hi = R.widened(self.min, self.max, value)
+            lo, hi = ranges.widened(self.min, self.max, value)
             if lo < self.min:
                 self.min = lo
             if hi > self.max:
@@ -57,7 +57,7 @@ class DirectionSlider(widgets.FloatSlider):
 
 def key_step(lo: float, hi: float) -> float:
     """The slider step: an arrow key moves 1% of the range (Shift+arrow 10%, ``ShiftArrows``)."""
-    return R.nice_step(lo, hi, steps=100)
+    return round((hi - lo) / 100, 12)
 
 
 class ExplorerWidgets:

@@ -18,8 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..analysis import AnalysisError
-from ..analysis import ranges as R
+from ..analysis import AnalysisError, ranges
 from ..analysis.display import png
 from ..analysis.edits import direction_names, random_edit
 from ..analysis.magnitudes import Ranking, rank_directions
@@ -74,6 +73,7 @@ class DirectionExplorer(View):
     _base_ranges: list[tuple[float, float]]  # the ranges before any widening
     _quiet: bool  # set_values is moving many sliders: one render at the end
     _last_values: np.ndarray | None  # the last values sent to the renderer
+    _crop: Crop  # how portraits are brought to the model's size
 
     def __init__(
         self,
@@ -94,7 +94,7 @@ class DirectionExplorer(View):
         preview_budget_s: float = 0.3,
         anatomy="auto",
     ) -> None:
-        R.check_slider_options(value_range, step)
+        ranges.check_slider_options(value_range, step)
         self.model, self.m = model, model.config.motion_dim
         self.display_size = check_display_size(display_size)
         self.inputs = input_files(image, driving, names, anatomy)
@@ -107,7 +107,7 @@ class DirectionExplorer(View):
         self.ranking = self.driving.ranking()
         self.order = self.ranking.order
         self.widened = set()
-        self._value_range, self._step = value_range, step
+        self._value_range, self._step, self._crop = value_range, step, crop
         self._quiet, self._last_values = False, None
         self._rng = np.random.default_rng()
         lo_hi, self.range_source = self.driving.slider_ranges(value_range)
@@ -188,10 +188,11 @@ class DirectionExplorer(View):
         self.ui.source_image.value = png(self.source, self.display_size)
         self.ui.set_pasted(self.placed_in_photo)
 
-    def set_source(self, image, crop: Crop = "auto") -> None:
-        """Explore another portrait (a path or uint8 image): encoded once, its anatomy measured
-        again when the names came from one (renames are replaced), the sliders kept."""
-        self.source_model.set(image, crop)
+    def set_source(self, image, crop: Crop | None = None) -> None:
+        """Explore another portrait (a path or uint8 image; ``crop`` as the explorer's): encoded
+        once, its anatomy measured again when the names came from one (renames are replaced),
+        the sliders kept."""
+        self.source_model.set(image, self._crop if crop is None else crop)
         if self.source_model.measured:
             self.set_names(self.source_model.names(None))
         self._show_source()
@@ -242,9 +243,9 @@ class DirectionExplorer(View):
         s.value = x  # widens the range first when x lies outside
         if exact:
             floor = s.step / 1000
-            while abs(R.snap(x, s.min, s.step) - x) > 1e-6 and s.step / 10 >= floor * 0.999:
+            while abs(ranges.snap(x, s.min, s.step) - x) > 1e-6 and s.step / 10 >= floor * 0.999:
                 s.step = round(s.step / 10, 12)
-        snapped = R.snap(x, s.min, s.step)
+        snapped = ranges.snap(x, s.min, s.step)
         s.value = min(max(snapped, s.min), s.max)  # the grid's last step may pass the end
         self.ui.value_boxes[i].value = round(float(s.value), 6)
         self._note_widened(i)
