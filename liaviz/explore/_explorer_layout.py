@@ -255,6 +255,7 @@ class ExplorerWidgets:
     def _build_files(self, folder: str) -> widgets.Widget:
         W = widgets
         self.folder_box = W.Text(value=folder, description="folder", layout=W.Layout(width="300px"))
+        self.folder_box.add_class("liaviz-folder")
         self.file_name_box = W.Text(
             value="edit", description="name", layout=W.Layout(width="180px")
         )
@@ -274,6 +275,7 @@ class ExplorerWidgets:
         )  # fmt: skip
         self.export_png_button = W.Button(description="Export PNG")
         self.sweep_direction = W.Dropdown(layout=W.Layout(width="220px"))
+        self.sweep_direction.add_class("liaviz-sweep-direction")
         self.sweep_format = W.Dropdown(options=["gif", "mp4"], layout=W.Layout(width="70px"))
         self.export_sweep_button = W.Button(description="Export sweep")
         # each button's result or error, right under the buttons, and the last file written
