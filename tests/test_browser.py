@@ -173,17 +173,20 @@ def explorer_lab(tmp_path):
 
 
 def _places(page) -> dict[str, tuple[float, float]]:
+    """Each control's place, relative to the explorer's top left (the page may scroll)."""
+    top = page.locator(".liaviz-explorer").first.bounding_box()
     out = {}
     for sel in PLACES:
         box = page.locator(f".liaviz-explorer {sel}").first.bounding_box()
-        out[sel] = (round(box["x"], 1), round(box["y"], 1))
+        out[sel] = (round(box["x"] - top["x"], 1), round(box["y"] - top["y"], 1))
     return out
 
 
 def _names_in(page, selector: str, attribute: str = "textContent") -> list[str]:
-    return page.evaluate(
+    texts = page.evaluate(
         f"() => Array.from(document.querySelectorAll({selector!r})).map(e => e.{attribute}.trim())"
     )
+    return [t.replace("\xa0", " ") for t in texts]  # the dropdown writes spaces as nbsp
 
 
 def test_explorer_names_order_messages_and_a_layout_that_never_moves(explorer_lab, tmp_path):
@@ -203,6 +206,17 @@ def test_explorer_names_order_messages_and_a_layout_that_never_moves(explorer_la
             toggles = _names_in(page, ".liaviz-mixer-toggle")
             sweep = _names_in(page, ".liaviz-sweep-direction option")
             places = _places(page)
+
+            # an arrow key moves 1% of the range, Shift+arrow 10%
+            handle = page.locator(".liaviz-direction-slider .noUi-handle").first
+            handle.focus()
+            aria = [float(handle.get_attribute(f"aria-value{k}")) for k in ("min", "max", "text")]
+            handle.press("ArrowRight")
+            page.wait_for_timeout(300)
+            one = float(handle.get_attribute("aria-valuetext"))
+            handle.press("Shift+ArrowRight")
+            page.wait_for_timeout(300)
+            ten = float(handle.get_attribute("aria-valuetext"))
 
             # a typed 12 widens the first slider (its range is smaller) instead of clipping
             box = page.locator(".liaviz-direction-value input").first
@@ -257,12 +271,18 @@ def test_explorer_names_order_messages_and_a_layout_that_never_moves(explorer_la
         finally:
             browser.close()
     assert all(": " in n for n in names[:3]), names  # the anatomy's names, by default
-    assert toggles == names and sweep == names
+    span = aria[1] - aria[0]
+    assert one - aria[2] == pytest.approx(0.01 * span, abs=0.006), (aria, one)
+    assert ten - one == pytest.approx(0.1 * span, abs=0.006), (aria, one, ten)
+    assert toggles == names, (toggles, names)
+    assert sweep == names, (sweep, names)
     assert "↔" in typed[0] and float(typed[1]) == 12.0  # kept as typed, not clipped
     assert "error" in message_text and 0 < gap < 160  # right under Export, not 840 px away
     assert "edit.png" not in last_file
-    for after in (after_typing, after_export, after_animate, after_upload):
-        assert after == places  # zero layout shift, everywhere
+    steps = {"typing": after_typing, "export": after_export, "animate": after_animate,
+             "upload": after_upload}  # fmt: skip
+    for step, after in steps.items():  # zero layout shift, everywhere
+        assert after == places, (step, {k: v for k, v in after.items() if v != places[k]})
 
 
 def write_notebook(path: Path, cells: list[str]) -> Path:

@@ -27,6 +27,12 @@ class Canvas:
         self.busy = False
         self._text, self._color = "", "#555"
 
+    def show_source(self) -> None:
+        """The source beside the edit; "in the photo" only for a face cut out of a photo."""
+        src = self.source
+        self.ui.source_image.value = png(src.source, self.display_size)
+        self.ui.set_pasted(src.placed is not None and not src.placed.whole)
+
     def show(self, img: np.ndarray) -> bytes:
         src = self.source
         shown = src.decoder.difference(img) if self.ui.diff_toggle.value else img

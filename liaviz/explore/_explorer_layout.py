@@ -148,11 +148,12 @@ class ExplorerWidgets:
         step (1% of the range unless ``step`` is given)."""
         for s, (lo, hi) in zip(self.sliders, np.asarray(ranges, np.float64), strict=True):
             lo, hi = min(float(lo), s.value), max(float(hi), s.value)
-            if lo > s.max:  # min never passes max on the way
-                s.max, s.min = hi, lo
-            else:
-                s.min, s.max = lo, hi
-            s.step = step or key_step(lo, hi)
+            with s.hold_sync():  # one message: see DirectionExplorer._place
+                if lo > s.max:  # min never passes max on the way
+                    s.max, s.min = hi, lo
+                else:
+                    s.min, s.max = lo, hi
+                s.step = step or key_step(lo, hi)
 
     def _build_images(self, pasted: bool) -> widgets.Widget:
         W = widgets

@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 
 from ..analysis import AnalysisError, ranges
-from ..analysis.display import png
 from ..analysis.edits import direction_names, random_edit
 from ..analysis.magnitudes import Ranking, rank_directions
 from ..io import Crop
+from ..mixer import direction_number
 from ..nn import LIA
 from ..precision import Precision, resolve_precision
 from ..runtime import model_device
@@ -42,10 +42,9 @@ class DirectionExplorer(View):
     photo" toggle shows each edit pasted back into it. Upload boxes and a gallery change the
     portrait and the driving clip without code.
 
-    Names: measured on the portrait shown (``anatomy="auto"``, ``liaviz.anatomy``: "d7: zoom +
-    shift y"), or ``anatomy`` given (an ``Anatomy``, a directions.json path, True to measure,
-    None for none), or ``names`` (a list, or a directions.json). Rename in place; renames save
-    with presets and export as directions.json.
+    Names: measured on the portrait shown (``anatomy="auto"``, ``liaviz.anatomy``), or from
+    ``anatomy`` (an ``Anatomy``, a directions.json, True, None) or ``names`` (a list, a
+    directions.json). Renames save with presets and export as directions.json.
 
     Order: one ``liaviz.analysis.magnitudes.Ranking`` (``ranking``), shown alike by the sliders,
     the mixer and the sweep list: the spread σ of each magnitude over ``order_by`` (magnitudes
@@ -54,8 +53,7 @@ class DirectionExplorer(View):
     iterable of frames) and ``order_by`` set the slider ranges (every frame's A_t - A_s fits);
     without either, sliders span ``ranges.DEFAULT_RANGE``. ``value_range`` forces one range on
     all. A value beyond a range (typed, a preset, "take motion") widens it (↔), never clips.
-    Files (presets, PNG, sweeps, names) go to ``folder``.
-    """
+    Files (presets, PNG, sweeps, names) go to ``folder``."""
 
     # ---- the explorer's state: all of it, declared here and set in __init__ ------------------
     model: LIA
@@ -126,7 +124,8 @@ class DirectionExplorer(View):
             preview=self.canvas.preview, on_busy=self.canvas.on_busy,
         )  # fmt: skip
         self._wire()
-        self._show_source()
+        self.canvas.show_source()
+        self.driving.show_frame(0)
         self.set_order(self.order)
         self.files.refresh_presets()
         self.render_now()
@@ -184,10 +183,6 @@ class DirectionExplorer(View):
     def placed_in_photo(self) -> bool:
         return self.placed is not None and not self.placed.whole
 
-    def _show_source(self) -> None:
-        self.ui.source_image.value = png(self.source, self.display_size)
-        self.ui.set_pasted(self.placed_in_photo)
-
     def set_source(self, image, crop: Crop | None = None) -> None:
         """Explore another portrait (a path or uint8 image; ``crop`` as the explorer's): encoded
         once, its anatomy measured again when the names came from one (renames are replaced),
@@ -195,7 +190,7 @@ class DirectionExplorer(View):
         self.source_model.set(image, self._crop if crop is None else crop)
         if self.source_model.measured:
             self.set_names(self.source_model.names(None))
-        self._show_source()
+        self.canvas.show_source()
         self.render_now()
         self.log(f"new portrait {self.source.shape[1]}x{self.source.shape[0]} (model size)")
 
@@ -240,13 +235,18 @@ class DirectionExplorer(View):
         """Set slider i to x on its step grid; a ``DirectionSlider`` widens to hold it. ``exact``
         refines the step (down to 1/1000) until x lies on the grid (a preset's values)."""
         s = self.ui.sliders[i]
-        s.value = x  # widens the range first when x lies outside
-        if exact:
-            floor = s.step / 1000
-            while abs(ranges.snap(x, s.min, s.step) - x) > 1e-6 and s.step / 10 >= floor * 0.999:
-                s.step = round(s.step / 10, 12)
-        snapped = ranges.snap(x, s.min, s.step)
-        s.value = min(max(snapped, s.min), s.max)  # the grid's last step may pass the end
+        # one message for range, step and value: sent apart, the browser's slider would redraw
+        # on the new range with the old value, and send that old value back over the new one
+        with s.hold_sync():
+            s.value = x  # widens the range first when x lies outside
+            if exact:
+                floor = s.step / 1000
+                while (
+                    abs(ranges.snap(x, s.min, s.step) - x) > 1e-6 and s.step / 10 >= floor * 0.999
+                ):
+                    s.step = round(s.step / 10, 12)
+            snapped = ranges.snap(x, s.min, s.step)
+            s.value = min(max(snapped, s.min), s.max)  # the grid's last step may pass the end
         self.ui.value_boxes[i].value = round(float(s.value), 6)
         self._note_widened(i)
 
@@ -282,8 +282,6 @@ class DirectionExplorer(View):
 
     def reset(self, direction: int | None = None) -> None:
         """Reset one slider (``direction``, 1-based as everywhere) or all of them to 0."""
-        from ..mixer import direction_number
-
         v = np.zeros(self.m) if direction is None else self.values()
         if direction is not None:
             v[direction_number(direction, self.m, "reset", AnalysisError) - 1] = 0.0
