@@ -298,7 +298,7 @@ class DirectionExplorer(View):
 
     def _on_typed(self, i: int, x: float) -> None:
         """A value typed in a slider's box: placed like a preset's (widens, never clips)."""
-        if self._quiet or abs(self.ui.sliders[i].value - x) < 1e-9:
+        if self._quiet or abs(self.ui.sliders[i].value - x) < 1e-6:  # the box shows 6 decimals
             return
         v = self.values().astype(np.float64)
         v[i] = x
