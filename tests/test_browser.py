@@ -22,7 +22,7 @@ from PIL import Image
 from liaviz.demo import load_demo_model, sample_photo
 
 from ._explore_helpers import notebook_with
-from ._lab import ARGS, CHROMIUM, WATCH_IMAGE, drag, jupyterlab, open_and_run_all
+from ._lab import ARGS, CHROMIUM, WATCH_IMAGE, bring_into_view, drag, jupyterlab, open_and_run_all
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium browser installed")
@@ -82,7 +82,7 @@ def test_slider_changes_image_in_jupyterlab(lab, tmp_path):
             n_points = pca.locator(".scatterlayer .trace .points path").count()
 
             # a mouse drag along the first slider changes the image
-            handle.scroll_into_view_if_needed()
+            bring_into_view(page, handle)
             before = image.get_attribute("src")
             page.evaluate(WATCH_IMAGE)
             drag(page, handle, 60)
