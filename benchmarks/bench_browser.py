@@ -67,10 +67,7 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     env = {"PYTHONPATH": str(Path(args.pythonpath).resolve())} if args.pythonpath else {}
-    print(
-        f"code: {args.pythonpath or REPO}; {args.size} px; "
-        f"load average {os.getloadavg()[0]:.1f}"
-    )
+    print(f"code: {args.pythonpath or REPO}; {args.size} px; load average {os.getloadavg()[0]:.1f}")
     with tempfile.TemporaryDirectory() as tmp:
         work, scratch = Path(tmp) / "work", Path(tmp) / "scratch"
         work.mkdir()

@@ -12,6 +12,7 @@ import io as _io
 import numpy as np
 import pytest
 from PIL import Image
+from plotly.callbacks import Points
 
 from liaviz import io
 from liaviz.analysis.magnitudes import video_magnitudes
@@ -226,3 +227,50 @@ def test_anatomy_as_a_path(model, tmp_path):
     path = write_anatomy(anatomy, tmp_path / "directions.json")
     ex = _explorer(model, tmp_path, anatomy=str(path))
     assert ex.names == direction_names(anatomy, 6)
+
+
+def test_magnitude_pca(model):
+    ex = DirectionExplorer(model, portrait(), crop="center", threaded=False, anatomy=None)
+    pca = MagnitudePCA(
+        model, {"a": clip(8), "b": clip(6, seed=4)}, portrait(), explorer=ex, threaded=False
+    )
+    # one trace per clip, and the ring around the shown point (frame 0 at first)
+    assert [t.name for t in pca.figure.data] == ["a", "b", "selected"]
+    assert pca.figure.data[0].type == "scatter"
+    assert [len(t.x) for t in pca.figure.data] == [8, 6, 1]
+    assert "PC1" in pca.figure.layout.xaxis.title.text
+
+    # a click on point 2 of trace "b" shows frame 2 of video b
+    trace = pca.figure.data[1]
+    pca._on_click(
+        trace, Points(point_inds=[2], xs=[0], ys=[0], trace_name="b", trace_index=1), None
+    )
+    index = 8 + 2
+    assert pca.selected == index and "frame 2" in pca.point_info.value
+    ring = pca.figure.data[-1]  # the clicked point is ringed
+    assert (ring.x[0], ring.y[0]) == tuple(pca.result.scores[index, :2].astype(float))
+    assert pca.frame_image.value != pca.recon_image.value
+
+    before = pca.pc_image.value
+    pca.pc_sliders[0].value = 2.0
+    pca.pc_sliders[1].value = -1.0
+    assert pca.pc_image.value != before
+    # the PC edit in the d_i basis, from an SVD of the magnitudes written out here
+    frames = [io.prepare(f, model.config.size) for f in [*clip(8), *clip(6, seed=4)]]
+    a = magnitudes(model, np.stack(frames))
+    a = a.astype(np.float64) - a.mean(0)
+    _, sv, vt = np.linalg.svd(a, full_matrices=False)
+    std = sv / np.sqrt(len(a) - 1)
+    signs = np.sign((vt[:2] * pca.result.components[:2]).sum(1))  # PCA axes have no sign
+    expected = (np.array([2.0, -1.0]) * std[:2] * signs) @ vt[:2]
+    np.testing.assert_allclose(pca.edit(), expected, atol=1e-4)
+    pca.send_to_explorer()  # nothing clipped: the explorer shows the same edit
+    steps = np.array([s.step for s in ex.ui.sliders])
+    assert (np.abs(ex.values() - pca.edit()) <= steps / 2 + 1e-5).all()
+
+    pca.color_toggle.value = "time"
+    assert np.asarray(pca.figure.data[0].marker.color).shape == (8,)
+    pca.dims_toggle.value = "3D"
+    assert pca.figure.data[0].type == "scatter3d"
+    assert not pca.errors
+    assert pca.static_figure().axes
