@@ -44,10 +44,10 @@ def slider_latency(model: LIA, image, events: int, precision: str, seed: int = 0
     ex = DirectionExplorer(model, image, threaded=False, precision=precision)
     rng = np.random.default_rng(seed)
     m = model.config.motion_dim
-    ex.sliders[0].value = 0.5  # warm-up event (first-call allocations)
+    ex.ui.sliders[0].value = 0.5  # warm-up event (first-call allocations)
     times = []
     for _ in range(events):
-        slider = ex.sliders[int(rng.integers(m))]
+        slider = ex.ui.sliders[int(rng.integers(m))]
         value = float(np.round(rng.uniform(-3, 3), 2))
         if value == slider.value:
             value = -value or 1.0
@@ -71,11 +71,11 @@ def drag_feedback(
         shown.append(time.perf_counter())
         changed.set()
 
-    ex.image.observe(on_image, names="value")
+    ex.ui.image.observe(on_image, names="value")
     rng = np.random.default_rng(seed)
     first, full, decode = [], [], []
     for k in range(drags + 1):  # the first drag warms up (allocations, preview level)
-        slider = ex.sliders[ex.order[int(rng.integers(3))]]
+        slider = ex.ui.sliders[ex.order[int(rng.integers(3))]]
         start = float(rng.uniform(slider.min, slider.max) * 0.5)
         shown.clear()
         changed.clear()
@@ -89,7 +89,7 @@ def drag_feedback(
             full.append(shown[-1] - t0)
             decode.append(ex.decoder.full_s)
     before = ex.renderer.rendered
-    ex.randomize_button.click()
+    ex.ui.randomize_button.click()
     assert ex.wait(120)
     assert not ex.errors, ex.errors
     size = ex.model.config.size // 2 ** (ex.decoder.n_levels - ex.decoder.preview_levels)

@@ -120,6 +120,18 @@ WATCH_IMAGE = """() => {
 }"""
 
 
+def bring_into_view(page, locator, tries: int = 10) -> None:
+    """Scroll until ``locator`` stays inside the viewport: JupyterLab lays out a long notebook
+    lazily, so one scroll can land before cells above it settle and push it out again."""
+    for _ in range(tries):
+        locator.evaluate("e => e.scrollIntoView({block: 'center'})")
+        page.wait_for_timeout(300)
+        box, height = locator.bounding_box(), page.viewport_size["height"]
+        if box is not None and 0 <= box["y"] and box["y"] + box["height"] <= height:
+            return
+    raise AssertionError(f"could not scroll {locator} into view")
+
+
 def drag(page, handle, dx: float, steps: int = 20, pause_ms: float = 0.0) -> float:
     """Drag a slider handle by ``dx`` pixels in ``steps`` moves; returns performance.now() at
     the press."""

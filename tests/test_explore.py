@@ -13,7 +13,6 @@ import ipywidgets as widgets
 import numpy as np
 import pytest
 from PIL import Image
-from plotly.callbacks import Points
 
 from liaviz import io
 from liaviz.analysis import AnalysisError
@@ -21,7 +20,7 @@ from liaviz.analysis.anatomy import analyze_directions, write_anatomy
 from liaviz.analysis.edits import loop_values, write_sweep
 from liaviz.analysis.presets import load_preset
 from liaviz.errors import UserError
-from liaviz.explore import DirectionExplorer, MagnitudePCA, ReferenceView
+from liaviz.explore import DirectionExplorer, ReferenceView
 from liaviz.pipelines.animate import animate
 
 from ._explore_helpers import (
@@ -53,15 +52,16 @@ def explorer(model, tmp_path):
         folder=str(tmp_path / "out"),
         threaded=False,
         crop="center",  # the random portrait holds no face
+        anatomy=None,  # plain d1..dM names (the anatomy's are tested in test_explore_ui.py)
     )
 
 
 def _errors(view) -> str:
-    return "".join(o.get("text", "") for o in view.output.outputs if o.get("name") == "stderr")
+    return view.log_box.text(errors_only=True)
 
 
 def _log(view) -> str:
-    return "".join(o.get("text", "") for o in view.output.outputs)
+    return view.log_box.text()
 
 
 def _decode_png(data) -> np.ndarray:
@@ -69,33 +69,33 @@ def _decode_png(data) -> np.ndarray:
 
 
 def test_slider_moves_change_the_image(explorer, model):
-    first = explorer.image.value
+    first = explorer.ui.image.value
     assert bytes(first).startswith(b"\x89PNG")
-    s = explorer.sliders[2]
+    s = explorer.ui.sliders[2]
     s.value = s.max * 0.8
-    assert explorer.image.value != first
+    assert explorer.ui.image.value != first
     np.testing.assert_array_equal(explorer.source, SOURCE)
     np.testing.assert_array_equal(explorer.driving_frames, DRIVING)
     assert_same_image(explorer.current_image, expected_edit(model, SOURCE, explorer.values()))
     assert "last render" in explorer.status.value and explorer.last_render_s > 0
-    explorer.reset_buttons[2].click()
-    assert explorer.values()[2] == 0 and explorer.image.value == first
+    explorer.ui.reset_buttons[2].click()
+    assert explorer.values()[2] == 0 and explorer.ui.image.value == first
 
 
 def test_source_shown_beside_the_edit_and_the_difference_map(explorer):
-    shown = _decode_png(explorer.source_image.value)
+    shown = _decode_png(explorer.ui.source_image.value)
     k = shown.shape[0] // explorer.source.shape[0]
     np.testing.assert_array_equal(shown[::k, ::k], SOURCE)
-    text = explorer.info.value + explorer.image_caption.value
+    text = explorer.ui.info.value + explorer.ui.image_caption.value
     assert "0 = reconstruction" in text
-    explorer.diff_toggle.value = True  # at e = 0 nothing changed: the map is uniformly dark
-    flat = _decode_png(explorer.image.value)
+    explorer.ui.diff_toggle.value = True  # at e = 0 nothing changed: the map is uniformly dark
+    flat = _decode_png(explorer.ui.image.value)
     assert (flat == flat[0, 0]).all() and flat[0, 0].sum() < 30
     explorer.set_values(explorer.ranges()[:, 1] * 0.9)
-    changed = _decode_png(explorer.image.value)
-    assert changed.max() > 60 and "reconstruction" in explorer.image_caption.value
-    explorer.diff_toggle.value = False
-    assert (_decode_png(explorer.image.value) != changed).any()
+    changed = _decode_png(explorer.ui.image.value)
+    assert changed.max() > 60 and "reconstruction" in explorer.ui.image_caption.value
+    explorer.ui.diff_toggle.value = False
+    assert (_decode_png(explorer.ui.image.value) != changed).any()
 
 
 def test_ranges_cover_every_frame_of_the_driving_clip(explorer, model):
@@ -105,7 +105,7 @@ def test_ranges_cover_every_frame_of_the_driving_clip(explorer, model):
     lo, hi = explorer.ranges().T
     assert (hi >= need - 1e-6).all() and (lo <= -need + 1e-6).all()
     assert (hi <= 1.5 * need + 1e-6).all()  # rounded up to a readable bound, not far beyond
-    assert "ranges from the data" in explorer.info.value
+    assert "ranges from the data" in explorer.ui.info.value
     # every frame's motion fits: taking it widens nothing
     for t in range(len(explorer.driving_frames)):
         explorer.take_motion_from_frame(t)
@@ -114,11 +114,11 @@ def test_ranges_cover_every_frame_of_the_driving_clip(explorer, model):
 
 def test_default_and_given_ranges(model):
     ex = DirectionExplorer(model, portrait(), crop="center", threaded=False)
-    assert (ex.ranges() == [-3.0, 3.0]).all() and "default" in ex.info.value
+    assert (ex.ranges() == [-3.0, 3.0]).all() and "default" in ex.ui.info.value
     ex = DirectionExplorer(
         model, portrait(), crop="center", value_range=(-1, 2), step=0.25, threaded=False
     )
-    s = ex.sliders[0]
+    s = ex.ui.sliders[0]
     assert (s.min, s.max, s.step) == (-1, 2, 0.25)
     with pytest.raises(Exception, match="0 strictly inside"):
         DirectionExplorer(model, portrait(), crop="center", value_range=(0.5, 2))
@@ -134,60 +134,60 @@ def test_values_beyond_the_range_widen_the_slider_never_clip(model):
     ex = DirectionExplorer(model, portrait(), crop="center", value_range=(-1, 1), threaded=False)
     v = np.linspace(-5, 5, model.config.motion_dim)
     ex.set_values(v)
-    np.testing.assert_allclose(ex.values(), v, atol=ex.sliders[0].step / 2 + 1e-6)
+    np.testing.assert_allclose(ex.values(), v, atol=ex.ui.sliders[0].step / 2 + 1e-6)
     assert ex.widened == {0, 1, 4, 5}
-    assert all("↔" in ex.spread_labels[i].value for i in ex.widened)
-    assert "↔" not in ex.spread_labels[2].value and "widened" in _log(ex)
-    ex.sliders[2].value = 7.0  # straight on the widget, as code might: widened too
-    assert ex.values()[2] == 7.0 and ex.sliders[2].max >= 7.0 and 2 in ex.widened
+    assert all("↔" in ex.ui.spread_labels[i].value for i in ex.widened)
+    assert "↔" not in ex.ui.spread_labels[2].value and "widened" in _log(ex)
+    ex.ui.sliders[2].value = 7.0  # straight on the widget, as code might: widened too
+    assert ex.values()[2] == 7.0 and ex.ui.sliders[2].max >= 7.0 and 2 in ex.widened
 
 
 def test_one_render_per_button_even_when_the_browser_echoes(explorer):
     r = explorer.renderer
     for click in (
-        explorer.randomize_button.click,
-        explorer.reset_all_button.click,
-        explorer.randomize_button.click,
+        explorer.ui.randomize_button.click,
+        explorer.ui.reset_all_button.click,
+        explorer.ui.randomize_button.click,
     ):
         before = r.rendered
         click()
         assert r.rendered == before + 1
         # the browser snaps each value to its slider's grid and sends it back: no new render
-        for s in explorer.sliders:
+        for s in explorer.ui.sliders:
             s.value = s.min + round((s.value - s.min) / s.step) * s.step
         assert r.rendered == before + 1
 
 
 def test_randomize_stays_inside_each_range(explorer):
-    first = explorer.image.value
+    first = explorer.ui.image.value
     e = explorer.randomize(seed=3)
     lo, hi = explorer.ranges().T
     assert (e >= lo).all() and (e <= hi).all() and np.count_nonzero(e) >= len(e) - 1
-    assert explorer.image.value != first and not explorer.widened
+    assert explorer.ui.image.value != first and not explorer.widened
     np.testing.assert_allclose(explorer.randomize(seed=3), e)
 
 
 def test_layout_shows_every_slider(model):
     ex = DirectionExplorer(tiny_model(motion_dim=20), portrait(), crop="center", threaded=False)
-    assert len(ex.rows_box.children) == 20
-    assert ex.rows_box.layout.grid_template_columns.startswith("repeat(2,")
-    assert not ex.rows_box.layout.max_height and not ex.rows_box.layout.overflow
+    assert len(ex.ui.rows_box.children) == 20
+    assert ex.ui.rows_box.layout.grid_template_columns.startswith("repeat(2,")
+    assert not ex.ui.rows_box.layout.max_height and not ex.ui.rows_box.layout.overflow
     small = DirectionExplorer(model, portrait(), crop="center", threaded=False)
-    assert small.rows_box.layout.grid_template_columns.startswith("repeat(1,")
+    assert small.ui.rows_box.layout.grid_template_columns.startswith("repeat(1,")
     assert small.status.layout.width and small.status.layout.height  # a fixed place
 
 
 def test_errors_are_one_short_line_in_the_status(explorer, tmp_path):
     blocker = tmp_path / "a file"
     blocker.write_text("x")
-    explorer.folder_box.value = str(blocker / "sub")
-    explorer.export_png_button.click()  # the folder cannot be made: shown, not raised
+    explorer.ui.folder_box.value = str(blocker / "sub")
+    explorer.ui.export_png_button.click()  # the folder cannot be made: shown, not raised
     assert "cannot use folder" in explorer.status.value and "(at " not in explorer.status.value
     assert "white-space:nowrap" in explorer.status.value
     assert "cannot use folder" in _errors(explorer)
     # a render that fails (here: a corrupted source state) is reported and the widget survives
     explorer.state.features = explorer.state.features[:-1]
-    explorer.sliders[0].value = explorer.sliders[0].max / 2
+    explorer.ui.sliders[0].value = explorer.ui.sliders[0].max / 2
     assert "feature maps" in _errors(explorer)
     assert len(explorer.errors) == 2
 
@@ -195,7 +195,7 @@ def test_errors_are_one_short_line_in_the_status(explorer, tmp_path):
 def test_render_errors_from_the_worker_thread(model):
     ex = DirectionExplorer(model, portrait(), crop="center", threaded=True)
     ex.state.features = ex.state.features[:-1]
-    ex.sliders[1].value = 0.5
+    ex.ui.sliders[1].value = 0.5
     assert ex.wait(30)
     assert "feature maps" in _errors(ex)
 
@@ -203,10 +203,10 @@ def test_render_errors_from_the_worker_thread(model):
 def test_presets_round_trip(explorer, model, tmp_path):
     m = model.config.motion_dim
     explorer.set_values(explorer.ranges()[:, 1] * np.linspace(-0.9, 0.9, m))
-    explorer.name_boxes[0].value = "jaw"
+    explorer.ui.name_boxes[0].value = "jaw"
     explorer.set_order([5, 4, 3, 2, 1, 0])
-    explorer.file_name_box.value = "my preset"
-    explorer.save_preset_button.click()
+    explorer.ui.file_name_box.value = "my preset"
+    explorer.ui.save_preset_button.click()
     path = tmp_path / "out" / "my_preset.json"
     data = json.loads(path.read_text())
     assert data["format"] == "liaviz-preset" and data["names"][0] == "jaw"
@@ -216,32 +216,32 @@ def test_presets_round_trip(explorer, model, tmp_path):
     other = DirectionExplorer(
         model, portrait(), crop="center", folder=str(tmp_path / "out"), threaded=False
     )
-    assert other.preset_list.options == ("my_preset",)
+    assert other.ui.preset_list.options == ("my_preset",)
     before = other.renderer.rendered
-    other.load_preset_button.click()
+    other.ui.load_preset_button.click()
     assert not _errors(other) and other.renderer.rendered == before + 1
     np.testing.assert_allclose(other.values(), explorer.values(), atol=1e-6)
     assert other.names == explorer.names and other.order == explorer.order
-    assert list(other.rows_box.children) == [other.rows[i] for i in other.order]
-    assert other.image.value == explorer.image.value
+    assert list(other.ui.rows_box.children) == [other.ui.rows[i] for i in other.order]
+    assert other.ui.image.value == explorer.ui.image.value
     assert load_preset(path, m).names[0] == "jaw"
 
     wrong = dict(data, values=data["values"][:3], names=data["names"][:3])
     del wrong["order"]
     (tmp_path / "out" / "wrong.json").write_text(json.dumps(wrong))
-    other.refresh_presets()
-    assert other.preset_list.options == ("my_preset", "wrong")
+    other.files.refresh_presets()
+    assert other.ui.preset_list.options == ("my_preset", "wrong")
     before = other.values()
-    other.preset_list.value = "wrong"
-    other.load_preset_button.click()
+    other.ui.preset_list.value = "wrong"
+    other.ui.load_preset_button.click()
     assert "preset has 3 directions, this model has 6" in _errors(other)
     np.testing.assert_array_equal(other.values(), before)
 
 
 def test_names_given_edited_or_from_a_directions_file(explorer, model, tmp_path):
-    explorer.name_boxes[3].value = "blink"
+    explorer.ui.name_boxes[3].value = "blink"
     assert explorer.names[3] == "blink"
-    assert ("blink", 3) in explorer.sweep_direction.options
+    assert ("blink", 3) in explorer.ui.sweep_direction.options
     anatomy = analyze_directions(model, [SOURCE], directions=[1, 5])  # d2 and d6 only
     anatomy.directions[0].label, anatomy.directions[1].label = "yaw", "jaw"
     write_anatomy(anatomy, tmp_path / "directions.json")
@@ -249,15 +249,15 @@ def test_names_given_edited_or_from_a_directions_file(explorer, model, tmp_path)
         model, portrait(), crop="center", names=tmp_path / "directions.json", threaded=False
     )
     assert ex.names == ["d1", "d2: yaw", "d3", "d4", "d5", "d6: jaw"]  # as ``anatomy=`` names them
-    assert [b.value for b in ex.name_boxes] == ex.names
+    assert [b.value for b in ex.ui.name_boxes] == ex.names
     ex = DirectionExplorer(model, portrait(), crop="center", names=list("abcdef"), threaded=False)
     assert ex.names == list("abcdef")
 
 
 def test_export_png_and_sweep(explorer, model, tmp_path):
-    explorer.sliders[1].value = explorer.sliders[1].max / 2
-    explorer.file_name_box.value = "look"
-    explorer.export_png_button.click()  # default: the display size
+    explorer.ui.sliders[1].value = explorer.ui.sliders[1].max / 2
+    explorer.ui.file_name_box.value = "look"
+    explorer.ui.export_png_button.click()  # default: the display size
     path = tmp_path / "out" / "look.png"
     png = io.read_image(path)
     assert png.shape[:2] == (256, 256)
@@ -265,14 +265,15 @@ def test_export_png_and_sweep(explorer, model, tmp_path):
     np.testing.assert_array_equal(png, png[::8, ::8].repeat(8, 0).repeat(8, 1))  # nearest
     assert_same_image(png[::8, ::8], expected)
     assert str(path.resolve()) in _log(explorer)
-    label, preview = explorer.export_box.children
-    assert str(path.resolve()) in label.value and bytes(preview.value) == path.read_bytes()
+    (preview,) = explorer.ui.export_box.children
+    assert str(path.resolve()) in explorer.ui.last_file.value
+    assert bytes(preview.value) == path.read_bytes()
     out = explorer.export_png(tmp_path / "model.png", scale=1)
     assert_same_image(io.read_image(out), expected)
 
-    explorer.sweep_direction.value = 4
-    explorer.export_size.value = 2
-    explorer.export_sweep_button.click()
+    explorer.ui.sweep_direction.value = 4
+    explorer.ui.export_size.value = 2
+    explorer.ui.export_sweep_button.click()
     frames = io.read_video(tmp_path / "out" / "look_sweep_d5.gif")
     assert frames.shape == (48, 64, 64, 3)
     assert not _errors(explorer)
@@ -305,7 +306,7 @@ def test_sweep_directions_count_from_1(explorer, tmp_path):
     first = explorer.export_sweep(1, tmp_path / "d1.gif")
     expected = write_sweep(
         explorer.model, explorer.state, 0, tmp_path / "ref.gif", loop_values(*explorer.ranges()[0][::-1]),
-        12.0, base=explorer.values(), min_size=explorer.model.config.size * explorer._export_factor(None),
+        12.0, base=explorer.values(), min_size=explorer.model.config.size * explorer.files.export_factor(None),
     )  # fmt: skip
     np.testing.assert_array_equal(io.read_video(first), io.read_video(expected))
     for bad in (0, -1, 7, 2.5, "x"):
@@ -322,23 +323,23 @@ def test_animate_max_frames_must_be_positive(explorer):
 
 
 def test_take_motion_from_frame(explorer, model):
-    explorer.frame_slider.value = 6
-    explorer.take_motion_button.click()
+    explorer.ui.frame_slider.value = 6
+    explorer.ui.take_motion_button.click()
     e = magnitudes(model, DRIVING[6:7])[0]
     e = e - magnitudes(model, SOURCE[None])[0]
-    steps = np.array([s.step for s in explorer.sliders])
+    steps = np.array([s.step for s in explorer.ui.sliders])
     assert (np.abs(explorer.values() - e) <= steps / 2 + 1e-5).all()
 
 
 def test_default_order_is_by_importance(explorer, model):
     alpha = magnitudes(model, DRIVING)
     expected = np.argsort(-alpha.std(0), kind="stable").tolist()
-    assert explorer.order == expected and explorer.order_dropdown.value == "importance"
-    assert list(explorer.rows_box.children) == [explorer.rows[i] for i in expected]
-    assert "σ" in explorer.spread_labels[0].value
-    explorer.order_dropdown.value = "index"
-    assert explorer.order == list(range(len(explorer.sliders)))
-    explorer.order_dropdown.value = "importance"
+    assert explorer.order == expected and explorer.ui.order_dropdown.value == "importance"
+    assert list(explorer.ui.rows_box.children) == [explorer.ui.rows[i] for i in expected]
+    assert "σ" in explorer.ui.spread_labels[0].value
+    explorer.ui.order_dropdown.value = "index"
+    assert explorer.order == list(range(len(explorer.ui.sliders)))
+    explorer.ui.order_dropdown.value = "importance"
     assert explorer.order == expected
 
 
@@ -350,16 +351,16 @@ def test_order_without_clips_uses_the_encoder_gain(model):
         w = lw if w is None else lw @ w
     gain = w.norm(dim=1).numpy()
     assert ex.order == np.argsort(-gain, kind="stable").tolist()
-    assert "encoder gain" in ex.info.value
+    assert "encoder gain" in ex.ui.info.value
     rng = np.random.default_rng(0)
     alpha = rng.normal(size=(50, 6)) * np.arange(1, 7)
     assert ex.order_by_variance(alpha).tolist() == [5, 4, 3, 2, 1, 0]
 
 
 def test_edit_then_animate(explorer, model):
-    explorer.sliders[0].value = explorer.sliders[0].max * 0.8
-    explorer.mode.value = "relative"
-    explorer.animate_button.click()
+    explorer.ui.sliders[0].value = explorer.ui.sliders[0].max * 0.8
+    explorer.ui.mode.value = "relative"
+    explorer.ui.animate_button.click()
     assert not _errors(explorer)
     # relative mode (eq. 12) with the edit: A_s + e + (A_t - A_1), decoded from the model's parts
     e = explorer.values()
@@ -368,10 +369,12 @@ def test_edit_then_animate(explorer, model):
         assert_same_image(frame, expected_edit(model, SOURCE, e + alpha[t] - alpha[0]))
     plain = np.stack(list(animate(model, explorer.state, explorer.driving_frames)))
     assert np.abs(explorer.last_animation.astype(int) - plain).max() > 1
-    (box,) = explorer.animation_box.children
+    (box,) = explorer.ui.animation_box.children
     video = box.children[0]
     assert isinstance(video, widgets.Video) and len(video.value) > 1000
-    assert explorer.progress.value == len(explorer.driving_frames)
+    # the bar counted the frames, then reset for the next run
+    assert explorer.ui.progress.max == len(explorer.driving_frames)
+    assert explorer.ui.progress.value == 0
 
 
 def test_reference_view(model):
@@ -382,50 +385,6 @@ def test_reference_view(model):
     assert [w.value for w in view.flow_images] != flows
     assert "32×32" in view.flow_labels[-1].value
     assert view.figure().axes
-
-
-def test_magnitude_pca(model):
-    ex = DirectionExplorer(model, portrait(), crop="center", threaded=False)
-    pca = MagnitudePCA(
-        model, {"a": clip(8), "b": clip(6, seed=4)}, portrait(), explorer=ex, threaded=False
-    )
-    assert [t.name for t in pca.figure.data] == ["a", "b"]
-    assert pca.figure.data[0].type == "scatter"
-    assert [len(t.x) for t in pca.figure.data] == [8, 6]
-    assert "PC1" in pca.figure.layout.xaxis.title.text
-
-    # a click on point 2 of trace "b" shows frame 2 of video b
-    trace = pca.figure.data[1]
-    pca._on_click(
-        trace, Points(point_inds=[2], xs=[0], ys=[0], trace_name="b", trace_index=1), None
-    )
-    index = 8 + 2
-    assert pca.selected == index and "frame 2" in pca.point_info.value
-    assert pca.frame_image.value != pca.recon_image.value
-
-    before = pca.pc_image.value
-    pca.pc_sliders[0].value = 2.0
-    pca.pc_sliders[1].value = -1.0
-    assert pca.pc_image.value != before
-    # the PC edit in the d_i basis, from an SVD of the magnitudes written out here
-    frames = [io.prepare(f, model.config.size) for f in [*clip(8), *clip(6, seed=4)]]
-    a = magnitudes(model, np.stack(frames))
-    a = a.astype(np.float64) - a.mean(0)
-    _, sv, vt = np.linalg.svd(a, full_matrices=False)
-    std = sv / np.sqrt(len(a) - 1)
-    signs = np.sign((vt[:2] * pca.result.components[:2]).sum(1))  # PCA axes have no sign
-    expected = (np.array([2.0, -1.0]) * std[:2] * signs) @ vt[:2]
-    np.testing.assert_allclose(pca.edit(), expected, atol=1e-4)
-    pca.send_to_explorer()  # nothing clipped: the explorer shows the same edit
-    steps = np.array([s.step for s in ex.sliders])
-    assert (np.abs(ex.values() - pca.edit()) <= steps / 2 + 1e-5).all()
-
-    pca.color_toggle.value = "time"
-    assert np.asarray(pca.figure.data[0].marker.color).shape == (8,)
-    pca.dims_toggle.value = "3D"
-    assert pca.figure.data[0].type == "scatter3d"
-    assert not pca.errors
-    assert pca.static_figure().axes
 
 
 def test_core_modules_do_not_import_widgets():
@@ -449,12 +408,12 @@ def test_a_whole_photo_is_cropped_and_each_edit_can_be_seen_in_it(model):
 
     ex = DirectionExplorer(model, photo(320, 200, 150, 40, 120), threaded=False)
     assert not ex.placed.whole and ex.placed.box.iou(CropBox(150, 40, 120)) > 0.8
-    assert not ex.photo_toggle.disabled
-    crop_view = ex.image.value
-    ex.photo_toggle.value = True
-    shown = np.asarray(Image.open(stdio.BytesIO(ex.image.value)).convert("RGB"))
-    assert ex.image.value != crop_view
+    assert not ex.ui.photo_toggle.disabled
+    crop_view = ex.ui.image.value
+    ex.ui.photo_toggle.value = True
+    shown = np.asarray(Image.open(stdio.BytesIO(ex.ui.image.value)).convert("RGB"))
+    assert ex.ui.image.value != crop_view
     assert shown.shape[0] == shown.shape[1]  # the view keeps its square: the photo letterboxed
     assert (shown[:10] == 255).all() and (shown[-10:] == 255).all()  # 320x200: bands above, below
     # a framed portrait is used whole: there is no larger photo to paste into
-    assert DirectionExplorer(model, MONA, threaded=False).photo_toggle.disabled
+    assert DirectionExplorer(model, MONA, threaded=False, anatomy=None).ui.photo_toggle.disabled

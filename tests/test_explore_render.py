@@ -65,7 +65,7 @@ def test_preview_decodes_a_coarser_level(model):
 def test_latest_value_wins_when_threaded(model):
     ex = DirectionExplorer(model, portrait(), crop="center", threaded=True)
     for k in range(30):
-        ex.sliders[0].value = 0.1 * (k + 1)
+        ex.ui.sliders[0].value = 0.1 * (k + 1)
     assert ex.wait(30)
     r = ex.renderer
     assert r.submitted == 30 and r.rendered < 30

@@ -171,14 +171,12 @@ def test_explorer_toggles_and_anatomy_names(model, driving, tmp_path):
     )
     anatomy = analyze_directions(model, [view.source])
     assert view.names == [f"d{d.index}: {d.label}" for d in anatomy.directions]
-    assert (
-        view.widget.children[-3].children[0].value[:4] == b"\x89PNG"
-    )  # the figure, in a folded panel
-    view.sliders[1].value = 1.0
+    assert view.ui.anatomy_panel.children[0].value[:4] == b"\x89PNG"  # the figure, folded
+    view.ui.sliders[1].value = 1.0
     view.mixer.toggles[0].value = False
     view.mixer.toggles[3].value = False
     view.mixer.scale.value = 0.5
-    view.animate_button.click()
+    view.ui.animate_button.click()
     want = _run(model, view.state, view.driving_frames, edit=view.values(), mute=[1, 4],
                 motion_scale=0.5)  # fmt: skip
     np.testing.assert_array_equal(view.last_animation, want)

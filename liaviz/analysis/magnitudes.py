@@ -213,3 +213,51 @@ def importance(model: LIA, alpha=None) -> tuple[np.ndarray, str]:
     if gain.shape != (model.config.motion_dim,):
         return np.zeros(model.config.motion_dim), "none"
     return gain, "gain"
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """One importance order of the directions, measured once and shown alike by every view
+    (explorer sliders, mixer toggles, sweep grids, PCA bars, the demo page): ``values`` (M,)
+    by the measure ``kind`` ("σ", "gain" or "none"), over what ``over`` says."""
+
+    values: np.ndarray
+    kind: str
+    over: str
+
+    @property
+    def order(self) -> list[int]:
+        """Direction indices (0-based), the most important first; ties keep index order."""
+        if self.kind == "none":
+            return list(range(len(self.values)))
+        return [int(i) for i in np.argsort(-self.values, kind="stable")]
+
+    @property
+    def label(self) -> str:
+        """What the order means, for a caption: the measure and what it was computed over."""
+        if self.kind == "σ":
+            return f"importance: spread σ of each a_i over {self.over}"
+        if self.kind == "gain":
+            return "importance: encoder gain per direction (no clips given)"
+        return "order: d1..dM (this model has no motion dictionary)"
+
+
+def describe_frames(alpha) -> str:
+    """What a set of magnitudes covers, for labels: "2 clips (96 frames: a, b)" or "40 frames"."""
+    if isinstance(alpha, MagnitudeSet):
+        n = len(alpha.names)
+        clips = "1 clip" if n == 1 else f"{n} clips"
+        return f"{clips} ({len(alpha)} frames: {', '.join(alpha.names)})"
+    return f"{len(alpha)} frames"
+
+
+def rank_directions(model: LIA, alpha=None, over: str | None = None) -> Ranking:
+    """The importance order every view shows (``importance`` of ``alpha``, a ``MagnitudeSet`` or
+    (N, M) magnitudes, or of the encoder without clips); ``over`` overrides the description of
+    what it was computed over."""
+    values, kind = importance(model, alpha)
+    if kind != "σ":
+        over = ""
+    elif over is None:
+        over = describe_frames(alpha)
+    return Ranking(np.asarray(values, np.float64), kind, over)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -64,39 +65,66 @@ def marker_colors(mags: MagnitudeSet, color: Color) -> list[dict]:
     return out
 
 
+SYMBOLS = ("circle", "square", "diamond", "cross", "x")  # one per clip: kept when coloured by time
+
+
+def top_directions(alpha: np.ndarray, names: Sequence[str], k: int = 3) -> list[str]:
+    """Each frame's ``k`` most unusual directions, for hover text: "d7 +1.8σ, d2 −1.1σ" (its
+    magnitudes in standard deviations from the mean over all frames)."""
+    a = np.asarray(alpha, np.float64)
+    z = (a - a.mean(axis=0)) / np.maximum(a.std(axis=0), 1e-9)
+    top = np.argsort(-np.abs(z), axis=1, kind="stable")[:, :k]
+    return [
+        ", ".join(f"{names[i]} {'−' if z[n, i] < 0 else '+'}{abs(z[n, i]):.1f}σ" for i in row)
+        for n, row in enumerate(top)
+    ]
+
+
 def pca_scatter(
-    result: PCAResult, mags: MagnitudeSet, n_dims: int = 2, color: Color = "video"
+    result: PCAResult,
+    mags: MagnitudeSet,
+    n_dims: int = 2,
+    color: Color = "video",
+    names: Sequence[str] | None = None,
 ) -> go.Figure:
     """Frames as points on the leading 2 or 3 principal components, one trace per video (lines
-    join consecutive frames). ``customdata`` holds (index into ``mags``, frame number)."""
+    join consecutive frames; each video has its own marker symbol, so colour by time keeps them
+    apart). ``customdata`` holds (index into ``mags``, frame number, time 0..1); hover shows the
+    clip, frame, time and the frame's top directions (named by ``names``, default d1..dM)."""
     if n_dims not in (2, 3):
         raise AnalysisError(f"n_dims must be 2 or 3, got {n_dims}")
     dims = _dims(result, n_dims)
     colors = marker_colors(mags, color)
     index = np.arange(len(mags))
+    names = [f"d{i + 1}" for i in range(mags.alpha.shape[1])] if names is None else names
+    tops = np.array(top_directions(mags.alpha, names), dtype=object)
+    time = mags.time
     fig = go.Figure()
     for v, name in enumerate(mags.names):
         sel = mags.video == v
         xyz = {a: result.scores[sel, d] for a, d in zip("xyz", dims, strict=False)}
-        custom = np.stack([index[sel], mags.frame[sel]], axis=1)
+        custom = np.stack([index[sel], mags.frame[sel], time[sel]], axis=1)
         common = dict(
             name=name,
             mode="markers+lines",
             customdata=custom,
-            hovertemplate=f"{name}, frame %{{customdata[1]}}<extra></extra>",
+            text=tops[sel],
+            hovertemplate=f"<b>{name}</b>, frame %{{customdata[1]}} (time %{{customdata[2]:.2f}})"
+            "<br>top directions: %{text}<extra></extra>",
             line=dict(color=PALETTE[v % len(PALETTE)], width=1),
         )
+        symbol = SYMBOLS[v % len(SYMBOLS)]
         if n_dims == 2:
-            fig.add_trace(go.Scatter(**xyz, marker=dict(size=8, **colors[v]), **common))
+            marker = dict(size=8, symbol=symbol, **colors[v])
+            fig.add_trace(go.Scatter(**xyz, marker=marker, **common))
         else:
-            fig.add_trace(go.Scatter3d(**xyz, marker=dict(size=4, **colors[v]), **common))
+            marker = dict(size=4, symbol=symbol, **colors[v])
+            fig.add_trace(go.Scatter3d(**xyz, marker=marker, **common))
     shown = 100 * result.explained[: len(dims)].sum()
-    leading = ", ".join(
-        f"PC{k + 1} {100 * r:.0f}%" for k, r in enumerate(result.explained[: min(5, len(dims) + 2)])
-    )
+    plotted = " + ".join(f"PC{k + 1} ({100 * result.explained[k]:.0f}%)" for k in dims)
     fig.update_layout(
         title=dict(
-            text=f"PCA of motion magnitudes: {shown:.0f}% of variance shown ({leading})",
+            text=f"PCA of motion magnitudes: {plotted} = {shown:.0f}% of the variance",
             font=dict(size=14),
         ),
         template="plotly_white",

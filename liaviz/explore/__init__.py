@@ -2,12 +2,13 @@
 ipywidgets. Each view is a thin widget layer on the headless ``liaviz.analysis`` modules.
 
     from liaviz.explore import DirectionExplorer, ReferenceView, MagnitudePCA, play
-    DirectionExplorer(model, image, driving=video)   # sliders for every direction d_i
+    DirectionExplorer(model, image, driving=video)   # named sliders for every direction d_i
     ReferenceView(model, image)                      # x_r (Fig. 5), flows and masks per scale
     MagnitudePCA(model, {"clip": video}, image)      # PCA of magnitudes, PC sliders
     play(frames)                                     # frames (T, H, W, 3) as an inline video
 
-The explorer's presets are ``liaviz.analysis.presets``; its slider ranges ``liaviz.analysis.ranges``.
+The explorer's presets are ``liaviz.analysis.presets``; its slider ranges ``liaviz.analysis.ranges``; its
+names ``liaviz.analysis.anatomy``; its one importance order ``liaviz.analysis.magnitudes.rank_directions``.
 """
 
 from __future__ import annotations

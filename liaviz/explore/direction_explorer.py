@@ -5,62 +5,72 @@ every slider at 0 the image is the source's reconstruction, shown beside the sou
 encoded once; each slider event only decodes. Renders run on a worker thread and the newest value
 wins; while a slider moves a coarser decoder level previews the edit, and the full image follows
 when it rests. ``threaded=False`` renders inline and in full (scripts, tests).
+
+By composition: ``ExplorerWidgets`` builds the widgets, ``ExplorerFiles`` writes files,
+``DrivingControls`` takes motion from a clip and animates, ``MixerPanel`` holds the mixer; the
+explorer declares its state below and wires every handler in ``_wire``.
 """
 
 from __future__ import annotations
 
-import html
 import os
-import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from ..analysis import ENCODE_PRECISION, AnalysisError
-from ..analysis import ranges as R
-from ..analysis.anatomy import direction_names, load_anatomy
-from ..analysis.display import letterbox, png
+from ..analysis import AnalysisError, ranges
 from ..analysis.edits import direction_labels, random_edit
-from ..analysis.magnitudes import (
-    MagnitudeSet,
-    direction_variance,
-    frame_magnitudes,
-    importance,
-    model_frames,
-)
-from ..analysis.magnitudes import order_by_variance as variance_order
-from ..demo import sample_portrait
-from ..io import Crop, to_uint8
+from ..analysis.magnitudes import Ranking, rank_directions
+from ..analysis.mixer import direction_number
+from ..io import Crop
 from ..nn import LIA
-from ..numeric import count_or_none
 from ..runtime.device import Precision, model_device, resolve_precision
-from ..runtime.source import encode_source, source_crop, source_image, source_tensor
-from ._common import View, play
-from ._edits import DIFF_GAIN, EditDecoder
+from ._common import View
+from ._explorer_canvas import EditCanvas
+from ._explorer_driving import DrivingControls
 from ._explorer_files import ExplorerFiles, input_files
-from ._explorer_layout import LINE as _LINE
-from ._explorer_layout import ExplorerLayout
+from ._explorer_layout import ExplorerWidgets
+from ._explorer_source import GALLERY, ExplorerSource, check_display_size, read_upload
 from ._render import LatestValueRenderer
+from .mixer_panel import MixerPanel, anatomy_panel
 
 
-class DirectionExplorer(ExplorerLayout, ExplorerFiles, View):
+class DirectionExplorer(View):
     """Sliders for every direction d_i of ``model``, applied to ``image`` (default: the Mona Lisa).
     A whole photo is cropped around its face (``crop="auto"``, ``liaviz.faces``) and the "in the
-    photo" toggle shows each edit pasted back into it.
+    photo" toggle shows each edit pasted back into it. Upload boxes and a gallery change the
+    portrait and the driving clip without code.
 
-    ``driving`` (optional: a video path, uint8 (T, H, W, 3) frames, or an iterable of frames)
-    enables "take motion from a frame" and animating the edited source; with ``order_by``
-    (magnitudes (N, M) or a ``MagnitudeSet``, e.g. of a dataset split) it sets each slider's
-    range (every frame's A_t - A_s fits, see ``liaviz.analysis.ranges``) and the default order,
-    most varying first. Without either, sliders span ``ranges.DEFAULT_RANGE`` and are ordered by
-    the encoder's gain. ``value_range`` forces one range on all. A value beyond a slider's range
-    widens it (flagged), never clips. ``names``: a list, or a directions.json from the direction
-    analysis (names "d<i>: <label>", ``liaviz.analysis.anatomy.direction_names``). Files (presets, PNG, sweeps) go to ``folder``. ``anatomy`` (a
-    ``liaviz.analysis.anatomy.Anatomy``, or True to measure one on ``image``) names the sliders by what each
-    direction does when ``names`` is not given, shows its figure and gives the Animate mixer its
-    "pose only" / "expression only" presets.
-    """
+    Names: measured on the portrait shown (``anatomy="auto"``, ``liaviz.analysis.anatomy``), or from
+    ``anatomy`` (an ``Anatomy``, a directions.json, True, None) or ``names`` (a list, a
+    directions.json). Renames save with presets and export as directions.json.
+
+    Order: one ``liaviz.analysis.magnitudes.Ranking`` (``ranking``), shown alike by the sliders,
+    the mixer and the sweep list: the spread σ of each magnitude over ``order_by`` (magnitudes
+    (N, M) or a ``MagnitudeSet``, e.g. every clip of the notebook), else over the ``driving``
+    clip, else the encoder's gain. ``driving`` (a video path, uint8 (T, H, W, 3) frames, or an
+    iterable of frames) and ``order_by`` set the slider ranges (every frame's A_t - A_s fits);
+    without either, sliders span ``ranges.DEFAULT_RANGE``. ``value_range`` forces one range on
+    all. A value beyond a range (typed, a preset, "take motion") widens it (↔), never clips.
+    Files (presets, PNG, sweeps, names) go to ``folder``."""
+
+    # ---- the explorer's state: all of it, declared here and set in __init__ ------------------
+    model: LIA
+    m: int  # number of directions M
+    display_size: int
+    precision: Precision
+    inputs: list  # the files it read: no export writes over them
+    names: list[str]  # one per direction, in direction order
+    order: list[int]  # the sliders' order (direction indices)
+    ranking: Ranking  # the importance order every view shows
+    widened: set[int]  # directions whose range grew to hold a value
+    range_source: str  # "data", "default" or "given"
+    # its parts: ui (ExplorerWidgets), source_model (ExplorerSource), driving (DrivingControls),
+    # files (ExplorerFiles), mixer (MixerPanel), canvas (EditCanvas), renderer (LatestValueRenderer)
+    _base_ranges: list[tuple[float, float]]  # the ranges before any widening
+    _quiet: bool  # set_values is moving many sliders: one render at the end
+    _last_values: np.ndarray | None  # the last values sent to the renderer
+    _crop: Crop  # how portraits are brought to the model's size
 
     def __init__(
         self,
@@ -79,130 +89,168 @@ class DirectionExplorer(ExplorerLayout, ExplorerFiles, View):
         crop: Crop = "auto",
         threaded: bool = True,
         preview_budget_s: float = 0.3,
-        anatomy=None,
+        anatomy="auto",
     ) -> None:
-        R.check_slider_options(value_range, step)
-        self.model = model
-        self.m = model.config.motion_dim
-        self.inputs = input_files(image, driving, names, anatomy)  # no export writes over them
-        self.display_size = display_size
+        ranges.check_slider_options(value_range, step)
+        self.model, self.m = model, model.config.motion_dim
+        self.display_size = check_display_size(display_size)
+        self.inputs = input_files(image, driving, names, anatomy)
         self.precision = resolve_precision(precision, model_device(model))
-        self.photo, self.placed = None, None  # a photo and its face crop (paste-back view)
-        if not isinstance(image, torch.Tensor):  # a tensor is a model-size crop already
-            self.photo = source_image(sample_portrait() if image is None else image)
-            self.placed = source_crop(self.photo, model.config.size, crop)
-            image, crop = self.placed.crop, "center"
-        x = source_tensor(model, image, crop)
-        self.source = to_uint8(x.cpu())[0]
-        self.state = encode_source(
-            model, x, precision=ENCODE_PRECISION
-        )  # slider events only decode
-        self.decoder = EditDecoder(model, self.state, self.precision, preview_budget_s)
-        if anatomy is True:
-            from ..analysis.anatomy import analyze_directions
-
-            anatomy = analyze_directions(model, [self.source])
-        if isinstance(names, (str, os.PathLike)):
-            names = direction_names(load_anatomy(names), self.m)
-        elif names is None and anatomy is not None:
-            names = direction_names(anatomy, self.m)
-        self.anatomy = anatomy
-        self.names = direction_labels(self.m, names)
-        self.order = list(range(self.m))
-        self.current_image = self.source
-        self.last_render_s: float | None = None
-        self.last_animation: np.ndarray | None = None
-        self.last_export: Path | None = None
-        self.widened: set[int] = set()  # directions whose range grew to hold a value
-        self._quiet = False
-        self._last_values: np.ndarray | None = None
+        self.source_model = ExplorerSource(model, self.precision, preview_budget_s, anatomy)
+        self.source_model.set(image, crop)
+        self.names = self.source_model.names(names)
+        self.driving = DrivingControls(self, order_by, max_driving_frames, crop)
+        self.driving.set_frames(driving)
+        self.ranking = self.driving.ranking()
+        self.order = self.ranking.order
+        self.widened = set()
+        self._value_range, self._step, self._crop = value_range, step, crop
+        self._quiet, self._last_values = False, None
         self._rng = np.random.default_rng()
-        self._order_alpha = order_by.alpha if isinstance(order_by, MagnitudeSet) else order_by
-        self.driving_frames = (
-            None if driving is None else model_frames(model, driving, crop, max_driving_frames)
-        )
-        self._driving_alpha: np.ndarray | None = None
-        lo_hi, steps, self.range_source = self._initial_ranges(value_range, step)
+        lo_hi, self.range_source = self.driving.slider_ranges(value_range)
         self._base_ranges = [tuple(r) for r in lo_hi]
-        self._build(lo_hi, steps, folder)
+        self.mixer = MixerPanel(self.names, self.anatomy, self.guarded, self.order)
+        self.ui = ExplorerWidgets(
+            self.names, lo_hi, self.display_size, folder, self.driving.n_frames,
+            self.placed_in_photo, self.mixer, anatomy_panel(self.anatomy), list(GALLERY),
+        )  # fmt: skip
+        self.widget, self.status, self.log_box = self.ui.widget, self.ui.status, self.ui.log_box
+        self.ui.set_ranges(lo_hi, step)
+        self.files = ExplorerFiles(self)
+        self.canvas = EditCanvas(self.ui, self.source_model, self.display_size)
         self.renderer = LatestValueRenderer(
-            self._render,
-            self.report_error,
-            threaded=threaded,
-            preview=self._preview,
-            on_busy=self._on_busy,
-        )
-        self.importance, self.importance_kind = importance(model, self.data_magnitudes())
-        self._show_notes()
-        if self.importance_kind != "none":
-            self.set_order(np.argsort(-self.importance, kind="stable"))
-        self.refresh_presets()
+            self.canvas.render, self.report_error, threaded=threaded,
+            preview=self.canvas.preview, on_busy=self.canvas.on_busy,
+        )  # fmt: skip
+        self._wire()
+        self.canvas.show_source()
+        self.driving.show_frame(0)
+        self.set_order(self.order)
+        self.files.refresh_presets()
         self.render_now()
 
-    # ---- ranges and importance ----------------------------------------------------------------
-    def data_magnitudes(self) -> np.ndarray | None:
-        """The frames' magnitudes (N, M) that set ranges and order: the driving video's and
-        ``order_by``'s together; None without either."""
-        parts = []
-        if self.driving_frames is not None:
-            parts.append(self.driving_magnitudes())
-        if self._order_alpha is not None:
-            parts.append(np.asarray(self._order_alpha, np.float64).reshape(-1, self.m))
-        return np.concatenate(parts) if parts else None
-
-    def _initial_ranges(self, value_range, step):
-        source = self.state.alpha[0].float().cpu().numpy()
-        return R.slider_ranges(self.m, self.data_magnitudes(), source, value_range, step)
-
-    def _show_notes(self) -> None:
-        for i, label in enumerate(self.spread_labels):
-            flag = (
-                "<span style='color:#d35400' title='widened to hold a value'>↔</span> "
-                if i in self.widened
-                else ""
-            )
-            v = f"{self.importance_kind} {self.importance[i]:.2f}" if self.importance.any() else ""
-            label.value = f"<span style='font-size:11px;color:#777'>{flag}{v}</span>"
-        where = {
-            "data": f"ranges from the data: ±max(3σ, max|A_t − A_s|) ×{R.MARGIN}",
-            "default": f"ranges: default {R.DEFAULT_RANGE[0]:g}..{R.DEFAULT_RANGE[1]:g}"
-            " (no clips given)",
-            "given": "ranges: as given",
-        }[self.range_source]
-        order = {"σ": "spread σ of a_i over the clips", "gain": "encoder gain"}.get(
-            self.importance_kind, "index"
+    # ---- wiring: every handler, named where it is wired ---------------------------------------
+    def _wire(self) -> None:
+        ui, act = self.ui, self.act
+        for i, (slider, box, name, reset) in enumerate(
+            zip(ui.sliders, ui.value_boxes, ui.name_boxes, ui.reset_buttons, strict=True)
+        ):
+            slider.observe(self._on_slider, names="value")
+            box.observe(lambda ch, i=i: self.guarded(self._on_typed, i, ch["new"]), names="value")
+            name.observe(lambda ch, i=i: self._on_name(i, ch["new"]), names="value")
+            reset.on_click(lambda _, i=i: self.guarded(self.reset, i + 1))
+        ui.diff_toggle.observe(lambda _: self.guarded(self.canvas.show_current), names="value")
+        ui.photo_toggle.observe(lambda _: self.guarded(self.canvas.show_current), names="value")
+        ui.reset_all_button.on_click(lambda _: self.guarded(self.reset))
+        ui.randomize_button.on_click(lambda _: self.guarded(self.randomize))
+        ui.order_dropdown.observe(lambda ch: self.guarded(self._on_order, ch), names="value")
+        ui.frame_slider.observe(
+            lambda ch: self.guarded(self.driving.show_frame, ch["new"]), "value"
         )
-        widened = f"<br>↔ widened: {len(self.widened)}" if self.widened else ""
-        self.info.value = (
-            "<div style='font-size:12px;color:#444;line-height:1.5'>"
-            "<b>0 = reconstruction</b> of the source (z<sub>s→s</sub>)<br>"
-            f"{where}<br>importance: {order}{widened}</div>"
+        files = ui.files_message
+        ui.take_motion_button.on_click(
+            lambda _: act(ui.animate_message, self.take_motion_from_frame, ui.frame_slider.value)
         )
+        ui.animate_button.on_click(lambda _: act(ui.animate_message, self.animate, ui.mode.value))
+        ui.folder_box.observe(lambda _: self.guarded(self.files.refresh_presets), names="value")
+        ui.save_preset_button.on_click(lambda _: act(files, self.save_preset))
+        ui.load_preset_button.on_click(lambda _: act(files, self.load_preset))
+        ui.export_names_button.on_click(lambda _: act(files, self.export_names))
+        ui.export_png_button.on_click(lambda _: act(files, self.export_png))
+        ui.export_sweep_button.on_click(
+            lambda _: act(files, self.export_sweep, ui.sweep_direction.value + 1)
+        )
+        ui.portrait_upload.observe(lambda ch: self._on_upload(ch, "portrait"), names="value")
+        ui.driving_upload.observe(lambda ch: self._on_upload(ch, "driving"), names="value")
+        for button, name in zip(ui.gallery_buttons, GALLERY, strict=True):
+            button.on_click(lambda _, n=name: act(ui.inputs_message, self.open_example, n))
+
+    def _failed(self, place, message: str) -> None:
+        if place is self.ui.files_message:  # no stale "last file" after a failed write
+            self.files.forget_last_file(message)
+
+    # ---- the source, its names and the shown image --------------------------------------------
+    # the source's parts, read through (``ExplorerSource`` holds them)
+    source = property(lambda self: self.source_model.source, doc="the source (S, S, 3) uint8")
+    state = property(lambda self: self.source_model.state, doc="the encoded source")
+    decoder = property(lambda self: self.source_model.decoder, doc="its ``EditDecoder``")
+    anatomy = property(lambda self: self.source_model.anatomy, doc="what names the directions")
+    photo = property(lambda self: self.source_model.photo, doc="the whole photo, if any")
+    placed = property(lambda self: self.source_model.placed, doc="the face crop in the photo")
+
+    @property
+    def placed_in_photo(self) -> bool:
+        return self.placed is not None and not self.placed.whole
+
+    def set_source(self, image, crop: Crop | None = None) -> None:
+        """Explore another portrait (a path or uint8 image; ``crop`` as the explorer's): encoded
+        once, its anatomy measured again when the names came from one (renames are replaced),
+        the sliders kept."""
+        self.source_model.set(image, self._crop if crop is None else crop)
+        if self.source_model.measured:
+            self.set_names(self.source_model.names(None))
+        self.canvas.show_source()
+        self.render_now()
+        self.log(f"new portrait {self.source.shape[1]}x{self.source.shape[0]} (model size)")
+
+    def set_driving(self, driving) -> None:
+        """Drive with another clip: new frames, ranges (values kept, widened if need be) and,
+        unless ``order_by`` was given, a new importance order."""
+        self.driving.set_frames(driving)
+        lo_hi, self.range_source = self.driving.slider_ranges(self._value_range)
+        self._base_ranges = [tuple(r) for r in lo_hi]
+        self.ui.set_ranges(lo_hi, self._step)
+        self.widened = set()
+        self.ranking = self.driving.ranking()
+        self.set_order(self.ranking.order)
+        self.log(f"new driving clip: {self.driving.n_frames} frames")
+
+    def open_example(self, name: str) -> None:
+        """A gallery example: its portrait, then its saved slider settings."""
+        example = GALLERY[name]
+        self.set_source(example.image(), "auto")
+        self.set_values(example.values(self.ranges(), self.order))
+        self.log(f"example: {name} ({example.note})")
+
+    def _on_upload(self, change, kind: str) -> None:
+        if change["new"]:  # a portrait is encoded from memory; a clip is read from a file
+            upload = read_upload(change["new"])
+            if kind == "portrait":
+                self.act(self.ui.inputs_message, self.set_source, upload.image())
+            else:
+                with upload.file() as path:
+                    self.act(self.ui.inputs_message, self.set_driving, path)
 
     # ---- values -------------------------------------------------------------------------------
     def values(self) -> np.ndarray:
         """The current edit e (M,), in direction order."""
-        return np.array([s.value for s in self.sliders], dtype=np.float32)
+        return np.array([s.value for s in self.ui.sliders], dtype=np.float32)
 
     def ranges(self) -> np.ndarray:
         """Each slider's (min, max), (M, 2), in direction order."""
-        return np.array([(s.min, s.max) for s in self.sliders], dtype=np.float64)
+        return np.array([(s.min, s.max) for s in self.ui.sliders], dtype=np.float64)
 
     def _place(self, i: int, x: float, exact: bool) -> None:
         """Set slider i to x on its step grid; a ``DirectionSlider`` widens to hold it. ``exact``
         refines the step (down to 1/1000) until x lies on the grid (a preset's values)."""
-        s = self.sliders[i]
-        s.value = x  # widens the range first when x lies outside
-        if exact:
-            floor = s.step / 1000
-            while abs(R.snap(x, s.min, s.step) - x) > 1e-6 and s.step / 10 >= floor * 0.999:
-                s.step = round(s.step / 10, 12)
-        snapped = R.snap(x, s.min, s.step)
-        s.value = min(max(snapped, s.min), s.max)  # the grid's last step may pass the end
+        s = self.ui.sliders[i]
+        # one message for range, step and value: sent apart, the browser's slider would redraw
+        # on the new range with the old value, and send that old value back over the new one
+        with s.hold_sync():
+            s.value = x  # widens the range first when x lies outside
+            if exact:
+                floor = s.step / 1000
+                while (
+                    abs(ranges.snap(x, s.min, s.step) - x) > 1e-6 and s.step / 10 >= floor * 0.999
+                ):
+                    s.step = round(s.step / 10, 12)
+            snapped = ranges.snap(x, s.min, s.step)
+            s.value = min(max(snapped, s.min), s.max)  # the grid's last step may pass the end
+        self.ui.value_boxes[i].value = round(float(s.value), 6)
         self._note_widened(i)
 
     def _note_widened(self, i: int) -> bool:
-        s = self.sliders[i]
+        s = self.ui.sliders[i]
         lo, hi = self._base_ranges[i]
         if i in self.widened or (s.min >= lo and s.max <= hi):
             return False
@@ -231,11 +279,11 @@ class DirectionExplorer(ExplorerLayout, ExplorerFiles, View):
         if render:
             self.request_render(final=True)
 
-    def reset(self, index: int | None = None) -> None:
-        """Reset one slider (or all, with no index) to 0."""
-        v = np.zeros(self.m) if index is None else self.values()
-        if index is not None:
-            v[index] = 0.0
+    def reset(self, direction: int | None = None) -> None:
+        """Reset one slider (``direction``, 1-based as everywhere) or all of them to 0."""
+        v = np.zeros(self.m) if direction is None else self.values()
+        if direction is not None:
+            v[direction_number(direction, self.m, "reset", AnalysisError) - 1] = 0.0
         self.set_values(v)
 
     def randomize(self, seed: int | None = None, scale: float = 1.0) -> np.ndarray:
@@ -247,42 +295,85 @@ class DirectionExplorer(ExplorerLayout, ExplorerFiles, View):
         self.set_values(e)
         return self.values()
 
+    def _on_typed(self, i: int, x: float) -> None:
+        """A value typed in a slider's box: placed like a preset's (widens, never clips)."""
+        if self._quiet or abs(self.ui.sliders[i].value - x) < 1e-6:  # the box shows 6 decimals
+            return
+        v = self.values().astype(np.float64)
+        v[i] = x
+        self.set_values(v, exact=True)
+
+    # ---- names and order ----------------------------------------------------------------------
     def set_names(self, names: list[str]) -> None:
         names = direction_labels(self.m, names)
-        for box, name in zip(self.name_boxes, names, strict=True):
+        for box, name in zip(self.ui.name_boxes, names, strict=True):
             box.value = name  # updates self.names through the observer
 
     def _on_name(self, index: int, name: str) -> None:
         self.names[index] = name
-        self.sweep_direction.options = self._direction_options()
+        self.mixer.set_names(self.names)
+        self.ui.sweep_direction.options = self._direction_options()
 
     def _direction_options(self) -> list[tuple[str, int]]:
         return [(self.names[i], i) for i in self.order]
 
+    def set_order(self, order) -> None:
+        """Show the sliders, the mixer's toggles and the sweep list in this order."""
+        order = [int(i) for i in order]
+        if sorted(order) != list(range(self.m)):
+            raise AnalysisError(f"order must be a permutation of 0..{self.m - 1}")
+        self.order = order
+        self.ui.rows_box.children = [self.ui.rows[i] for i in order]
+        self.mixer.set_order(order)
+        self.ui.sweep_direction.options = self._direction_options()
+        self._show_notes()
+
+    def order_by_variance(self, alpha=None) -> np.ndarray:
+        """Order every view by the spread of each magnitude over ``alpha`` (N, M) or a
+        ``MagnitudeSet`` (default: ``order_by``, else the driving clip), most-used first."""
+        if alpha is None and self.driving.data() is None:
+            raise AnalysisError("no magnitudes to order by: pass driving= or order_by=")
+        self.ranking = (
+            self.driving.ranking() if alpha is None else rank_directions(self.model, alpha)
+        )
+        self.set_order(self.ranking.order)
+        return np.array(self.order)
+
+    importance = property(lambda self: self.ranking.values, doc="the ranking's values (M,)")
+    importance_kind = property(lambda self: self.ranking.kind, doc="its measure")
+
+    def _on_order(self, change) -> None:
+        self.set_order(self.ranking.order if change["new"] == "importance" else range(self.m))
+
+    def _show_notes(self) -> None:
+        self.canvas.show_notes(self.ranking, self.widened, self.range_source, self.order)
+
     # ---- rendering ----------------------------------------------------------------------------
     def _on_slider(self, change) -> None:
-        if self._quiet:
+        if self._quiet:  # set_values moves many sliders, then renders once
             return
-        if self._note_widened(self.sliders.index(change["owner"])):
+        i = self.ui.sliders.index(change["owner"])
+        self.ui.value_boxes[i].value = round(float(change["new"]), 6)
+        if self._note_widened(i):
             self.log("note: widened 1 slider to hold its value")
             self._show_notes()
-        v = self.values()
+        v = self.values()  # the one values() of this event
         # the browser sends back values it snapped to the step: the same edit, not a new one
         if self._last_values is not None and np.allclose(v, self._last_values, atol=1e-7):
             return
-        self.request_render()
+        self.request_render(values=v)
 
-    def request_render(self, final: bool = False) -> None:
+    def request_render(self, final: bool = False, values: np.ndarray | None = None) -> None:
         """Render the current values (on the worker thread when threaded; latest wins).
         ``final``: one full render (buttons); otherwise previews while values keep coming."""
-        self._last_values = self.values()
+        self._last_values = self.values() if values is None else values
         self.renderer.submit(self._last_values, final=final)
 
     def render_now(self) -> np.ndarray:
         """Render the current values here and now, and return the image (S, S, 3) uint8."""
         self._last_values = self.values()
         try:
-            self._render(self._last_values)
+            self.canvas.render(self._last_values)
         except Exception as e:
             self.report_error(e)
         return self.current_image
@@ -291,158 +382,65 @@ class DirectionExplorer(ExplorerLayout, ExplorerFiles, View):
         """Wait until pending renders are done (for scripts and tests)."""
         return self.renderer.wait(timeout)
 
-    def _show(self, img: np.ndarray) -> bytes:
-        shown = self.decoder.difference(img) if self.diff_toggle.value else img
-        if self.photo_toggle.value and self.placed is not None and not self.placed.whole:
-            shown = letterbox(self.placed.paste(self.photo, shown), self.display_size)
-        data = png(shown, self.display_size)
-        self.image.value = data
-        return data
-
-    def _render(self, e: np.ndarray) -> None:
-        t0 = time.perf_counter()
-        img = self.decoder.full(e)
-        t1 = time.perf_counter()
-        self._show(img)
-        t2 = time.perf_counter()
-        self.current_image = img
-        self.last_render_s = t2 - t0
-        self._status(
-            f"last render {1000 * (t2 - t0):.0f} ms "
-            f"(decode {1000 * (t1 - t0):.0f}, PNG {1000 * (t2 - t1):.0f})"
-        )
-
-    def _preview(self, e: np.ndarray) -> bool:
-        t0 = time.perf_counter()
-        img, full = self.decoder.preview(e)
-        self._show(img)
-        dt = time.perf_counter() - t0
-        if full:
-            self.current_image = img
-            self.last_render_s = dt
-            self._status(f"last render {1000 * dt:.0f} ms")
-        else:
-            self._status(f"preview {1000 * dt:.0f} ms at {img.shape[0]} px; full image on rest")
-        return full
-
-    def _status(self, text: str, color: str = "#555", busy: bool | None = None) -> None:
-        """The one status line, in a fixed place: a busy dot (orange while rendering) and text."""
-        if busy is None:
-            busy = self.renderer.busy if hasattr(self, "renderer") else False
-        dot = f"<span style='color:{'#e67e22' if busy else '#27ae60'}'>●</span>"
-        self._status_text, self._status_color = text, color
-        self.status.value = (
-            f"<div style='font-size:12px;color:{color};{_LINE}'>{dot} {html.escape(text)}</div>"
-        )
-
-    def _on_busy(self, busy: bool) -> None:
-        text = getattr(self, "_status_text", "")
-        color = getattr(self, "_status_color", "#555")
-        self._status("rendering…" if busy and color != "#c0392b" else text, color, busy)
+    def show_status(self, text: str) -> None:
+        self.canvas.status(text)
 
     def report_error(self, exc: BaseException) -> None:
         """The error as one short line in the status place (the full text goes to the log)."""
         super().report_error(exc)
-        self._status(self.errors[-1], color="#c0392b")
+        self.canvas.status(self.errors[-1], color="#c0392b")
 
-    def _on_diff(self) -> None:
-        on = self.diff_toggle.value
-        self.image_caption.value = (
-            f"<div style='text-align:center;font-size:12px'>|edit − reconstruction| ×{DIFF_GAIN:g}"
-            "</div>"
-            if on
-            else "<div style='text-align:center;font-size:12px'>edit (all 0 = reconstruction)</div>"
-        )
-        self._show(self.current_image)
+    @property
+    def current_image(self) -> np.ndarray:
+        """The last full render (S, S, 3) uint8."""
+        return self.canvas.current_image
 
-    # ---- driving video ------------------------------------------------------------------------
+    @property
+    def last_render_s(self) -> float | None:
+        return self.canvas.last_render_s
+
+    # ---- files and driving (their components do the work) -------------------------------------
+    # presets and exports: see ``ExplorerFiles`` (default paths: folder/name.<ext>; 1-based
+    # sweep directions; PNGs at the display size or ``scale`` x the model size, nearest)
+    def save_preset(self, path=None) -> Path:
+        """Save values, names and slider order as JSON."""
+        return self.files.save_preset(path)
+
+    def load_preset(self, path=None) -> Path:
+        """Load values, names and order (default: the one picked in the list): one render."""
+        return self.files.load_preset(path)
+
+    def export_names(self, path=None) -> Path:
+        """The names, renames included, as a directions.json (default: folder/directions.json)."""
+        return self.files.export_names(path)
+
+    def export_png(self, path=None, scale=None) -> Path:
+        """The current image as PNG, at the display size or ``scale`` times the model's size."""
+        return self.files.export_png(path, scale)
+
+    def export_sweep(self, direction: int, path=None, fmt=None, fps=12.0, scale=None) -> Path:
+        """A looping sweep (0 -> max -> min -> 0) of one direction over its range, GIF or MP4."""
+        return self.files.export_sweep(direction, path, fmt, fps, scale)
+
+    last_export = property(lambda self: self.files.last_export, doc="the last file written")
+    driving_frames = property(lambda self: self.driving.frames, doc="(T, S, S, 3) uint8 or None")
+    last_animation = property(lambda self: self.driving.last_animation, doc="(T, S, S, 3) uint8")
+
     def driving_magnitudes(self) -> np.ndarray:
         """Magnitudes A (T, M) of the driving frames (computed once, on first use)."""
-        if self.driving_frames is None:
-            raise AnalysisError("no driving video: pass driving=... to DirectionExplorer")
-        if self._driving_alpha is None:
-            self._driving_alpha = frame_magnitudes(self.model, self.driving_frames)
-        return self._driving_alpha
-
-    def _on_frame(self, change) -> None:
-        self.frame_image.value = png(self.driving_frames[change["new"]], 96)
+        return self.driving.magnitudes()
 
     def take_motion_from_frame(self, index: int) -> np.ndarray:
         """Set the sliders to a driving frame's magnitudes relative to the source, e = A_t - A_s
         (then the edit is the absolute transfer of that frame, eq. 11). Returns e."""
-        if self.driving_frames is None:
-            raise AnalysisError("no driving video: pass driving=... to DirectionExplorer")
-        if not 0 <= index < len(self.driving_frames):
-            raise AnalysisError(
-                f"frame {index} outside the driving video (0..{len(self.driving_frames) - 1})"
-            )
-        source = self.state.alpha[0].float().cpu().numpy()
-        e = (self.driving_magnitudes()[index] - source).astype(np.float32)
-        self.set_values(e)
-        return e
+        return self.driving.take_motion(index)
 
-    # ---- order --------------------------------------------------------------------------------
-    def set_order(self, order) -> None:
-        """Show the sliders in this order (a permutation of direction indices)."""
-        order = [int(i) for i in order]
-        if sorted(order) != list(range(self.m)):
-            raise AnalysisError(f"order must be a permutation of 0..{self.m - 1}")
-        self.order = order
-        self.rows_box.children = [self.rows[i] for i in order]
-        self.sweep_direction.options = self._direction_options()
-
-    def order_by_variance(self, alpha=None) -> np.ndarray:
-        """Order the sliders by the variance of each magnitude over ``alpha`` (N, M) (default:
-        the driving video and ``order_by``), most-used first; each row shows its spread."""
-        if alpha is None:
-            alpha = self.data_magnitudes()
-            if alpha is None:
-                raise AnalysisError("no magnitudes to order by: pass driving= or order_by=")
-        self.importance = np.sqrt(direction_variance(alpha))
-        self.importance_kind = "σ"
-        self._show_notes()
-        order = variance_order(alpha)
-        self.set_order(order)
-        return order
-
-    def _on_order(self, change) -> None:
-        if change["new"] == "importance" and self.importance_kind != "none":
-            self.set_order(np.argsort(-self.importance, kind="stable"))
-        else:
-            self.set_order(range(self.m))
-
-    # ---- edit, then animate -------------------------------------------------------------------
-    def animate(
-        self,
-        mode: str = "relative",
-        max_frames: int | None = None,
-        mute: list[int] | None = None,
-        motion_scale: float | None = None,
-    ) -> np.ndarray:
+    def animate(self, mode="relative", max_frames=None, mute=None, motion_scale=None) -> np.ndarray:
         """Animate the edited source with the driving video (``liaviz.pipelines.animate`` with
         ``edit`` = the sliders) and show it beside the driving frames. Returns (T, S, S, 3).
-        ``mute`` (1-based) and ``motion_scale`` default to the mixer panel's toggles and box."""
-        from ..pipelines.animate import animate
-
-        if self.driving_frames is None:
-            raise AnalysisError("no driving video: pass driving=... to DirectionExplorer")
-        driving = self.driving_frames[: count_or_none(max_frames, "max_frames", AnalysisError)]
-        self.progress.max, self.progress.value = len(driving), 0
-        frames = []
-        mute = self.mixer.mute() if mute is None else mute
-        scale = self.mixer.motion_scale() if motion_scale is None else motion_scale
-        for frame in animate(
-            self.model, self.state, driving, mode=mode, edit=self.values(), precision=self.precision,
-            mute=mute, motion_scale=scale,
-        ):  # fmt: skip
-            frames.append(frame)
-            self.progress.value = len(frames)
-        self.last_animation = np.stack(frames)
-        side = np.concatenate([driving, self.last_animation], axis=2)
-        caption = f"driving (left) and the edited source, {mode} mode"
-        self.animation_box.children = [play(side, 12.0, self.display_size, caption)]
-        self.log(f"animated {len(frames)} frames ({mode})")
-        return self.last_animation
+        ``mute`` (1-based: a list, or text such as "1,2") and ``motion_scale`` default to the
+        mixer's toggles and box; the caption lists them."""
+        return self.driving.animate(mode, max_frames, mute, motion_scale)
 
 
 __all__ = ["DirectionExplorer"]

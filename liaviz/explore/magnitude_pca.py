@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import html
 
-import ipywidgets as widgets
 import numpy as np
 import plotly.graph_objects as go
 
@@ -18,23 +17,37 @@ from ..analysis import ENCODE_PRECISION, AnalysisError
 from ..analysis.display import png
 from ..analysis.edits import direction_labels, edit_image
 from ..analysis.figures import pca_figure
-from ..analysis.magnitudes import video_magnitudes
-from ..analysis.pca import fit_pca, pcs_to_directions
-from ..analysis.pca_plots import marker_colors, pca_scatter
-from ..nn import LIA
+from ..analysis.magnitudes import MagnitudeSet, video_magnitudes
+from ..analysis.pca import PCAResult, fit_pca, pcs_to_directions
+from ..analysis.pca_plots import marker_colors, pca_scatter, top_directions
+from ..nn import LIA, SourceState
 from ..runtime.device import Precision, model_device, resolve_precision
 from ..runtime.source import encode_source
-from ._common import View, image_widget, labelled
+from ._common import View
+from ._explorer_source import check_display_size
+from ._pca_layout import PCAWidgets, bars
 from ._render import LatestValueRenderer
 
 
 class MagnitudePCA(View):
-    """PCA of magnitudes of ``videos`` (a mapping name -> video, a sequence, or one video; a
-    video is a path, uint8 (T, H, W, 3) frames or an iterable of frames).
+    """PCA of magnitudes of ``videos`` (a mapping name -> video, a sequence, one video, or a
+    ``MagnitudeSet`` with its frames kept, e.g. the one the explorer is ordered by; a video is a
+    path, uint8 (T, H, W, 3) frames or an iterable of frames).
 
     ``image``: a source for the PC sliders and for "source with this frame's motion".
-    ``explorer``: a ``DirectionExplorer`` the PC edit can be sent to (its sliders are the d_i).
+    ``explorer``: a ``DirectionExplorer`` the PC edit can be sent to (its sliders are the d_i);
+    the bars then use its names and its importance order.
     """
+
+    # ---- state: all of it, declared here and set in __init__ -----------------------------------
+    model: LIA
+    mags: MagnitudeSet  # the frames' magnitudes (and frames)
+    result: PCAResult
+    state: SourceState | None  # the encoded source, when an image is given
+    explorer: object | None  # a DirectionExplorer
+    selected: int | None  # the clicked point (index into mags)
+    ui: PCAWidgets
+    _quiet: bool  # set_pcs is moving many sliders: one render at the end
 
     def __init__(
         self,
@@ -53,104 +66,71 @@ class MagnitudePCA(View):
         precision: Precision = "auto",
         threaded: bool = True,
     ) -> None:
+        if dims not in (2, 3):
+            raise AnalysisError(f"dims must be 2 or 3, got {dims!r}")
+        if color not in ("video", "time"):
+            raise AnalysisError(f"color must be 'video' or 'time', got {color!r}")
         self.model = model
         self.precision = resolve_precision(precision, model_device(model))
-        self.display_size = display_size
+        self.display_size = check_display_size(display_size)
         self.explorer = explorer
-        self.mags = video_magnitudes(
-            model, videos, stride=stride, max_frames=max_frames, keep_frames=True
-        )
+        if isinstance(videos, MagnitudeSet) and videos.frames is not None:
+            self.mags = videos  # measured once, for every view
+        else:
+            self.mags = video_magnitudes(
+                model, videos, stride=stride, max_frames=max_frames, keep_frames=True
+            )
         self.result = fit_pca(self.mags, n_components)
+        if dims > self.result.n_components:
+            raise AnalysisError(f"dims={dims} needs {dims} components, the PCA has fewer")
         self.state = (
             encode_source(model, image, precision=ENCODE_PRECISION) if image is not None else None
         )
-        self.selected: int | None = None
-        self._quiet = False
-        W = widgets
-        self.status = W.HTML()
-        self.output = W.Output()
-        self.dims_toggle = W.ToggleButtons(
-            options=["2D", "3D"], value=f"{dims}D", description="plot"
-        )
-        self.dims_toggle.style.button_width = "48px"
-        self.dims_toggle.style.description_width = "initial"
-        if self.result.n_components < 3:
-            self.dims_toggle.options = ["2D"]
-        self.color_toggle = W.ToggleButtons(
-            options=["video", "time"], value=color, description="colour by"
-        )
-        self.color_toggle.style.button_width = "64px"
-        self.color_toggle.style.description_width = "initial"
-        self.dims_toggle.observe(lambda _: self.guarded(self._new_figure), names="value")
-        self.color_toggle.observe(lambda _: self.guarded(self._recolor), names="value")
-        self.figure_box = W.Box()
-        self._new_figure()
-
-        self.point_info = W.HTML("<i>click a point to see its frame</i>")
-        self.frame_image = image_widget(None, display_size)
-        self.recon_image = image_widget(None, display_size)
-        point_views = [
-            labelled(self.frame_image, "driving frame"),
-            labelled(self.recon_image, "its reconstruction"),
-        ]
-        if self.state is not None:
-            self.transfer_image = image_widget(None, display_size)
-            point_views.append(labelled(self.transfer_image, "source with its motion"))
-        point_panel = W.VBox([self.point_info, W.HBox(point_views)])
-
-        parts = [W.HBox([self.dims_toggle, self.color_toggle]), self.figure_box, point_panel]
+        self.selected, self._quiet = None, False
         k = min(n_sliders, self.result.n_components)
-        self.pc_sliders = []
-        if self.state is not None and k > 0:
-            for j in range(k):
-                s = W.FloatSlider(
-                    value=0.0,
-                    min=-3.0,
-                    max=3.0,
-                    step=0.05,
-                    description=f"PC{j + 1} ({100 * self.result.explained[j]:.0f}%)",
-                    style={"description_width": "90px"},
-                    layout=W.Layout(width="380px"),
-                    readout_format=".2f",
-                )
-                s.observe(lambda _: self._request(), names="value")
-                self.pc_sliders.append(s)
-            self.pc_image = image_widget(None, display_size + 32)
-            self.mapping = W.HTML()
-            reset = W.Button(description="Reset PCs")
-            reset.on_click(lambda _: self.guarded(self.set_pcs, np.zeros(k)))
-            row = [reset]
-            if explorer is not None:
-                self.send_button = W.Button(
-                    description="Send to explorer", tooltip="set the d_i sliders"
-                )
-                self.send_button.on_click(lambda _: self.guarded(self.send_to_explorer))
-                row.append(self.send_button)
-            parts.append(
-                W.HBox(
-                    [
-                        W.VBox(
-                            [W.HTML("<b>edit along principal components</b> (units: std)")]
-                            + self.pc_sliders
-                            + [W.HBox(row)]
-                        ),
-                        labelled(self.pc_image, "source + PC edit"),
-                        self.mapping,
-                    ]
-                )
-            )
-            self.renderer = LatestValueRenderer(self._render_pcs, self.report_error, threaded)
+        self.ui = PCAWidgets(
+            self.result.explained, dims, color, self.display_size, k,
+            self.state is not None, explorer is not None,
+        )  # fmt: skip
+        self.widget, self.status, self.log_box = self.ui.widget, self.ui.status, self.ui.log_box
+        self.renderer = LatestValueRenderer(self._render_pcs, self.report_error, threaded)
+        self._wire()
+        self._new_figure()
+        if self.ui.pc_sliders:
             self.renderer.submit(np.zeros(k))
             self.renderer.wait(60)
-        parts += [self.status, self.output]
-        self.widget = W.VBox(parts)
         self.guarded(self.show_point, 0)  # something to look at before the first click
-        self.widget.add_class("liaviz-magnitude-pca")
+
+    def _wire(self) -> None:
+        ui = self.ui
+        ui.dims_toggle.observe(lambda _: self.guarded(self._new_figure), names="value")
+        ui.color_toggle.observe(lambda _: self.guarded(self._recolor), names="value")
+        for slider in ui.pc_sliders:
+            slider.observe(lambda _: self._request(), names="value")
+        if ui.pc_sliders:
+            ui.reset_button.on_click(
+                lambda _: self.guarded(self.set_pcs, np.zeros(len(ui.pc_sliders)))
+            )
+        if ui.send_button is not None:
+            ui.send_button.on_click(lambda _: self.act(ui.send_message, self.send_to_explorer))
+
+    # widgets other code and tests reach for, read through
+    figure_box = property(lambda self: self.ui.figure_box)
+    dims_toggle = property(lambda self: self.ui.dims_toggle)
+    color_toggle = property(lambda self: self.ui.color_toggle)
+    pc_sliders = property(lambda self: self.ui.pc_sliders)
+    pc_image = property(lambda self: self.ui.pc_image)
+    mapping = property(lambda self: self.ui.mapping)
+    point_info = property(lambda self: self.ui.point_info)
+    frame_image = property(lambda self: self.ui.frame_image)
+    recon_image = property(lambda self: self.ui.recon_image)
+    transfer_image = property(lambda self: self.ui.transfer_image)
+    send_button = property(lambda self: self.ui.send_button)
 
     # ---- scatter ------------------------------------------------------------------------------
     def _new_figure(self) -> None:
-        n = 3 if self.dims_toggle.value == "3D" else 2
-        static = pca_scatter(self.result, self.mags, n, self.color_toggle.value)
+        self._n = n = 3 if self.dims_toggle.value == "3D" else 2
+        static = pca_scatter(self.result, self.mags, n, self.color_toggle.value, self._names())
         # The traces go in as an addTraces message, not in the constructor: plotly's widget
         # syncs constructor data as a state update sent *after* the widget opens, and its views
         # read that data once, at render (they ignore later changes of it), so a view rendered
@@ -158,15 +138,17 @@ class MagnitudePCA(View):
         # intermittent empty plot after Run All; not reproduced on demand). addTraces reaches
         # both the model's data (for views made later) and every view made already.
         self.figure = go.FigureWidget(layout=static.layout)
-        self.figure.add_traces(list(static.data))
-        for trace in self.figure.data:
+        self.figure.add_traces([*static.data, _highlight(n)])
+        for trace in self.figure.data[:-1]:
             trace.on_click(self._on_click)
         self.figure_box.children = [self.figure]
+        if self.selected is not None:
+            self._highlight(self.selected)
 
     def _recolor(self) -> None:
         cols = marker_colors(self.mags, self.color_toggle.value)
         with self.figure.batch_update():
-            for trace, marker in zip(self.figure.data, cols, strict=True):
+            for trace, marker in zip(self.figure.data[:-1], cols, strict=True):
                 trace.marker.update(**marker)
 
     def _on_click(self, trace, points, selector) -> None:
@@ -191,9 +173,20 @@ class MagnitudePCA(View):
             self.transfer_image.value = png(img, self.display_size)
         name = self.mags.names[self.mags.video[index]]
         pcs = ", ".join(f"PC{j + 1} {c:+.2f}" for j, c in enumerate(self.result.scores[index, :3]))
+        top = top_directions(self.mags.alpha, self._names())[index]
         self.point_info.value = (
-            f"<b>{html.escape(name)}</b>, frame {self.mags.frame[index]} &nbsp; ({pcs})"
+            f"<b>{html.escape(name)}</b>, frame {self.mags.frame[index]}, time "
+            f"{self.mags.time[index]:.2f} &nbsp; ({pcs})<br><small>top directions: "
+            f"{html.escape(top)}</small>"
         )
+        self._highlight(index)
+
+    def _highlight(self, index: int) -> None:
+        """Ring the shown point (the last trace of the figure)."""
+        if not hasattr(self, "figure"):
+            return
+        xyz = {a: [float(self.result.scores[index, d])] for d, a in enumerate("xyz"[: self._n])}
+        self.figure.data[-1].update(**xyz)
 
     # ---- PC sliders ---------------------------------------------------------------------------
     def pcs(self) -> np.ndarray:
@@ -220,41 +213,43 @@ class MagnitudePCA(View):
         e = pcs_to_directions(self.result, pcs)
         img = edit_image(self.model, self.state, e, self.precision)
         self.pc_image.value = png(img, self.display_size + 32)
-        self.mapping.value = _bars(e, self._names())
+        self.mapping.value = bars(e, self._names(), self._order())
 
     def _names(self) -> list[str]:
         if self.explorer is not None:
             return list(self.explorer.names)
         return direction_labels(self.model.config.motion_dim)
 
+    def _order(self) -> list[int]:
+        """The explorer's order (its one ranking), else d1..dM."""
+        if self.explorer is not None:
+            return list(self.explorer.order)
+        return list(range(self.model.config.motion_dim))
+
     def send_to_explorer(self) -> None:
         """Put the PC edit on the linked explorer's d_i sliders."""
         if self.explorer is None:
             raise AnalysisError("no explorer linked: pass explorer=... to MagnitudePCA")
-        self.explorer.set_values(self.edit())
+        e = self.edit()
+        self.explorer.set_values(e)
+        top = sorted(range(len(e)), key=lambda i: -abs(e[i]))[:3]
+        edit = ", ".join(f"{self.explorer.names[i]} {e[i]:+.2f}" for i in top)
+        self.log(f"sent to the explorer above: {edit}")
 
     def static_figure(self, dims=(0, 1)):
         """The matplotlib version of the scatter, with the explained variance."""
         return pca_figure(self.result, self.mags, dims, self.color_toggle.value)
 
 
-def _bars(e: np.ndarray, names: list[str]) -> str:
-    """The edit per direction as small horizontal bars (the PC edit in the d_i basis)."""
-    scale = max(float(np.abs(e).max()), 1e-6)
-    rows = []
-    for name, v in zip(names, e, strict=True):
-        w = int(round(40 * abs(v) / scale))
-        left = 40 - w if v < 0 else 40
-        color = "#4c72b0" if v >= 0 else "#dd8452"
-        rows.append(
-            "<div style='display:flex;align-items:center;height:13px;font-size:10px'>"
-            f"<span style='width:56px;overflow:hidden'>{html.escape(name)}</span>"
-            "<span style='position:relative;width:80px;height:9px;background:#f2f2f2'>"
-            f"<span style='position:absolute;left:{left}px;width:{w}px;height:9px;"
-            f"background:{color}'></span></span>"
-            f"<span style='margin-left:4px'>{v:+.2f}</span></div>"
-        )
-    return "<div><b style='font-size:11px'>in the d_i basis</b>" + "".join(rows) + "</div>"
+def _highlight(n_dims: int):
+    """An empty trace that rings the clicked point (moved by ``MagnitudePCA._highlight``)."""
+    ring = dict(
+        size=16 if n_dims == 2 else 8, color="rgba(0,0,0,0)", line=dict(width=3, color="#d62728")
+    )
+    common = dict(name="selected", mode="markers", marker=ring, hoverinfo="skip", showlegend=False)
+    if n_dims == 2:
+        return go.Scatter(x=[], y=[], **common)
+    return go.Scatter3d(x=[], y=[], z=[], **common)
 
 
 __all__ = ["MagnitudePCA"]

@@ -10,7 +10,8 @@ from ..analysis.figures import reference_figure
 from ..analysis.flows import color_wheel, reference_arrays
 from ..nn import LIA
 from ..runtime.device import Precision, model_device, resolve_precision
-from ._common import View, image_widget, labelled
+from ._common import LogBox, View, image_widget, labelled
+from ._explorer_source import check_display_size
 
 CODES = [("reference  z_s→r", "reference"), ("reconstruction  z_s→s", "reconstruction")]
 
@@ -30,8 +31,8 @@ class ReferenceView(View):
     ) -> None:
         self.model = model
         self.precision = resolve_precision(precision, model_device(model))
-        self.display_size = display_size
-        self.tile_size = tile_size
+        self.display_size = check_display_size(display_size)
+        self.tile_size = check_display_size(tile_size)
         W = widgets
         self.source_image = image_widget(None, display_size)
         self.reference_image = image_widget(None, display_size)
@@ -44,7 +45,7 @@ class ReferenceView(View):
         self.code.style.button_width = "180px"
         self.code.observe(lambda _: self.guarded(self._show_flows), names="value")
         self.status = W.HTML()
-        self.output = W.Output()
+        self.log_box = LogBox()
         wheel = image_widget(color_wheel(96), 96)
         top = W.HBox(
             [
@@ -54,15 +55,12 @@ class ReferenceView(View):
                 labelled(wheel, "flow colours"),
             ]
         )
-        flows = W.HBox(
-            [
-                W.VBox([f, m, lab], layout=W.Layout(align_items="center", margin="0 4px"))
-                for f, m, lab in zip(
-                    self.flow_images, self.mask_images, self.flow_labels, strict=True
-                )
-            ]
-        )
-        self.widget = W.VBox([top, self.code, flows, self.status, self.output])
+        columns = [
+            W.VBox([f, m, lab], layout=W.Layout(align_items="center", margin="0 4px"))
+            for f, m, lab in zip(self.flow_images, self.mask_images, self.flow_labels, strict=True)
+        ]
+        flows = W.HBox([_row_labels(tile_size), *columns, _mask_scale(tile_size)])
+        self.widget = W.VBox([top, self.code, flows, self.status, self.log_box.widget])
         self.widget.add_class("liaviz-reference-view")
         self.set_image(image)
 
@@ -80,14 +78,43 @@ class ReferenceView(View):
         for k, r in enumerate(a.resolutions):
             self.flow_images[k].value = png(a.flows[code][k], self.tile_size)
             self.mask_images[k].value = png(a.masks[code][k], self.tile_size)
+            # the displacement is in half-widths of the image: half of r pixels at this level
+            px = a.max_displacement[code][k] * r / 2
             self.flow_labels[k].value = (
-                f"<div style='font-size:11px;text-align:center'>{r}×{r}<br>"
-                f"max shift {a.max_displacement[code][k]:.2f}</div>"
+                f"<div style='font-size:12px;text-align:center'>level {r}×{r}<br>"
+                f"max shift {px:.1f} px (of {r})</div>"
             )
 
     def figure(self):
         """The static matplotlib version of this view."""
         return reference_figure(self.arrays, self.code.value)
+
+
+def _row_labels(tile_size: int) -> widgets.VBox:
+    """What each row of tiles is (beside the first column)."""
+    style = (
+        f"height:{tile_size}px;display:flex;align-items:center;font-size:12px;"
+        "font-weight:bold;text-align:right"
+    )
+    rows = [("flow", "colour wheel"), ("mask", "see the scale")]
+    return widgets.VBox(
+        [
+            widgets.HTML(f"<div style='{style}'>{name}<br><small>({note})</small></div>")
+            for name, note in rows
+        ],
+        layout=widgets.Layout(width="88px"),
+    )
+
+
+def _mask_scale(tile_size: int) -> widgets.HTML:
+    """The masks' colour scale: white 1 = warped source features, black 0 = generated."""
+    return widgets.HTML(
+        f"<div style='margin-top:{tile_size + 4}px;display:flex;font-size:11px;height:{tile_size}px'>"
+        "<div style='width:14px;border:1px solid #999;background:linear-gradient(#fff,#000)'></div>"
+        "<div style='display:flex;flex-direction:column;justify-content:space-between;"
+        "margin-left:4px'><span>1: warped source</span><span>0.5</span>"
+        "<span>0: generated</span></div></div>"
+    )
 
 
 __all__ = ["ReferenceView"]
