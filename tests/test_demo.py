@@ -20,6 +20,7 @@ from plotly.offline import get_plotlyjs
 
 import liaviz
 from liaviz import demo, io, save_model
+from liaviz.analysis.magnitudes import rank_directions
 from liaviz.checkpoints.model import CheckpointError, pretrained_names
 from liaviz.cli import main
 from liaviz.errors import UserError
@@ -254,7 +255,10 @@ def test_build_from_python(tmp_path):
         alpha = model.enc.fc(model.enc.net_app(x)[0]).numpy()
     assert result.order == [int(i) for i in np.argsort(-alpha.std(0), kind="stable")]
     np.testing.assert_allclose(result.importance, alpha.std(0), rtol=1e-3, atol=1e-5)
-    assert "over the 10 frames of 2 driving clips (left, right)" in result.importance_basis
+    assert (
+        result.importance_basis
+        == rank_directions(model, alpha, "2 clips (10 frames: left, right)").label
+    )
     assert escape(result.importance_basis) in page
     # named on the portrait shown (not on synthetic faces), rows in importance order
     shown = io.read_image(tmp_path / "demo" / "source.png")

@@ -26,7 +26,7 @@ from ..analysis.display import letterbox, upscale
 from ..analysis.edits import DEFAULT_VALUES, decode_edits, loop_values, sweep_images
 from ..analysis.figures import grid_figure, pca_figure, reference_figure, save_figure
 from ..analysis.flows import reference_arrays
-from ..analysis.magnitudes import MagnitudeSet, importance, video_magnitudes
+from ..analysis.magnitudes import MagnitudeSet, rank_directions, video_magnitudes
 from ..analysis.pca import fit_pca
 from ..analysis.pca_plots import pca_scatter, with_color_buttons, write_html
 from ..analysis.ranges import ranges_from_magnitudes
@@ -68,7 +68,7 @@ class DemoResult:
     order: list[int]  # 0-based directions, most important first (the page's and sweep's order)
     names: list[str]  # "d<i>: <anatomy label>" per direction, measured on the portrait shown
     importance: np.ndarray  # (M,) the measure behind ``order``
-    importance_basis: str  # what ``importance`` was computed over, as the page says it
+    importance_basis: str  # the measure and what it was computed over (``Ranking.label``)
 
 
 class _Steps:
@@ -198,9 +198,8 @@ class _Build:
             videos = {k: read_video(v, max_frames=frames) if _is_path(v) else v[:frames]
                       for k, v in videos.items()}  # fmt: skip
         mags = video_magnitudes(model, videos, keep_frames=True, progress=step.enabled)
-        spread, kind = importance(model, mags)
-        order = [int(i) for i in np.argsort(-spread, kind="stable")]
-        basis = _importance_basis(kind, mags)
+        ranking = rank_directions(model, mags)  # the explorer's order and words, exactly
+        spread, kind, order, basis = ranking.values, ranking.kind, ranking.order, ranking.label
         self._pca(mags)
         step.done(", ".join(f for f in self.page.pca_files))
 
@@ -338,17 +337,3 @@ class _Build:
                 shown.append(letterbox(whole, small))
                 gif.write(shown[-1])
         self.page.photo, self.page.photo_note = shown, placed.describe()
-
-
-def _importance_basis(kind: str, mags: MagnitudeSet) -> str:
-    """What ``liaviz.analysis.magnitudes.importance`` measured, in words for the page."""
-    if kind == "σ":
-        clips = ", ".join(mags.names)
-        n = len(mags.names)
-        return (
-            f"the spread σ of each direction's magnitude over the {len(mags)} frames of "
-            f"{n} driving clip{'s' if n > 1 else ''} ({clips})"
-        )
-    if kind == "gain":
-        return "the encoder's gain for each magnitude (no clip frames to measure a spread on)"
-    return "none: the directions are shown in index order"

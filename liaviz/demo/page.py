@@ -1,7 +1,7 @@
 """``index.html`` of ``liaviz demo``: one file that opens anywhere, alone. Pictures are inline
 (``liaviz.demo.inline``), plotly.js is inline once (a visible static fallback stands in when
 scripts cannot run), the model card is rendered from its Markdown, and every direction carries
-its anatomy name and one importance order (``liaviz.analysis.magnitudes.importance``). Text is
+its anatomy name and one importance order (``liaviz.analysis.magnitudes.rank_directions``). Text is
 never smaller than 12 px at 100% zoom: labels are HTML beside the pictures, not drawn in them."""
 
 from __future__ import annotations
@@ -244,7 +244,7 @@ _PAGE = """<!doctype html>
 <p>LIA (Wang et al., ICLR 2022) encodes a face into a latent code and moves that code along a
 small dictionary of learned, orthonormal <em>motion directions</em> d<sub>1</sub>..d<sub>{m}</sub>;
 the decoder turns each code into flow fields that warp the source. This page shows what each
-direction does, <b>most important first</b>. Importance: {basis}; the explorer
+direction does, <b>most important first</b> ({basis}); the explorer
 (<code>make lab</code>, notebook <code>notebooks/explore_directions.ipynb</code>) orders its
 sliders by the same measure. Each direction's name is measured on the source above.</p>
 </div></div>
