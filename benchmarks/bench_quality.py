@@ -92,6 +92,52 @@ def direction_sweeps(model, alpha: np.ndarray, rows: list[dict], out_png: Path) 
     return picked
 
 
+def print_report(
+    args, report: dict, transfer: dict, reach: dict | None, media: Path, size: int
+) -> None:
+    """The figures of ``report`` as the bench prints them: the L1 line, the table, the PCA."""
+    print(
+        f"test split: {args.videos} new identities x {args.frames} frames at {size}px, seed {args.seed}"
+    )
+    print(
+        f"reconstruction L1 {report['reconstruction_l1']:.4f}  copy-source baseline "
+        f"{report['copy_source_l1']:.4f}  ratio {report['ratio_to_baseline']:.2f} (bar: <= 0.40)"
+    )
+    if args.ablation:
+        print(
+            f"ablation without the motion dictionary: L1 {report['ablation_no_dictionary_l1']:.4f}"
+            f"  ratio {report['ablation_ratio_to_baseline']:.2f}"
+        )
+    under = sum(v <= TRANSFER_BAR for v in transfer.values())
+    print(
+        f"per-factor transfer on {args.identities} new identities (share of the true change "
+        f"missed; 1.0 = factor ignored): {under} of {len(transfer)} at or under {TRANSFER_BAR}"
+    )
+    if reach is not None:
+        print(
+            f"reach: the transfer ratio with the best latent code found for the decoder, on "
+            f"{args.reach} new identities (near 1.0: the decoder cannot render the factor)"
+        )
+    print(
+        f"\n{'factor':<12} {'transfer':>8} {'reach':>6}   {'best d_i':>8} {'rho':>6} "
+        f"{'probe R2':>9}   {'best PC':>7} {'rho':>6} {'R2':>6}"
+    )
+    for d, c in zip(report["directions"], report["principal_components"], strict=True):
+        reached = f"{reach[d['factor']]:>6.2f}" if reach is not None else f"{'-':>6}"
+        print(
+            f"{d['factor']:<12} {transfer[d['factor']]:>8.2f} {reached}   "
+            f"{'d' + str(d['component'] + 1):>8} {d['spearman']:>6.2f} "
+            f"{d['probe_r2']:>9.2f}   {'PC' + str(c['component'] + 1):>7} {c['spearman']:>6.2f} "
+            f"{c['probe_r2']:>6.2f}"
+        )
+    print("(d1..dM numbered as the explorer's sliders; the JSON's component indices count from 0)")
+    print(f"\nPCA explained variance of A: {report['pca_explained_variance']}")
+    print(
+        f"{media}/direction_sweeps.png: one row per factor (in the table's order), its best "
+        "direction alone on an unseen neutral face, the factor growing left to right"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", default="embedded")
@@ -179,46 +225,7 @@ def main() -> None:
         )
     report["seconds"] = round(time.perf_counter() - t0, 1)
 
-    print(
-        f"test split: {args.videos} new identities x {args.frames} frames at {size}px, seed {args.seed}"
-    )
-    print(
-        f"reconstruction L1 {report['reconstruction_l1']:.4f}  copy-source baseline "
-        f"{report['copy_source_l1']:.4f}  ratio {report['ratio_to_baseline']:.2f} (bar: <= 0.40)"
-    )
-    if args.ablation:
-        print(
-            f"ablation without the motion dictionary: L1 {report['ablation_no_dictionary_l1']:.4f}"
-            f"  ratio {report['ablation_ratio_to_baseline']:.2f}"
-        )
-    under = sum(v <= TRANSFER_BAR for v in transfer.values())
-    print(
-        f"per-factor transfer on {args.identities} new identities (share of the true change "
-        f"missed; 1.0 = factor ignored): {under} of {len(transfer)} at or under {TRANSFER_BAR}"
-    )
-    if reach is not None:
-        print(
-            f"reach: the transfer ratio with the best latent code found for the decoder, on "
-            f"{args.reach} new identities (near 1.0: the decoder cannot render the factor)"
-        )
-    print(
-        f"\n{'factor':<12} {'transfer':>8} {'reach':>6}   {'best d_i':>8} {'rho':>6} "
-        f"{'probe R2':>9}   {'best PC':>7} {'rho':>6} {'R2':>6}"
-    )
-    for d, c in zip(report["directions"], report["principal_components"], strict=True):
-        reached = f"{reach[d['factor']]:>6.2f}" if reach is not None else f"{'-':>6}"
-        print(
-            f"{d['factor']:<12} {transfer[d['factor']]:>8.2f} {reached}   "
-            f"{'d' + str(d['component'] + 1):>8} {d['spearman']:>6.2f} "
-            f"{d['probe_r2']:>9.2f}   {'PC' + str(c['component'] + 1):>7} {c['spearman']:>6.2f} "
-            f"{c['probe_r2']:>6.2f}"
-        )
-    print("(d1..dM numbered as the explorer's sliders; the JSON's component indices count from 0)")
-    print(f"\nPCA explained variance of A: {report['pca_explained_variance']}")
-    print(
-        f"{media}/direction_sweeps.png: one row per factor (in the table's order), its best "
-        "direction alone on an unseen neutral face, the factor growing left to right"
-    )
+    print_report(args, report, transfer, reach, media, size)
     write_json(args.out, report)
     print(f"wrote {args.out} and {media}/ in {report['seconds']} s")
 
