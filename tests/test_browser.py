@@ -230,6 +230,13 @@ explorer = DirectionExplorer(model, demo.sample_portrait(), driving=demo.sample_
                              folder="explorer_out")
 explorer"""
 
+# the first value box shows the first slider's value: the kernel has echoed the last key press
+SETTLED = """() => {
+  const h = document.querySelector('.liaviz-direction-slider .noUi-handle');
+  const b = document.querySelector('.liaviz-direction-value input');
+  return h && b && Math.abs(parseFloat(b.value) - parseFloat(h.getAttribute('aria-valuetext'))) < 1e-3;
+}"""
+
 # the controls whose places must not move when another control is used
 PLACES = [
     ".liaviz-explorer-status",
@@ -299,7 +306,9 @@ def test_explorer_names_order_messages_and_a_layout_that_never_moves(explorer_la
             page.wait_for_timeout(300)
             ten = float(handle.get_attribute("aria-valuetext"))
 
-            # a typed 12 widens the first slider (its range is smaller) instead of clipping
+            # a typed 12 widens the first slider (its range is smaller) instead of clipping; first
+            # the kernel's echo of the arrow keys lands in the box, so it cannot overwrite the 12
+            page.wait_for_function(SETTLED, timeout=30_000)
             box = page.locator(".liaviz-direction-value input").first
             box.fill("12")
             box.press("Enter")
