@@ -317,6 +317,7 @@ def test_explorer_names_order_messages_and_a_layout_that_never_moves(explorer_la
                 "() => document.querySelector('.liaviz-direction-row').innerText.includes('↔')",
                 timeout=30_000,
             )
+            page.wait_for_timeout(500)  # any late echo of the slider would land by now
             typed = (row.inner_text(), box.input_value())
             after_typing = _places(page)
 

@@ -91,6 +91,13 @@ def test_a_typed_value_widens_the_range_and_arrows_step_1_percent(model, tmp_pat
     assert (s.min, s.max) != (lo, hi) and not ex.errors
 
 
+def test_a_widened_slider_sends_its_range_before_its_value(model, tmp_path):
+    """The browser applies a message's changes in order: a value ahead of its widened range was
+    clipped to the old one there (a typed 12 came back as 2 under load)."""
+    s = _explorer(model, tmp_path).ui.sliders[0]
+    assert list(s.get_state(key=["value", "max", "min", "step"])) == ["max", "min", "step", "value"]
+
+
 def test_one_values_call_per_slider_event(model, tmp_path):
     ex = _explorer(model, tmp_path)
     calls = []

@@ -54,6 +54,15 @@ class DirectionSlider(widgets.FloatSlider):
             self.step = min(self.step, key_step(self.min, self.max))
         return value
 
+    def get_state(self, key=None, drop_defaults=False):
+        """The synced state, the value last: the browser applies a message's changes in its
+        order, and a value that arrived before its widened range would be clipped to the old
+        range there and sent back over the new value."""
+        state = super().get_state(key=key, drop_defaults=drop_defaults)
+        if "value" in state:
+            state["value"] = state.pop("value")
+        return state
+
 
 def key_step(lo: float, hi: float) -> float:
     """The slider step: an arrow key moves 1% of the range (Shift+arrow 10%, ``ShiftArrows``)."""
